@@ -1,0 +1,49 @@
+import { createRequire } from "node:module";
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { configVariable, defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+
+/** The Solidity version; it must equal the npm `solc` package's version (checked below). */
+export const SOLC_VERSION = "0.8.28";
+const solcPackage = require("solc/package.json") as { version: string };
+if (solcPackage.version !== SOLC_VERSION) {
+  throw new Error(
+    `npm solc is ${solcPackage.version} but hardhat.config.ts compiles with ${SOLC_VERSION}: run npm ci`,
+  );
+}
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    profiles: {
+      default: {
+        version: SOLC_VERSION,
+        // The local soljson.js from npm: Hardhat never downloads a compiler.
+        path: require.resolve("solc/soljson.js"),
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+      },
+      production: {
+        version: SOLC_VERSION,
+        path: require.resolve("solc/soljson.js"),
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+      },
+    },
+  },
+  paths: {
+    tests: { mocha: "test", solidity: "contracts" },
+  },
+  test: {
+    mocha: { timeout: 600_000 },
+  },
+  networks: {
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    sepolia: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("SEPOLIA_RPC_URL"),
+      accounts: [configVariable("SEPOLIA_PRIVATE_KEY")],
+    },
+  },
+});
