@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
+import { zkloraTasks } from "./tasks/index.js";
 
 const require = createRequire(import.meta.url);
 
@@ -15,6 +16,7 @@ if (solcPackage.version !== SOLC_VERSION) {
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
+  tasks: zkloraTasks,
   solidity: {
     profiles: {
       default: {

@@ -1,0 +1,8 @@
+/**
+ * Every zklora task, registered in hardhat.config.ts. Each task lives in its own file under
+ * tasks/ (a definition here, a lazily imported action module `tasks/actions/<name>.ts`) and only
+ * parses arguments and calls the library in src/.
+ */
+import type { TaskDefinition } from "hardhat/types/tasks";
+
+export const zkloraTasks: TaskDefinition[] = [];
