@@ -1,0 +1,616 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IGroth16Verifier4} from "./interfaces/IGroth16Verifier4.sol";
+import {VerifierRegistry} from "./VerifierRegistry.sol";
+
+/// @title LoraEscrow
+/// @notice Escrow for the sale of a LoRA adapter (../shared/PROTOCOL.md). The contributor proposes a
+///         deal with one weight commitment `C_m` per LoRA module; after evaluating the adapter through
+///         multi-party inference the buyer funds the deal with the price (ETH or one ERC-20) and fixes
+///         the transcript entries `(m, hX, hY, fY)` it wants proven, at least one per module. The
+///         contributor (or anyone holding its proofs) submits one Groth16 proof per entry within the
+///         proving window; the escrow recomputes the challenge `rho` from the registered entry and
+///         checks the proof against the module's verifier with the public signals `[C_m, hX, rho, fY]`.
+///         When every entry is proven anyone can settle, which pays the contributor; if the window
+///         ends first the buyer takes its deposit back.
+/// @dev Payments are pushed, not pulled: each deal has exactly one payee per outcome (the contributor
+///      on settle, the buyer on refund) and pays at most once, so a push in the same transaction keeps
+///      the accounting exact (the contract holds precisely the deposits of funded, unsettled,
+///      unrefunded deals) with no withdrawal ledger. `settle` and `refund` follow
+///      checks-effects-interactions (the deal's final status is written before the transfer) and are
+///      `nonReentrant`, as is `fund`, which pulls tokens. A payee that refuses the payment blocks only
+///      its own deal's payout, never another deal. The contract has no `receive`/`fallback`, so plain
+///      ETH sent to it is refused. Proof submission is open to anyone: a proof is bound to this chain,
+///      this escrow, the deal, the module's weight commitment and the buyer's registered entry, and
+///      the payment goes to the contributor whoever submits, so restricting the caller would add no
+///      security while it would stop the buyer or a relayer from pushing proofs the contributor
+///      published off-chain.
+contract LoraEscrow is ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice The BN254 scalar field modulus p; every public signal must be below it.
+    uint256 public constant FIELD_MODULUS =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice Most modules a deal may have.
+    uint256 public constant MAX_MODULES = 64;
+    /// @notice Most transcript entries a deal may register.
+    uint256 public constant MAX_ENTRIES = 128;
+    /// @notice Longest proving window.
+    uint256 public constant MAX_PROVING_WINDOW = 365 days;
+
+    /// @notice The lifecycle of a deal.
+    enum Status {
+        None,
+        Proposed,
+        Funded,
+        Settled,
+        Refunded,
+        Cancelled
+    }
+
+    /// @notice The state of a registered transcript entry.
+    enum EntryState {
+        None,
+        Pending,
+        Proven
+    }
+
+    /// @notice A module as the contributor proposes it.
+    /// @param target The LoRA target layer, e.g. `transformer.h.0.attn.c_attn`.
+    /// @param shapeId The circuit shape id registered in the registry.
+    /// @param commitment The weight commitment `C_m` (a field element).
+    struct ModuleSpec {
+        string target;
+        bytes32 shapeId;
+        uint256 commitment;
+    }
+
+    /// @notice A module of a deal, with the verifier copied from the registry at proposal.
+    struct Module {
+        string target;
+        bytes32 shapeId;
+        uint256 commitment;
+        address verifier;
+    }
+
+    /// @notice A transcript entry as the buyer registers it at funding.
+    /// @param module The module index m (position in the deal's module list).
+    /// @param hX The activation hash (a field element).
+    /// @param hY The output digest.
+    /// @param fY The output fingerprint (a field element).
+    struct EntryInput {
+        uint32 module;
+        uint256 hX;
+        bytes32 hY;
+        uint256 fY;
+    }
+
+    /// @notice A registered transcript entry.
+    struct Entry {
+        uint32 module;
+        EntryState state;
+        uint256 hX;
+        bytes32 hY;
+        uint256 fY;
+    }
+
+    /// @notice A deal.
+    /// @param contributor The adapter owner, paid on settlement.
+    /// @param deadline End of the proving window (unix seconds, inclusive); zero until funded.
+    /// @param status The lifecycle status.
+    /// @param buyer The fixed buyer, or zero for an open deal until someone funds it.
+    /// @param entryCount Registered entries.
+    /// @param unproven Registered entries not yet proven.
+    /// @param token The ERC-20 paid with, or zero for ETH.
+    /// @param moduleCount Modules of the deal.
+    /// @param provingWindow Seconds between funding and the deadline.
+    /// @param price The price, in wei or token units.
+    /// @param baseModelHash The hash of the public base model's weights.
+    struct Deal {
+        address contributor;
+        uint64 deadline;
+        Status status;
+        address buyer;
+        uint32 entryCount;
+        uint32 unproven;
+        address token;
+        uint32 moduleCount;
+        uint64 provingWindow;
+        uint256 price;
+        bytes32 baseModelHash;
+    }
+
+    /// @notice One proof of a batch, for the entry `entryIndex`.
+    struct Proof {
+        uint256 entryIndex;
+        uint256[2] a;
+        uint256[2][2] b;
+        uint256[2] c;
+    }
+
+    /// @notice The registry the module verifiers are copied from.
+    VerifierRegistry public immutable registry;
+
+    uint256 private _nextDealId = 1;
+    mapping(uint256 dealId => Deal) private _deals;
+    mapping(uint256 dealId => mapping(uint256 module => Module)) private _modules;
+    mapping(uint256 dealId => mapping(uint256 entryIndex => Entry)) private _entries;
+
+    /// @notice A deal was proposed.
+    event DealProposed(
+        uint256 indexed dealId,
+        address indexed contributor,
+        address indexed buyer,
+        address token,
+        uint256 price,
+        bytes32 baseModelHash,
+        uint256 moduleCount,
+        uint256 provingWindow
+    );
+    /// @notice A module of a proposed deal, with the verifier copied from the registry.
+    event ModuleCommitted(
+        uint256 indexed dealId,
+        uint256 indexed module,
+        bytes32 indexed shapeId,
+        uint256 commitment,
+        address verifier,
+        string target
+    );
+    /// @notice The contributor cancelled an unfunded deal.
+    event DealCancelled(uint256 indexed dealId);
+    /// @notice The buyer funded the deal; the proving window runs until `deadline`.
+    event DealFunded(
+        uint256 indexed dealId,
+        address indexed buyer,
+        uint256 amount,
+        uint256 entryCount,
+        uint256 deadline
+    );
+    /// @notice A transcript entry registered at funding.
+    event EntryRegistered(
+        uint256 indexed dealId,
+        uint256 indexed entryIndex,
+        uint256 indexed module,
+        uint256 hX,
+        bytes32 hY,
+        uint256 fY
+    );
+    /// @notice An entry's proof verified.
+    event EntryProven(
+        uint256 indexed dealId,
+        uint256 indexed entryIndex,
+        uint256 indexed module,
+        uint256 rho
+    );
+    /// @notice The contributor was paid.
+    event DealSettled(uint256 indexed dealId, address indexed contributor, address token, uint256 amount);
+    /// @notice The buyer took its deposit back.
+    event DealRefunded(uint256 indexed dealId, address indexed buyer, address token, uint256 amount);
+
+    /// @notice The registry address holds no code.
+    error RegistryHasNoCode(address registry);
+    /// @notice The price must be positive.
+    error ZeroPrice();
+    /// @notice A deal needs between 1 and `MAX_MODULES` modules.
+    error InvalidModuleCount(uint256 count, uint256 max);
+    /// @notice The proving window must be between 1 second and `MAX_PROVING_WINDOW`.
+    error InvalidProvingWindow(uint256 provingWindow, uint256 max);
+    /// @notice The payment token address holds no code.
+    error TokenHasNoCode(address token);
+    /// @notice The module's shape has no verifier in the registry.
+    error UnregisteredShape(uint256 module, bytes32 shapeId);
+    /// @notice A value that must be a BN254 scalar field element (C_m, hX, fY) is not below p.
+    error NotAFieldElement(uint256 value);
+    /// @notice No deal has this id.
+    error UnknownDeal(uint256 dealId);
+    /// @notice The deal is not in the status the call needs.
+    error WrongStatus(uint256 dealId, Status current, Status required);
+    /// @notice Only the deal's contributor may do this.
+    error NotContributor(uint256 dealId, address caller);
+    /// @notice The deal has a fixed buyer and the caller is not it.
+    error NotBuyer(uint256 dealId, address caller, address buyer);
+    /// @notice The ETH sent differs from the price (or ETH was sent for a token deal).
+    error WrongPayment(uint256 expected, uint256 received);
+    /// @notice The escrow received a different token amount than the price (a fee-on-transfer or
+    ///         rebasing token); such tokens are not supported.
+    error TransferAmountMismatch(address token, uint256 expected, uint256 received);
+    /// @notice More entries than `MAX_ENTRIES`.
+    error TooManyEntries(uint256 count, uint256 max);
+    /// @notice No entry registers this module; every module needs at least one.
+    error MissingEntryForModule(uint256 module);
+    /// @notice An entry names a module the deal does not have.
+    error ModuleOutOfRange(uint256 entryIndex, uint256 module, uint256 moduleCount);
+    /// @notice Entries must be sorted strictly ascending by `(module, hX)` (which also rules out duplicates).
+    error EntriesNotSorted(uint256 entryIndex);
+    /// @notice No entry has this index in the deal.
+    error UnknownEntry(uint256 dealId, uint256 entryIndex);
+    /// @notice The entry was proven already; every entry counts once.
+    error EntryAlreadyProven(uint256 dealId, uint256 entryIndex);
+    /// @notice The proof does not verify for the entry's public signals `[C_m, hX, rho, fY]`.
+    error InvalidProof(uint256 dealId, uint256 entryIndex);
+    /// @notice An empty batch of proofs.
+    error NoProofs();
+    /// @notice The proving window has ended.
+    error ProvingWindowClosed(uint256 dealId, uint256 deadline);
+    /// @notice The proving window has not ended yet.
+    error ProvingWindowOpen(uint256 dealId, uint256 deadline);
+    /// @notice Some entries are not proven yet.
+    error EntriesUnproven(uint256 dealId, uint256 unproven);
+    /// @notice Every entry is proven: the deal can only be settled, not refunded.
+    error AllEntriesProven(uint256 dealId);
+    /// @notice Sending ETH to the payee failed.
+    error EthTransferFailed(address to, uint256 amount);
+
+    /// @notice Creates the escrow.
+    /// @param registry_ The verifier registry module verifiers are copied from.
+    constructor(VerifierRegistry registry_) {
+        if (address(registry_).code.length == 0) revert RegistryHasNoCode(address(registry_));
+        registry = registry_;
+    }
+
+    // ------------------------------------------------------------------ contributor
+
+    /// @notice Proposes a deal: sells the adapter committed to by `modules` for `price`.
+    /// @dev Copies each module's verifier from the registry now, so later registrations cannot change
+    ///      which key checks this deal's proofs. Reverts with `UnregisteredShape` for an unknown shape and
+    ///      `NotAFieldElement` for a commitment not below p.
+    /// @param price The price in wei (ETH) or token units (> 0).
+    /// @param token The ERC-20 to pay with, or `address(0)` for ETH.
+    /// @param buyer The only account allowed to fund, or `address(0)` for an open deal.
+    /// @param baseModelHash The hash of the public base model the adapter is for.
+    /// @param modules The LoRA modules, in manifest order (module index m = position).
+    /// @param provingWindow Seconds the contributor has, after funding, to prove every entry.
+    /// @return dealId The new deal's id (ids start at 1).
+    function propose(
+        uint256 price,
+        address token,
+        address buyer,
+        bytes32 baseModelHash,
+        ModuleSpec[] calldata modules,
+        uint256 provingWindow
+    ) external returns (uint256 dealId) {
+        if (price == 0) revert ZeroPrice();
+        uint256 moduleCount = modules.length;
+        if (moduleCount == 0 || moduleCount > MAX_MODULES)
+            revert InvalidModuleCount(moduleCount, MAX_MODULES);
+        if (provingWindow == 0 || provingWindow > MAX_PROVING_WINDOW) {
+            revert InvalidProvingWindow(provingWindow, MAX_PROVING_WINDOW);
+        }
+        if (token != address(0) && token.code.length == 0) revert TokenHasNoCode(token);
+
+        dealId = _nextDealId++;
+        _deals[dealId] = Deal({
+            contributor: msg.sender,
+            deadline: 0,
+            status: Status.Proposed,
+            buyer: buyer,
+            entryCount: 0,
+            unproven: 0,
+            token: token,
+            moduleCount: uint32(moduleCount),
+            provingWindow: uint64(provingWindow),
+            price: price,
+            baseModelHash: baseModelHash
+        });
+        emit DealProposed(dealId, msg.sender, buyer, token, price, baseModelHash, moduleCount, provingWindow);
+        for (uint256 m = 0; m < moduleCount; ++m) {
+            ModuleSpec calldata spec = modules[m];
+            if (spec.commitment >= FIELD_MODULUS) revert NotAFieldElement(spec.commitment);
+            address verifier = registry.verifierOf(spec.shapeId);
+            if (verifier == address(0)) revert UnregisteredShape(m, spec.shapeId);
+            _modules[dealId][m] = Module({
+                target: spec.target,
+                shapeId: spec.shapeId,
+                commitment: spec.commitment,
+                verifier: verifier
+            });
+            emit ModuleCommitted(dealId, m, spec.shapeId, spec.commitment, verifier, spec.target);
+        }
+    }
+
+    /// @notice Cancels a deal nobody has funded yet (contributor only).
+    /// @param dealId The deal.
+    function cancel(uint256 dealId) external {
+        Deal storage deal = _existingDeal(dealId);
+        if (msg.sender != deal.contributor) revert NotContributor(dealId, msg.sender);
+        _requireStatus(dealId, deal, Status.Proposed);
+        deal.status = Status.Cancelled;
+        emit DealCancelled(dealId);
+    }
+
+    // ------------------------------------------------------------------ buyer
+
+    /// @notice Funds a proposed deal with exactly its price and registers the transcript entries to
+    ///         prove; starts the proving window.
+    /// @dev For ETH send exactly `price` as `msg.value`; for a token approve `price` first (the escrow
+    ///      pulls it and reverts with `TransferAmountMismatch` unless its balance grew by exactly
+    ///      `price`). `entries` must be sorted strictly ascending by `(module, hX)` and name every module
+    ///      at least once; `hX` and `fY` must be field elements. The caller becomes the buyer of an open
+    ///      deal. From here the buyer can only get its deposit back through `refund` after the window.
+    /// @param dealId The deal.
+    /// @param entries The transcript entries `(m, hX, hY, fY)` the contributor must prove.
+    function fund(uint256 dealId, EntryInput[] calldata entries) external payable nonReentrant {
+        Deal storage deal = _existingDeal(dealId);
+        _requireStatus(dealId, deal, Status.Proposed);
+        address buyer = deal.buyer;
+        if (buyer == address(0)) {
+            buyer = msg.sender;
+            deal.buyer = msg.sender;
+        } else if (msg.sender != buyer) {
+            revert NotBuyer(dealId, msg.sender, buyer);
+        }
+        uint256 price = deal.price;
+        address token = deal.token;
+        uint256 expectedValue = token == address(0) ? price : 0;
+        if (msg.value != expectedValue) revert WrongPayment(expectedValue, msg.value);
+
+        uint256 count = entries.length;
+        if (count > MAX_ENTRIES) revert TooManyEntries(count, MAX_ENTRIES);
+        _storeEntries(dealId, deal.moduleCount, entries);
+
+        uint256 deadline = block.timestamp + deal.provingWindow;
+        deal.entryCount = uint32(count);
+        deal.unproven = uint32(count);
+        deal.deadline = uint64(deadline);
+        deal.status = Status.Funded;
+        emit DealFunded(dealId, buyer, price, count, deadline);
+
+        if (token != address(0)) {
+            uint256 balanceBefore = IERC20(token).balanceOf(address(this));
+            IERC20(token).safeTransferFrom(msg.sender, address(this), price);
+            uint256 received = IERC20(token).balanceOf(address(this)) - balanceBefore;
+            if (received != price) revert TransferAmountMismatch(token, price, received);
+        }
+    }
+
+    // ------------------------------------------------------------------ proofs
+
+    /// @notice Submits the proof of one registered entry (callable by anyone, see the contract notes).
+    /// @dev Recomputes `rho = uint256(keccak256(abi.encode(block.chainid, address(this), dealId,
+    ///      uint256(m), hX, hY))) % p` and calls the module's verifier with `[C_m, hX, rho, fY]`. The
+    ///      verifier call is a staticcall, so the entry's state is written after it without reentrancy
+    ///      risk. Reverts with `InvalidProof`, `EntryAlreadyProven`, `UnknownEntry`,
+    ///      `ProvingWindowClosed` or `WrongStatus`.
+    /// @param dealId The deal.
+    /// @param entryIndex The entry's index in `getEntries(dealId)`.
+    /// @param a The proof's A point.
+    /// @param b The proof's B point, each G2 coordinate pair swapped (snarkjs Solidity call data order).
+    /// @param c The proof's C point.
+    function submit(
+        uint256 dealId,
+        uint256 entryIndex,
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c
+    ) external {
+        Deal storage deal = _openDeal(dealId);
+        _verifyEntry(dealId, deal.entryCount, entryIndex, a, b, c);
+        unchecked {
+            deal.unproven -= 1; // _verifyEntry proved a pending entry, so unproven >= 1
+        }
+    }
+
+    /// @notice Submits several proofs of one deal in one transaction; reverts whole if any fails.
+    /// @param dealId The deal.
+    /// @param proofs The proofs, each with its entry index.
+    function submitMany(uint256 dealId, Proof[] calldata proofs) external {
+        uint256 count = proofs.length;
+        if (count == 0) revert NoProofs();
+        Deal storage deal = _openDeal(dealId);
+        uint256 entryCount = deal.entryCount;
+        for (uint256 i = 0; i < count; ++i) {
+            Proof calldata proof = proofs[i];
+            _verifyEntry(dealId, entryCount, proof.entryIndex, proof.a, proof.b, proof.c);
+        }
+        // count <= entryCount: each proven entry was pending, and each entry is proven once.
+        deal.unproven -= uint32(count);
+    }
+
+    // ------------------------------------------------------------------ payouts
+
+    /// @notice Pays the price to the contributor once every registered entry is proven (anyone may call).
+    /// @dev Checks-effects-interactions: the status becomes `Settled` before the transfer; `nonReentrant`.
+    ///      Allowed after the proving window too, since the entries were proven within it.
+    /// @param dealId The deal.
+    function settle(uint256 dealId) external nonReentrant {
+        Deal storage deal = _existingDeal(dealId);
+        _requireStatus(dealId, deal, Status.Funded);
+        uint256 unproven = deal.unproven;
+        if (unproven != 0) revert EntriesUnproven(dealId, unproven);
+        deal.status = Status.Settled;
+        address contributor = deal.contributor;
+        address token = deal.token;
+        uint256 price = deal.price;
+        emit DealSettled(dealId, contributor, token, price);
+        _pay(token, contributor, price);
+    }
+
+    /// @notice Returns the deposit to the buyer once the proving window has ended with an entry
+    ///         unproven (anyone may call; the buyer receives).
+    /// @dev Checks-effects-interactions: the status becomes `Refunded` before the transfer; `nonReentrant`.
+    /// @param dealId The deal.
+    function refund(uint256 dealId) external nonReentrant {
+        Deal storage deal = _existingDeal(dealId);
+        _requireStatus(dealId, deal, Status.Funded);
+        uint256 deadline = deal.deadline;
+        if (block.timestamp <= deadline) revert ProvingWindowOpen(dealId, deadline);
+        if (deal.unproven == 0) revert AllEntriesProven(dealId);
+        deal.status = Status.Refunded;
+        address buyer = deal.buyer;
+        address token = deal.token;
+        uint256 price = deal.price;
+        emit DealRefunded(dealId, buyer, token, price);
+        _pay(token, buyer, price);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice The id the next proposed deal gets; ids below it (from 1) exist.
+    /// @return The next deal id.
+    function nextDealId() external view returns (uint256) {
+        return _nextDealId;
+    }
+
+    /// @notice A deal; reverts with `UnknownDeal` for an id never proposed.
+    /// @param dealId The deal.
+    /// @return The deal.
+    function getDeal(uint256 dealId) external view returns (Deal memory) {
+        return _existingDeal(dealId);
+    }
+
+    /// @notice A deal's modules, in order (module index = position).
+    /// @param dealId The deal.
+    /// @return modules The modules with their copied verifiers.
+    function getModules(uint256 dealId) external view returns (Module[] memory modules) {
+        Deal storage deal = _existingDeal(dealId);
+        uint256 count = deal.moduleCount;
+        modules = new Module[](count);
+        for (uint256 m = 0; m < count; ++m) modules[m] = _modules[dealId][m];
+    }
+
+    /// @notice A deal's registered entries, in order (empty before funding).
+    /// @param dealId The deal.
+    /// @return entries The entries with their proof state.
+    function getEntries(uint256 dealId) external view returns (Entry[] memory entries) {
+        Deal storage deal = _existingDeal(dealId);
+        uint256 count = deal.entryCount;
+        entries = new Entry[](count);
+        for (uint256 i = 0; i < count; ++i) entries[i] = _entries[dealId][i];
+    }
+
+    /// @notice Whether an entry is proven.
+    /// @param dealId The deal.
+    /// @param entryIndex The entry.
+    /// @return True when its proof verified.
+    function entryProven(uint256 dealId, uint256 entryIndex) external view returns (bool) {
+        return _entries[dealId][entryIndex].state == EntryState.Proven;
+    }
+
+    /// @notice The challenge rho of a registered entry, as `submit` computes it.
+    /// @param dealId The deal.
+    /// @param entryIndex The entry.
+    /// @return The challenge.
+    function rhoOf(uint256 dealId, uint256 entryIndex) external view returns (uint256) {
+        Deal storage deal = _existingDeal(dealId);
+        if (entryIndex >= deal.entryCount) revert UnknownEntry(dealId, entryIndex);
+        Entry storage entry = _entries[dealId][entryIndex];
+        return _rho(dealId, entry.module, entry.hX, entry.hY);
+    }
+
+    /// @notice The public signals `[C_m, hX, rho, fY]` a registered entry's proof must verify against.
+    /// @param dealId The deal.
+    /// @param entryIndex The entry.
+    /// @return signals The public signals.
+    function publicSignalsOf(
+        uint256 dealId,
+        uint256 entryIndex
+    ) external view returns (uint256[4] memory signals) {
+        Deal storage deal = _existingDeal(dealId);
+        if (entryIndex >= deal.entryCount) revert UnknownEntry(dealId, entryIndex);
+        Entry storage entry = _entries[dealId][entryIndex];
+        uint32 m = entry.module;
+        signals = [_modules[dealId][m].commitment, entry.hX, _rho(dealId, m, entry.hX, entry.hY), entry.fY];
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _existingDeal(uint256 dealId) private view returns (Deal storage deal) {
+        deal = _deals[dealId];
+        if (deal.status == Status.None) revert UnknownDeal(dealId);
+    }
+
+    function _requireStatus(uint256 dealId, Deal storage deal, Status required) private view {
+        Status current = deal.status;
+        if (current != required) {
+            if (current == Status.None) revert UnknownDeal(dealId);
+            revert WrongStatus(dealId, current, required);
+        }
+    }
+
+    /// @dev A funded deal whose proving window is open.
+    function _openDeal(uint256 dealId) private view returns (Deal storage deal) {
+        deal = _deals[dealId];
+        _requireStatus(dealId, deal, Status.Funded);
+        uint256 deadline = deal.deadline;
+        if (block.timestamp > deadline) revert ProvingWindowClosed(dealId, deadline);
+    }
+
+    function _storeEntries(uint256 dealId, uint256 moduleCount, EntryInput[] calldata entries) private {
+        uint256 count = entries.length;
+        if (count == 0) revert MissingEntryForModule(0);
+        uint256 previousModule;
+        uint256 previousHX;
+        for (uint256 i = 0; i < count; ++i) {
+            EntryInput calldata input = entries[i];
+            uint256 m = input.module;
+            uint256 hX = input.hX;
+            uint256 fY = input.fY;
+            if (m >= moduleCount) revert ModuleOutOfRange(i, m, moduleCount);
+            if (hX >= FIELD_MODULUS) revert NotAFieldElement(hX);
+            if (fY >= FIELD_MODULUS) revert NotAFieldElement(fY);
+            if (i == 0) {
+                if (m != 0) revert MissingEntryForModule(0);
+            } else if (m == previousModule) {
+                if (hX <= previousHX) revert EntriesNotSorted(i);
+            } else if (m < previousModule) {
+                revert EntriesNotSorted(i);
+            } else if (m != previousModule + 1) {
+                revert MissingEntryForModule(previousModule + 1);
+            }
+            previousModule = m;
+            previousHX = hX;
+            _entries[dealId][i] = Entry({
+                module: uint32(m),
+                state: EntryState.Pending,
+                hX: hX,
+                hY: input.hY,
+                fY: fY
+            });
+            emit EntryRegistered(dealId, i, m, hX, input.hY, fY);
+        }
+        if (previousModule != moduleCount - 1) revert MissingEntryForModule(previousModule + 1);
+    }
+
+    /// @dev Verifies the proof of a pending entry and marks it proven (the caller updates `unproven`).
+    function _verifyEntry(
+        uint256 dealId,
+        uint256 entryCount,
+        uint256 entryIndex,
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c
+    ) private {
+        if (entryIndex >= entryCount) revert UnknownEntry(dealId, entryIndex);
+        Entry storage entry = _entries[dealId][entryIndex];
+        if (entry.state != EntryState.Pending) revert EntryAlreadyProven(dealId, entryIndex);
+        uint32 m = entry.module;
+        uint256 hX = entry.hX;
+        uint256 rho = _rho(dealId, m, hX, entry.hY);
+        Module storage module = _modules[dealId][m];
+        uint256[4] memory signals = [module.commitment, hX, rho, entry.fY];
+        if (!IGroth16Verifier4(module.verifier).verifyProof(a, b, c, signals)) {
+            revert InvalidProof(dealId, entryIndex);
+        }
+        entry.state = EntryState.Proven;
+        emit EntryProven(dealId, entryIndex, m, rho);
+    }
+
+    function _rho(uint256 dealId, uint32 m, uint256 hX, bytes32 hY) private view returns (uint256) {
+        return
+            uint256(keccak256(abi.encode(block.chainid, address(this), dealId, uint256(m), hX, hY))) %
+            FIELD_MODULUS;
+    }
+
+    function _pay(address token, address to, uint256 amount) private {
+        if (token == address(0)) {
+            (bool ok, ) = to.call{value: amount}("");
+            if (!ok) revert EthTransferFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+}

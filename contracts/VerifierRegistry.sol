@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+
+/// @title VerifierRegistry
+/// @notice Append-only map from a zklora circuit shape `(variant, T, DIN, R, DOUT)` to the Groth16
+///         verifier contract of that shape. Once a shape is registered its verifier can never be
+///         replaced or removed, so no verification key can be swapped under a live deal (deals also
+///         copy the verifier address when they are proposed).
+/// @dev `shapeId = keccak256(abi.encode(bytes32 variant, uint256 T, uint256 DIN, uint256 R, uint256 DOUT))`,
+///      identical to `shapeId(shape)` in src/zk and to `circuits/shapes.json` (ARCHITECTURE.md).
+///      Only the owner registers shapes; the owner has no other power.
+contract VerifierRegistry is Ownable {
+    /// @notice The circuit variant of the first zklora LoRA-module circuit, `bytes32("zklora.lora-module.v1")`.
+    bytes32 public constant VARIANT_V1 = "zklora.lora-module.v1";
+
+    /// @notice A registered shape.
+    /// @param verifier The Groth16 verifier of the shape (never zero for a registered shape).
+    /// @param variant The circuit variant (hashing / packing layout).
+    /// @param t Rows of activations (batch x sequence, zero-padded).
+    /// @param din Input width of the LoRA module.
+    /// @param r The LoRA rank.
+    /// @param dout Output width of the LoRA module.
+    struct Shape {
+        address verifier;
+        bytes32 variant;
+        uint256 t;
+        uint256 din;
+        uint256 r;
+        uint256 dout;
+    }
+
+    mapping(bytes32 shapeId => Shape) private _shapes;
+    bytes32[] private _shapeIds;
+
+    /// @notice Emitted once per shape, when it is registered.
+    event ShapeRegistered(
+        bytes32 indexed shapeId,
+        address indexed verifier,
+        bytes32 variant,
+        uint256 t,
+        uint256 din,
+        uint256 r,
+        uint256 dout
+    );
+
+    /// @notice The shape is registered already; its verifier can never be replaced.
+    error ShapeAlreadyRegistered(bytes32 shapeId, address verifier);
+    /// @notice The verifier address is zero.
+    error ZeroVerifier();
+    /// @notice The verifier address holds no code (not deployed yet, or an EOA).
+    error VerifierHasNoCode(address verifier);
+    /// @notice A dimension is zero or the variant is empty.
+    error InvalidShape(bytes32 variant, uint256 t, uint256 din, uint256 r, uint256 dout);
+    /// @notice No verifier is registered for this shape id.
+    error UnknownShape(bytes32 shapeId);
+
+    /// @notice Creates an empty registry.
+    /// @param initialOwner The account allowed to register shapes.
+    constructor(address initialOwner) Ownable(initialOwner) {}
+
+    /// @notice The id of a shape, as the deals and the off-chain tools name it.
+    /// @param variant The circuit variant, e.g. `VARIANT_V1`.
+    /// @param t Rows of activations.
+    /// @param din Input width.
+    /// @param r LoRA rank.
+    /// @param dout Output width.
+    /// @return The shape id `keccak256(abi.encode(variant, t, din, r, dout))`.
+    function shapeIdOf(
+        bytes32 variant,
+        uint256 t,
+        uint256 din,
+        uint256 r,
+        uint256 dout
+    ) public pure returns (bytes32) {
+        return keccak256(abi.encode(variant, t, din, r, dout));
+    }
+
+    /// @notice Registers the verifier of a new shape (owner only, once per shape).
+    /// @dev Reverts with `ShapeAlreadyRegistered` for a known shape, `ZeroVerifier` / `VerifierHasNoCode`
+    ///      for an unusable verifier and `InvalidShape` for a zero dimension or an empty variant.
+    /// @param variant The circuit variant.
+    /// @param t Rows of activations.
+    /// @param din Input width.
+    /// @param r LoRA rank.
+    /// @param dout Output width.
+    /// @param verifier The deployed Groth16 verifier of the shape.
+    /// @return shapeId The new shape's id.
+    function register(
+        bytes32 variant,
+        uint256 t,
+        uint256 din,
+        uint256 r,
+        uint256 dout,
+        address verifier
+    ) external onlyOwner returns (bytes32 shapeId) {
+        if (variant == bytes32(0) || t == 0 || din == 0 || r == 0 || dout == 0) {
+            revert InvalidShape(variant, t, din, r, dout);
+        }
+        if (verifier == address(0)) revert ZeroVerifier();
+        if (verifier.code.length == 0) revert VerifierHasNoCode(verifier);
+        shapeId = shapeIdOf(variant, t, din, r, dout);
+        address existing = _shapes[shapeId].verifier;
+        if (existing != address(0)) revert ShapeAlreadyRegistered(shapeId, existing);
+        _shapes[shapeId] = Shape({verifier: verifier, variant: variant, t: t, din: din, r: r, dout: dout});
+        _shapeIds.push(shapeId);
+        emit ShapeRegistered(shapeId, verifier, variant, t, din, r, dout);
+    }
+
+    /// @notice The verifier of a shape, or the zero address when the shape is unknown.
+    /// @param shapeId The shape id.
+    /// @return The verifier address.
+    function verifierOf(bytes32 shapeId) external view returns (address) {
+        return _shapes[shapeId].verifier;
+    }
+
+    /// @notice Whether a shape is registered.
+    /// @param shapeId The shape id.
+    /// @return True when registered.
+    function isRegistered(bytes32 shapeId) external view returns (bool) {
+        return _shapes[shapeId].verifier != address(0);
+    }
+
+    /// @notice A registered shape's dimensions and verifier; reverts with `UnknownShape` otherwise.
+    /// @param shapeId The shape id.
+    /// @return The shape.
+    function getShape(bytes32 shapeId) external view returns (Shape memory) {
+        Shape memory shape = _shapes[shapeId];
+        if (shape.verifier == address(0)) revert UnknownShape(shapeId);
+        return shape;
+    }
+
+    /// @notice How many shapes are registered.
+    /// @return The count.
+    function shapeCount() external view returns (uint256) {
+        return _shapeIds.length;
+    }
+
+    /// @notice The id of the `index`-th registered shape (registration order).
+    /// @param index Position, below `shapeCount()`.
+    /// @return The shape id.
+    function shapeIdAt(uint256 index) external view returns (bytes32) {
+        return _shapeIds[index];
+    }
+}

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title Vm
+/// @notice TEST ONLY: the subset of the Foundry cheatcodes (served by Hardhat 3's Solidity test runner
+///         at the standard cheatcode address) the zklora Solidity tests use. Written here because no
+///         current forge-std is on the npm registry.
+interface Vm {
+    function prank(address sender) external;
+    function startPrank(address sender) external;
+    function stopPrank() external;
+    function deal(address account, uint256 newBalance) external;
+    function warp(uint256 newTimestamp) external;
+    function assume(bool condition) external;
+    function expectRevert(bytes calldata revertData) external;
+    function expectRevert(bytes4 revertData) external;
+    function chainId(uint256 newChainId) external;
+    function label(address account, string calldata newLabel) external;
+}
+
+/// @title TestBase
+/// @notice TEST ONLY: minimal assertions (each failure reverts with a message naming the values) and
+///         helpers for Hardhat 3 Solidity tests.
+abstract contract TestBase {
+    /// @notice The cheatcode contract.
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    /// @notice An assertion failed.
+    error AssertionFailed(string message, uint256 left, uint256 right);
+
+    function assertTrue(bool condition, string memory message) internal pure {
+        if (!condition) revert AssertionFailed(message, 0, 0);
+    }
+
+    function assertEq(uint256 left, uint256 right, string memory message) internal pure {
+        if (left != right) revert AssertionFailed(message, left, right);
+    }
+
+    function assertEq(address left, address right, string memory message) internal pure {
+        if (left != right) revert AssertionFailed(message, uint160(left), uint160(right));
+    }
+
+    function assertEq(bytes32 left, bytes32 right, string memory message) internal pure {
+        if (left != right) revert AssertionFailed(message, uint256(left), uint256(right));
+    }
+
+    function assertLe(uint256 left, uint256 right, string memory message) internal pure {
+        if (left > right) revert AssertionFailed(message, left, right);
+    }
+
+    /// @notice Maps `x` into `[min, max]` (inclusive) without discarding fuzz inputs.
+    function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
+        require(min <= max, "bound: min > max");
+        uint256 size = max - min;
+        if (size == type(uint256).max) return x;
+        return min + (x % (size + 1));
+    }
+}
