@@ -4,5 +4,6 @@
  * parses arguments and calls the library in src/.
  */
 import type { TaskDefinition } from "hardhat/types/tasks";
+import { deployTask } from "./deploy.js";
 
-export const zkloraTasks: TaskDefinition[] = [];
+export const zkloraTasks: TaskDefinition[] = [deployTask];

@@ -16,7 +16,7 @@ contract ReentrantToken is ERC20 {
     }
 
     /// @notice The escrow to re-enter.
-    address public target;
+    address public victim;
     /// @notice The deal to re-enter with.
     uint256 public dealId;
     /// @notice The armed attack.
@@ -38,11 +38,11 @@ contract ReentrantToken is ERC20 {
     }
 
     /// @notice Arms the attack.
-    /// @param target_ The escrow.
+    /// @param victim_ The escrow.
     /// @param dealId_ The deal.
     /// @param attack_ What to call.
-    function arm(address target_, uint256 dealId_, Attack attack_) external {
-        target = target_;
+    function arm(address victim_, uint256 dealId_, Attack attack_) external {
+        victim = victim_;
         dealId = dealId_;
         attack = attack_;
     }
@@ -55,7 +55,7 @@ contract ReentrantToken is ERC20 {
 
     function _update(address from, address to, uint256 value) internal override {
         super._update(from, to, value);
-        if (from == target && target != address(0) && attack != Attack.None) {
+        if (from == victim && victim != address(0) && attack != Attack.None) {
             Attack current = attack;
             attack = Attack.None; // one try per transfer
             ++attempts;
@@ -63,7 +63,7 @@ contract ReentrantToken is ERC20 {
                 current == Attack.Settle
                     ? abi.encodeWithSignature("settle(uint256)", dealId)
                     : abi.encodeWithSignature("refund(uint256)", dealId);
-            (bool ok, bytes memory ret) = target.call(callData);
+            (bool ok, bytes memory ret) = victim.call(callData);
             if (ok) reentrySucceeded = true;
             else lastError = ret;
         }

@@ -1,0 +1,253 @@
+/**
+ * Deploys a zklora instance: the verifier registry, one Groth16 verifier per circuit shape (the
+ * snarkjs-generated `contracts/verifiers/Groth16Verifier_<shape>.sol`), their registration, and the
+ * escrow. The same function is the deploy task's body and the contract tests' fixture.
+ *
+ * Pure ethers v6: artifacts and shapes come in as arguments (see `collectZkloraArtifacts`), so this
+ * module bundles for a browser.
+ */
+import {
+  Contract,
+  ContractFactory,
+  encodeBytes32String,
+  getAddress,
+  type InterfaceAbi,
+  type Signer,
+} from "ethers";
+import type { DeployedContract, DeployedShape, DeploymentRecord } from "./deployments.js";
+
+/** What deploying a contract needs from its compiled artifact. */
+export interface ContractArtifact {
+  contractName: string;
+  abi: InterfaceAbi;
+  bytecode: string;
+}
+
+/** A circuit shape's dimensions. */
+export interface ShapeDims {
+  T: number;
+  DIN: number;
+  R: number;
+  DOUT: number;
+}
+
+/** One verifier to deploy and register. */
+export interface VerifierSpec {
+  /** The shape's name in circuits/shapes.json. */
+  shapeName: string;
+  shapeDims: ShapeDims;
+  /** The compiled `Groth16Verifier_<shapeName>`. */
+  artifact: ContractArtifact;
+}
+
+/** Every artifact a deployment needs. */
+export interface ZkloraArtifacts {
+  registry: ContractArtifact;
+  escrow: ContractArtifact;
+  verifiers: VerifierSpec[];
+}
+
+/** Options of `deployZklora`. */
+export interface DeployOptions {
+  /** Network name written into the record. */
+  network: string;
+  /** Final owner of the registry (default: the deployer). Ownership moves there after registration. */
+  registryOwner?: string;
+  /** bytes32 circuit variant (default `bytes32("zklora.lora-module.v1")`). */
+  variant?: string;
+  /** Progress messages. */
+  log?: (message: string) => void;
+}
+
+/** The deployed contracts and their record. */
+export interface ZkloraDeployment {
+  registry: Contract;
+  escrow: Contract;
+  /** Verifier contract per shape name. */
+  verifiers: Record<string, Contract>;
+  /** The record to write with `writeDeployment`. */
+  record: DeploymentRecord;
+  /** ABIs by contract name, for `writeDeployment(…, { abis })`. */
+  abis: Record<string, InterfaceAbi>;
+}
+
+/** The circuit variant of the v1 LoRA-module circuit. */
+export const VARIANT_V1 = encodeBytes32String("zklora.lora-module.v1");
+
+/** The prefix of the generated verifiers' contract names. */
+export const VERIFIER_PREFIX = "Groth16Verifier_";
+
+/** A deployment step failed. */
+export class DeployError extends Error {
+  override name = "DeployError";
+}
+
+async function deployOne(
+  signer: Signer,
+  artifact: ContractArtifact,
+  args: unknown[],
+  log: (m: string) => void,
+): Promise<{ contract: Contract; info: DeployedContract }> {
+  if (!/^0x[0-9a-fA-F]*$/.test(artifact.bytecode) || artifact.bytecode.length <= 2) {
+    throw new DeployError(`${artifact.contractName} has no bytecode (an interface or abstract contract?)`);
+  }
+  const factory = new ContractFactory(artifact.abi, artifact.bytecode, signer);
+  const deployed = await factory.deploy(...args);
+  const tx = deployed.deploymentTransaction();
+  if (tx === null) throw new DeployError(`${artifact.contractName}: no deployment transaction`);
+  const receipt = await tx.wait();
+  if (receipt === null || receipt.status !== 1 || receipt.contractAddress === null) {
+    throw new DeployError(`${artifact.contractName}: deployment transaction ${tx.hash} failed`);
+  }
+  const address = getAddress(receipt.contractAddress);
+  log(
+    `deployed ${artifact.contractName} at ${address} (block ${receipt.blockNumber}, gas ${receipt.gasUsed})`,
+  );
+  return {
+    contract: new Contract(address, artifact.abi, signer),
+    info: {
+      address,
+      contractName: artifact.contractName,
+      abi: `abi/${artifact.contractName}.json`,
+      transactionHash: receipt.hash,
+      blockNumber: receipt.blockNumber,
+    },
+  };
+}
+
+/**
+ * Deploys registry, verifiers (registered under their shape ids) and escrow with `signer`, and returns
+ * the contracts plus the deployment record. Throws DeployError when a step fails or two verifiers
+ * claim the same shape.
+ */
+export async function deployZklora(
+  signer: Signer,
+  artifacts: ZkloraArtifacts,
+  options: DeployOptions,
+): Promise<ZkloraDeployment> {
+  const log = options.log ?? (() => {});
+  const variant = options.variant ?? VARIANT_V1;
+  const provider = signer.provider;
+  if (provider === null) throw new DeployError("the signer has no provider");
+  const deployer = getAddress(await signer.getAddress());
+  const chainId = Number((await provider.getNetwork()).chainId);
+
+  const seen = new Set<string>();
+  for (const v of artifacts.verifiers) {
+    const key = `${v.shapeDims.T}x${v.shapeDims.DIN}x${v.shapeDims.R}x${v.shapeDims.DOUT}`;
+    if (seen.has(key)) throw new DeployError(`two verifiers for shape ${key} (${v.shapeName})`);
+    seen.add(key);
+  }
+
+  const registry = await deployOne(signer, artifacts.registry, [deployer], log);
+  const shapes: DeployedShape[] = [];
+  const verifiers: Record<string, Contract> = {};
+  const abis: Record<string, InterfaceAbi> = {
+    [artifacts.registry.contractName]: artifacts.registry.abi,
+    [artifacts.escrow.contractName]: artifacts.escrow.abi,
+  };
+  for (const spec of artifacts.verifiers) {
+    const { T, DIN, R, DOUT } = spec.shapeDims;
+    const verifier = await deployOne(signer, spec.artifact, [], log);
+    const shapeId = (await registry.contract.getFunction("shapeIdOf")(variant, T, DIN, R, DOUT)) as string;
+    const tx = await registry.contract.getFunction("register")(
+      variant,
+      T,
+      DIN,
+      R,
+      DOUT,
+      verifier.info.address,
+    );
+    const receipt = await tx.wait();
+    if (receipt === null || receipt.status !== 1)
+      throw new DeployError(`registering ${spec.shapeName} failed`);
+    log(`registered shape ${spec.shapeName} (${shapeId}) → ${verifier.info.address}`);
+    verifiers[spec.shapeName] = verifier.contract;
+    abis[spec.artifact.contractName] = spec.artifact.abi;
+    shapes.push({ name: spec.shapeName, T, DIN, R, DOUT, shapeId, variant, verifier: verifier.info });
+  }
+  const escrow = await deployOne(signer, artifacts.escrow, [registry.info.address], log);
+
+  let registryOwner = deployer;
+  if (options.registryOwner !== undefined && getAddress(options.registryOwner) !== deployer) {
+    registryOwner = getAddress(options.registryOwner);
+    const tx = await registry.contract.getFunction("transferOwnership")(registryOwner);
+    await tx.wait();
+    log(`registry ownership moved to ${registryOwner}`);
+  }
+
+  const record: DeploymentRecord = {
+    format: "zklora-deployment/1",
+    network: options.network,
+    chainId,
+    deployer,
+    registryOwner,
+    blockNumber: escrow.info.blockNumber,
+    deployedAt: new Date().toISOString(),
+    contracts: { VerifierRegistry: registry.info, LoraEscrow: escrow.info },
+    shapes,
+  };
+  return { registry: registry.contract, escrow: escrow.contract, verifiers, record, abis };
+}
+
+/** Where `collectZkloraArtifacts` reads compiled contracts from (Hardhat's `hre.artifacts` fits). */
+export interface ArtifactSource {
+  readArtifact(name: string): Promise<{ contractName: string; abi: unknown; bytecode: string }>;
+  artifactExists(name: string): Promise<boolean>;
+}
+
+/** A shape as circuits/shapes.json lists it. */
+export interface NamedShape extends ShapeDims {
+  name: string;
+}
+
+function toArtifact(a: { contractName: string; abi: unknown; bytecode: string }): ContractArtifact {
+  return { contractName: a.contractName, abi: a.abi as InterfaceAbi, bytecode: a.bytecode };
+}
+
+/**
+ * Gathers the registry, escrow and verifier artifacts for `shapes` (from circuits/shapes.json).
+ * A shape whose `Groth16Verifier_<name>` was not generated is skipped and listed in `missing`, unless
+ * `only` names it, which makes it an error (generate it with the circuit pipeline first).
+ */
+export async function collectZkloraArtifacts(
+  source: ArtifactSource,
+  shapes: readonly NamedShape[],
+  options: { only?: readonly string[] } = {},
+): Promise<{ artifacts: ZkloraArtifacts; missing: string[] }> {
+  const wanted = options.only === undefined ? shapes : shapes.filter((s) => options.only?.includes(s.name));
+  for (const name of options.only ?? []) {
+    if (!shapes.some((s) => s.name === name)) {
+      throw new DeployError(
+        `no shape ${name} in circuits/shapes.json (have: ${shapes.map((s) => s.name).join(", ")})`,
+      );
+    }
+  }
+  const verifiers: VerifierSpec[] = [];
+  const missing: string[] = [];
+  for (const shape of wanted) {
+    const contractName = `${VERIFIER_PREFIX}${shape.name}`;
+    if (!(await source.artifactExists(contractName))) {
+      if (options.only !== undefined) {
+        throw new DeployError(
+          `no compiled ${contractName}: generate contracts/verifiers/${contractName}.sol with the circuit pipeline, then build`,
+        );
+      }
+      missing.push(shape.name);
+      continue;
+    }
+    verifiers.push({
+      shapeName: shape.name,
+      shapeDims: { T: shape.T, DIN: shape.DIN, R: shape.R, DOUT: shape.DOUT },
+      artifact: toArtifact(await source.readArtifact(contractName)),
+    });
+  }
+  return {
+    artifacts: {
+      registry: toArtifact(await source.readArtifact("VerifierRegistry")),
+      escrow: toArtifact(await source.readArtifact("LoraEscrow")),
+      verifiers,
+    },
+    missing,
+  };
+}

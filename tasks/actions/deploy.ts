@@ -1,0 +1,39 @@
+/** Action of `zklora:deploy`: parses arguments, calls src/chain's deploy, prints the result. */
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js";
+import { writeDeployment } from "../../src/chain/deployments.js";
+import { loadShapes } from "../../src/zk/shape.js";
+
+interface DeployTaskArguments {
+  shapes: string;
+  registryOwner: string;
+  noWrite: boolean;
+}
+
+export default async function deployAction(
+  args: DeployTaskArguments,
+  hre: HardhatRuntimeEnvironment,
+): Promise<void> {
+  await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+  const connection = await hre.network.getOrCreate();
+  const [signer] = await connection.ethers.getSigners();
+  if (signer === undefined)
+    throw new Error(`network ${connection.networkName} has no account to deploy from`);
+  const only = args.shapes === "" ? undefined : args.shapes.split(",").map((s) => s.trim());
+  const { artifacts, missing } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), { only });
+  for (const name of missing) {
+    console.log(
+      `skipping shape ${name}: no generated Groth16Verifier_${name} (run the circuit pipeline first)`,
+    );
+  }
+  const deployment = await deployZklora(signer, artifacts, {
+    network: connection.networkName,
+    registryOwner: args.registryOwner === "" ? undefined : args.registryOwner,
+    log: (m) => console.log(m),
+  });
+  if (!args.noWrite) {
+    const file = await writeDeployment(connection.networkName, deployment.record, { abis: deployment.abis });
+    console.log(`wrote ${file}`);
+  }
+  console.log(JSON.stringify(deployment.record, null, 2));
+}

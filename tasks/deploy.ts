@@ -1,0 +1,21 @@
+/** `zklora:deploy`: deploys registry, verifiers and escrow, and writes deployments/<network>.json. */
+import { task } from "hardhat/config";
+
+export const deployTask = task(
+  "zklora:deploy",
+  "Deploy the verifier registry, every generated Groth16 verifier (registered by shape) and the escrow; write deployments/<network>.json",
+)
+  .addOption({
+    name: "shapes",
+    description:
+      "Comma-separated shape names from circuits/shapes.json (default: every shape with a generated verifier)",
+    defaultValue: "",
+  })
+  .addOption({
+    name: "registryOwner",
+    description: "Account that owns the registry after deployment (default: the deployer)",
+    defaultValue: "",
+  })
+  .addFlag({ name: "noWrite", description: "Do not write deployments/<network>.json" })
+  .setAction(() => import("./actions/deploy.js"))
+  .build();
