@@ -1,0 +1,156 @@
+/**
+ * Background proving: a bounded-concurrency queue of module proofs, one per answered call.
+ * Proving runs asynchronously (snarkjs uses worker threads), so the server keeps answering
+ * while proofs are being made.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { buildCircuit, proveModule, toSolidityProof } from "../zk/index.js";
+import type { ShapeRef } from "./types.js";
+import { writeJsonAtomic } from "./types.js";
+
+/** Everything one module proof needs. */
+export interface ProofJob {
+  dealId: bigint;
+  module: number;
+  shape: ShapeRef;
+  A: bigint[][];
+  B: bigint[][];
+  salt: bigint;
+  X: bigint[][];
+  rho: bigint;
+  /** The public signals the proof must carry: [C_m, hX, rho, fY]. */
+  expected: [bigint, bigint, bigint, bigint];
+}
+
+/** A finished proof. */
+export interface ProofRecord {
+  proof: unknown;
+  publicSignals: string[];
+  solidity: unknown;
+  /** Seconds spent proving (without waiting in the queue). */
+  seconds: number;
+}
+
+export type ProofState =
+  | { status: "queued" }
+  | { status: "proving" }
+  | { status: "ready"; record: ProofRecord }
+  | { status: "failed"; reason: string };
+
+/** The default prover: build (cached) the shape's circuit and prove. */
+export async function proveJob(job: ProofJob): Promise<ProofRecord> {
+  const t0 = performance.now();
+  const art = await buildCircuit(job.shape);
+  const { proof, publicSignals } = await proveModule(art, {
+    A: job.A,
+    B: job.B,
+    salt: job.salt,
+    X: job.X,
+    rho: job.rho,
+  });
+  const got = publicSignals.map((s) => BigInt(s));
+  const want = job.expected;
+  if (got.length !== 4 || got.some((v, i) => v !== want[i])) {
+    throw new Error(
+      `public signals [${got.join(", ")}] differ from the call's [C_m, hX, rho, fY] = [${want.join(", ")}]`,
+    );
+  }
+  return {
+    proof,
+    publicSignals: publicSignals.map((s) => s.toString()),
+    solidity: toSolidityProof(proof),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** The key of a proof: one per (deal, module, hX). */
+export function proofKey(dealId: bigint, module: number, hX: bigint): string {
+  return `${dealId}:${module}:${hX}`;
+}
+
+export class ProofQueue {
+  private readonly states = new Map<string, ProofState>();
+  private readonly waiting: { key: string; job: ProofJob }[] = [];
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly concurrency = 1,
+    private readonly prove: (job: ProofJob) => Promise<ProofRecord> = proveJob,
+    private readonly proofDir?: string,
+  ) {
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("proof concurrency must be >= 1");
+  }
+
+  /** Queues a proof unless one for the same key is queued, running or done. */
+  enqueue(job: ProofJob): string {
+    const key = proofKey(job.dealId, job.module, job.expected[1]);
+    const s = this.states.get(key);
+    if (s !== undefined && s.status !== "failed") return key;
+    this.states.set(key, { status: "queued" });
+    this.waiting.push({ key, job });
+    this.pump();
+    return key;
+  }
+
+  get(key: string): ProofState | undefined {
+    return this.states.get(key);
+  }
+
+  counts(): { queued: number; running: number; done: number; failed: number } {
+    let done = 0;
+    let failed = 0;
+    for (const s of this.states.values()) {
+      if (s.status === "ready") done++;
+      else if (s.status === "failed") failed++;
+    }
+    return { queued: this.waiting.length, running: this.running, done, failed };
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Drops queued (not yet running) jobs. */
+  clearQueued(): void {
+    for (const { key } of this.waiting.splice(0)) {
+      this.states.set(key, { status: "failed", reason: "server stopped before this proof started" });
+    }
+  }
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.waiting.length > 0) {
+      const { key, job } = this.waiting.shift()!;
+      this.running++;
+      this.states.set(key, { status: "proving" });
+      void this.run(key, job);
+    }
+    if (this.running === 0 && this.waiting.length === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async run(key: string, job: ProofJob): Promise<void> {
+    try {
+      const record = await this.prove(job);
+      if (this.proofDir !== undefined) {
+        await mkdir(this.proofDir, { recursive: true });
+        await writeJsonAtomic(path.join(this.proofDir, `${key.replaceAll(":", "-")}.json`), {
+          dealId: job.dealId.toString(),
+          module: job.module,
+          shape: job.shape.name,
+          ...record,
+        });
+      }
+      this.states.set(key, { status: "ready", record });
+    } catch (err) {
+      this.states.set(key, { status: "failed", reason: (err as Error).message });
+    } finally {
+      this.running--;
+      this.pump();
+    }
+  }
+}
