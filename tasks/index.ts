@@ -4,6 +4,7 @@
  * parses arguments and calls the library in src/.
  */
 import type { TaskDefinition } from "hardhat/types/tasks";
+import { circuitsTask } from "./circuits.js";
 import { deployTask } from "./deploy.js";
 
-export const zkloraTasks: TaskDefinition[] = [deployTask];
+export const zkloraTasks: TaskDefinition[] = [deployTask, circuitsTask];

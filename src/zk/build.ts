@@ -1,0 +1,348 @@
+/**
+ * Circuit build and trusted-setup pipeline for one shape: compile (circom2, --O2), ptau,
+ * groth16 setup, phase-2 contributions, a beacon, `zkey verify` against r1cs + ptau, export of the
+ * verification key and of a Solidity verifier renamed `Groth16Verifier_<shape name>`.
+ * Every expensive output lives in the content-hash cache (src/common/cache.ts).
+ *
+ * Ceremony modes:
+ * - "development" (default): reproducible. snarkjs's `groth16 setup` is deterministic given
+ *   r1cs + ptau; the phase-2 contributions are made with snarkjs's beacon procedure from PUBLIC
+ *   strings (DEV_CONTRIBUTIONS), then the public DEV_BEACON closes the ceremony. Anyone can
+ *   recompute the toxic waste: development verifiers must never guard anything of value. This is
+ *   what makes the committed verifiers in contracts/verifiers/ regenerate byte-identically.
+ * - "production": each contribution uses snarkjs's `zkey contribute` (its entropy string mixed
+ *   with 64 fresh random bytes from the OS), and a beacon whose hash the caller supplies (e.g. a
+ *   future block hash announced in advance). Every run gives a different zkey and verifier.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import * as snarkjs from "snarkjs";
+import { PROJECT_ROOT, cached, sha256, sha256File, type KeyPart } from "../common/cache.js";
+import { CeremonyError, CompileError } from "./errors.js";
+import { requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
+import { progressLogger, timed, type ProgressFn } from "./progress.js";
+import { readR1csInfo } from "./r1cs.js";
+import { CIRCUITS_DIR, mainSource, shapeId, validateShape, type Shape } from "./shape.js";
+
+/** The installed folder of an npm package (package exports hide package.json from require). */
+function packageDir(name: string): string {
+  return path.join(PROJECT_ROOT, "node_modules", name);
+}
+function packageVersion(name: string): string {
+  return (
+    JSON.parse(readFileSync(path.join(packageDir(name), "package.json"), "utf8")) as { version: string }
+  ).version;
+}
+
+/** Tool versions that determine the artifacts (part of every cache key). */
+export const TOOL_VERSIONS = {
+  circom2: packageVersion("circom2"),
+  circomlib: packageVersion("circomlib"),
+  snarkjs: packageVersion("snarkjs"),
+};
+
+/** One phase-2 contribution. */
+export interface Contribution {
+  name: string;
+  entropy: string;
+}
+
+/**
+ * The development ceremony's contributions: PUBLIC entropy strings, applied deterministically.
+ * DEVELOPMENT ONLY: their secrets are derivable by anyone.
+ */
+export const DEV_CONTRIBUTIONS: readonly Contribution[] = [
+  {
+    name: "zklora-escrow dev contributor",
+    entropy: "zklora-escrow development contribution 1 (public, insecure)",
+  },
+  { name: "zklora-escrow dev buyer", entropy: "zklora-escrow development contribution 2 (public, insecure)" },
+];
+/** The development ceremony's closing beacon: sha256 of a public string. */
+export const DEV_BEACON = sha256("zklora-escrow development beacon v1 (public, insecure)");
+/** Beacon iterations exponent (2^10 hash iterations; snarkjs's minimum). */
+export const BEACON_ITERATIONS_EXP = 10;
+
+/** How a zkey was made. */
+export interface CeremonyRecord {
+  mode: "development" | "production";
+  contributions: { name: string; kind: "public-entropy" | "random"; hash: string }[];
+  beacon: { hash: string; iterationsExp: number };
+}
+
+/** Everything a shape's circuit needs for proving and verifying. */
+export interface CircuitArtifacts {
+  shape: Shape;
+  shapeId: string;
+  /** Absolute path of the witness-generator wasm (in the cache). */
+  wasm: string;
+  /** Absolute path of the r1cs (in the cache). */
+  r1cs: string;
+  /** Absolute path of the final zkey (in the cache). */
+  zkey: string;
+  /** The verification key (snarkjs JSON). */
+  vkey: object;
+  vkeyPath: string;
+  constraints: number;
+  /** Absolute path of the generated Solidity verifier (in the cache; the pipeline copies it to contracts/verifiers/). */
+  verifierSol: string;
+  /** The Solidity contract name, `Groth16Verifier_<shape name>`. */
+  verifierContract: string;
+  ptau: { file: string; sha256: string; power: number; source: PtauChoice["source"] };
+  ceremony: CeremonyRecord;
+  sha256: { r1cs: string; wasm: string; zkey: string; vkey: string; verifier: string };
+}
+
+/** Options of buildCircuit. */
+export interface BuildOptions {
+  /** A public ceremony ptau (production). */
+  ptau?: string;
+  /** The sha256 that the ptau's ceremony published. */
+  ptauSha256?: string;
+  /** Production contributions (random entropy is mixed in). Selects production mode. */
+  contributions?: Contribution[];
+  /** Production beacon hash (hex). Required in production mode. */
+  beacon?: string;
+  onProgress?: ProgressFn;
+}
+
+/** The main file of a shape. */
+export function mainFile(shape: Shape): string {
+  return path.join(CIRCUITS_DIR, "main", `${shape.name}.circom`);
+}
+
+/** The Solidity contract name of a shape's verifier. */
+export function verifierContractName(shape: Shape): string {
+  return `Groth16Verifier_${shape.name}`;
+}
+
+/** Writes circuits/main/<name>.circom when its content differs; returns its path. */
+export async function writeMainFile(shape: Shape): Promise<string> {
+  const file = mainFile(shape);
+  const src = mainSource(shape);
+  const old = existsSync(file) ? await readFile(file, "utf8") : undefined;
+  if (old !== src) {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, src);
+  }
+  return file;
+}
+
+/** The circuit sources every main file depends on (circuits/*.circom), sorted. */
+async function templateFiles(): Promise<string[]> {
+  const names = (await readdir(CIRCUITS_DIR)).filter((f) => f.endsWith(".circom")).sort();
+  return names.map((n) => path.join(CIRCUITS_DIR, n));
+}
+
+function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, output }));
+  });
+}
+
+/** Compiles a shape's circuit (cached); returns the r1cs and wasm paths. */
+export async function compileCircuit(
+  shape: Shape,
+  onProgress?: ProgressFn,
+): Promise<{ r1cs: string; wasm: string; dir: string; hit: boolean }> {
+  const main = await writeMainFile(shape);
+  const parts: KeyPart[] = [
+    `circom2@${TOOL_VERSIONS.circom2}`,
+    `circomlib@${TOOL_VERSIONS.circomlib}`,
+    "--O2 --r1cs --wasm",
+    shape.name,
+  ];
+  for (const f of await templateFiles()) parts.push(path.basename(f), { file: f });
+  parts.push({ file: main });
+  const res = await cached("zk-compile", parts, async (out) => {
+    const cli = path.join(packageDir("circom2"), "cli.js");
+    const { code, output } = await timed(onProgress, `compile ${shape.name}`, () =>
+      run(
+        process.execPath,
+        [cli, main, "--O2", "--r1cs", "--wasm", "-l", path.join(PROJECT_ROOT, "node_modules"), "-o", out],
+        PROJECT_ROOT,
+      ),
+    );
+    if (code !== 0 || !existsSync(path.join(out, `${shape.name}.r1cs`))) {
+      throw new CompileError(`circom2 failed on ${main} (exit ${code}):\n${output.slice(-4000)}`);
+    }
+  });
+  return {
+    dir: res.dir,
+    hit: res.hit,
+    r1cs: path.join(res.dir, `${shape.name}.r1cs`),
+    wasm: path.join(res.dir, `${shape.name}_js`, `${shape.name}.wasm`),
+  };
+}
+
+function hexOf(bytes: Uint8Array | unknown): string {
+  return bytes instanceof Uint8Array ? Buffer.from(bytes).toString("hex") : "";
+}
+
+function normalizeHex(h: string, what: string): string {
+  const s = h.toLowerCase().replace(/^0x/, "");
+  if (!/^[0-9a-f]+$/.test(s) || s.length % 2 !== 0 || s.length === 0 || s.length > 510) {
+    throw new CeremonyError(`${what} must be a non-empty even-length hex string, got ${JSON.stringify(h)}`);
+  }
+  return s;
+}
+
+/**
+ * Builds a shape's circuit, key and verifier (all cached by content). Development mode (no
+ * contributions, no beacon) is deterministic; see the module comment.
+ */
+export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Promise<CircuitArtifacts> {
+  const shape = validateShape(shapeIn);
+  const onProgress = opts.onProgress;
+  const production = opts.contributions !== undefined || opts.beacon !== undefined;
+  if (production && opts.beacon === undefined) {
+    throw new CeremonyError(
+      "a production ceremony needs --beacon HEX (e.g. a future block hash announced in advance)",
+    );
+  }
+  if (production && (opts.contributions ?? []).length === 0) {
+    throw new CeremonyError("a production ceremony needs at least one --contribute NAME");
+  }
+  const beaconHash = normalizeHex(opts.beacon ?? DEV_BEACON, "beacon");
+
+  const compiled = await compileCircuit(shape, onProgress);
+  const info = await readR1csInfo(compiled.r1cs);
+  const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
+  onProgress?.(`${shape.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
+  const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
+
+  const contributions = production ? (opts.contributions ?? []) : DEV_CONTRIBUTIONS;
+  const descriptor = JSON.stringify({
+    mode: production ? "production" : "development",
+    contributions: production ? contributions.map((c) => c.name) : contributions,
+    beacon: beaconHash,
+    iterationsExp: BEACON_ITERATIONS_EXP,
+  });
+  const keyParts: KeyPart[] = [
+    `snarkjs@${TOOL_VERSIONS.snarkjs}`,
+    { file: compiled.r1cs },
+    ptau.sha256,
+    descriptor,
+    shape.name,
+  ];
+  // A production ceremony is random: never reuse a cached one.
+  if (production) keyParts.push(`nonce:${sha256(globalThis.crypto.getRandomValues(new Uint8Array(32)))}`);
+
+  const setup = await cached(production ? "zk-setup-production" : "zk-setup", keyParts, async (out) => {
+    const record: CeremonyRecord = {
+      mode: production ? "production" : "development",
+      contributions: [],
+      beacon: { hash: beaconHash, iterationsExp: BEACON_ITERATIONS_EXP },
+    };
+    let cur = path.join(out, "step_0000.zkey");
+    const log = (step: string) => progressLogger(onProgress, `${shape.name} ${step}`);
+    await timed(onProgress, `${shape.name}: groth16 setup`, () =>
+      snarkjs.zKey.newZKey(compiled.r1cs, ptau.path, cur, log("setup")),
+    );
+    for (let i = 0; i < contributions.length; i++) {
+      const c = contributions[i];
+      const next = path.join(out, `step_${String(i + 1).padStart(4, "0")}.zkey`);
+      let hash: Uint8Array | false;
+      if (production) {
+        if (c.entropy.length === 0) throw new CeremonyError(`contribution ${c.name}: empty entropy`);
+        hash = await timed(onProgress, `${shape.name}: contribution ${i + 1} (${c.name})`, () =>
+          snarkjs.zKey.contribute(cur, next, c.name, c.entropy, log("contribute")),
+        );
+      } else {
+        hash = await timed(onProgress, `${shape.name}: development contribution ${i + 1} (${c.name})`, () =>
+          snarkjs.zKey.beacon(cur, next, c.name, sha256(c.entropy), BEACON_ITERATIONS_EXP, log("contribute")),
+        );
+      }
+      if (hash === false) throw new CeremonyError(`contribution ${c.name} failed`);
+      record.contributions.push({
+        name: c.name,
+        kind: production ? "random" : "public-entropy",
+        hash: hexOf(hash),
+      });
+      await rm(cur);
+      cur = next;
+    }
+    const final = path.join(out, "final.zkey");
+    const b = await timed(onProgress, `${shape.name}: beacon`, () =>
+      snarkjs.zKey.beacon(
+        cur,
+        final,
+        "zklora-escrow final beacon",
+        beaconHash,
+        BEACON_ITERATIONS_EXP,
+        log("beacon"),
+      ),
+    );
+    if (b === false) throw new CeremonyError("the beacon failed (see the log)");
+    await rm(cur);
+    const ok = await timed(onProgress, `${shape.name}: zkey verify`, () =>
+      snarkjs.zKey.verifyFromR1cs(compiled.r1cs, ptau.path, final, log("verify")),
+    );
+    if (!ok) throw new CeremonyError(`${shape.name}: the zkey does not verify against the r1cs and ptau`);
+    const vkey = await snarkjs.zKey.exportVerificationKey(final);
+    await writeFile(path.join(out, "vkey.json"), JSON.stringify(vkey, null, 1) + "\n");
+    const template = await readFile(
+      path.join(packageDir("snarkjs"), "templates", "verifier_groth16.sol.ejs"),
+      "utf8",
+    );
+    const sol = await snarkjs.zKey.exportSolidityVerifier(final, { groth16: template });
+    await writeFile(path.join(out, "verifier.sol"), renameVerifier(sol, shape, record));
+    await writeFile(path.join(out, "ceremony.json"), JSON.stringify(record, null, 1) + "\n");
+  });
+
+  const vkeyPath = path.join(setup.dir, "vkey.json");
+  const vkeyText = await readFile(vkeyPath, "utf8");
+  const ceremony = JSON.parse(
+    await readFile(path.join(setup.dir, "ceremony.json"), "utf8"),
+  ) as CeremonyRecord;
+  const verifierSol = path.join(setup.dir, "verifier.sol");
+  const zkey = path.join(setup.dir, "final.zkey");
+  return {
+    shape,
+    shapeId: shapeId(shape),
+    wasm: compiled.wasm,
+    r1cs: compiled.r1cs,
+    zkey,
+    vkey: JSON.parse(vkeyText) as object,
+    vkeyPath,
+    constraints: info.nConstraints,
+    verifierSol,
+    verifierContract: verifierContractName(shape),
+    ptau: { file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
+    ceremony,
+    sha256: {
+      r1cs: await sha256File(compiled.r1cs),
+      wasm: await sha256File(compiled.wasm),
+      zkey: await sha256File(zkey),
+      vkey: sha256(vkeyText),
+      verifier: await sha256File(verifierSol),
+    },
+  };
+}
+
+/** Renames snarkjs's `Groth16Verifier` and adds a header saying what the verifier is for. */
+function renameVerifier(sol: string, shape: Shape, record: CeremonyRecord): string {
+  const name = verifierContractName(shape);
+  if (!/contract Groth16Verifier \{/.test(sol)) {
+    throw new CeremonyError("unexpected snarkjs verifier template: no `contract Groth16Verifier {`");
+  }
+  const header =
+    `// Generated by zklora:circuits (snarkjs ${TOOL_VERSIONS.snarkjs}) for shape ${shape.name} ` +
+    `(T=${shape.T}, DIN=${shape.DIN}, R=${shape.R}, DOUT=${shape.DOUT}), shapeId ${shapeId(shape)}.\n` +
+    `// Public signals: [C_m, hX, rho, fY]. Ceremony: ${record.mode}.` +
+    (record.mode === "development"
+      ? " DEVELOPMENT ONLY: its setup secrets are derivable from public strings; never deploy it for value.\n"
+      : "\n") +
+    "// Do not edit: regenerate with `npm run circuits`.\n";
+  const lines = sol.split("\n");
+  const spdx = lines.findIndex((l) => l.startsWith("// SPDX-License-Identifier"));
+  lines.splice(spdx + 1, 0, header.trimEnd());
+  return lines.join("\n").replace(/contract Groth16Verifier \{/, `contract ${name} {`);
+}
