@@ -20,6 +20,7 @@ import {
   quantize,
   verifyModule,
 } from "../zk/index.js";
+import type { Groth16Proof } from "../zk/index.js";
 import {
   ChallengeMismatchError,
   FingerprintMismatchError,
@@ -322,7 +323,12 @@ export class RemoteLoraClient {
       }
     }
     const vkey = await (this.opts.vkeyFor ?? defaultVkey)(mod.shape);
-    const ok = await verifyModule(vkey as never, body.proof as never, body.publicSignals as never);
+    let ok: boolean;
+    try {
+      ok = await verifyModule(vkey as object, body.proof as Groth16Proof, body.publicSignals);
+    } catch {
+      ok = false; // e.g. proof points not on the curve
+    }
     if (!ok)
       throw new ProofCheckError(
         "bad_proof",

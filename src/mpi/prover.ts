@@ -8,6 +8,7 @@ import path from "node:path";
 import { buildCircuit, proveModule, toSolidityProof } from "../zk/index.js";
 import type { ShapeRef } from "./types.js";
 import { writeJsonAtomic } from "./types.js";
+import type { SolidityProofJson } from "./wire.js";
 
 /** Everything one module proof needs. */
 export interface ProofJob {
@@ -27,7 +28,7 @@ export interface ProofJob {
 export interface ProofRecord {
   proof: unknown;
   publicSignals: string[];
-  solidity: unknown;
+  solidity: SolidityProofJson;
   /** Seconds spent proving (without waiting in the queue). */
   seconds: number;
 }
@@ -59,9 +60,19 @@ export async function proveJob(job: ProofJob): Promise<ProofRecord> {
   return {
     proof,
     publicSignals: publicSignals.map((s) => s.toString()),
-    solidity: toSolidityProof(proof),
+    solidity: decimalStrings(toSolidityProof(proof)) as SolidityProofJson,
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/** Replaces every bigint in a nested array/object by its decimal string (JSON-safe). */
+export function decimalStrings(v: unknown): unknown {
+  if (typeof v === "bigint") return v.toString();
+  if (Array.isArray(v)) return v.map(decimalStrings);
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, decimalStrings(x)]));
+  }
+  return v;
 }
 
 /** The key of a proof: one per (deal, module, hX). */

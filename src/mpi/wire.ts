@@ -45,14 +45,21 @@ export interface InferResponseBody {
   signature: string;
 }
 
+/** `verifyProof(a, b, c, pubSignals)` arguments of the generated Solidity verifier, as decimal strings. */
+export interface SolidityProofJson {
+  a: [string, string];
+  b: [[string, string], [string, string]];
+  c: [string, string];
+}
+
 /** 200 answer of the proof route. */
 export interface ProofResponseBody {
   status: "ready";
   proof: unknown;
   /** [C_m, hX, rho, fY] as decimal strings. */
   publicSignals: string[];
-  /** The proof as the Solidity verifier takes it. */
-  solidity: unknown;
+  /** The proof as the Solidity verifier takes it (pi_b pairs swapped), decimal strings. */
+  solidity: SolidityProofJson;
 }
 
 export interface DealStatusBody {

@@ -73,12 +73,14 @@ export function dealOf(commit: CommitResult, dealId = 1n): DealContext {
 }
 
 /**
- * An HTTP proxy in front of `target` that rewrites the JSON answers of infer calls with
- * `tamper` (the man in the middle, or a cheating server, the buyer must catch).
+ * An HTTP proxy in front of `target` that rewrites the 200 JSON answers of routes matching `route`
+ * (default: infer calls) with `tamper` (the man in the middle, or a cheating server, the buyer
+ * must catch).
  */
 export async function tamperingProxy(
   target: string,
   tamper: (body: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>,
+  route: RegExp = /\/infer$/,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -91,7 +93,7 @@ export async function tamperingProxy(
           body: req.method === "POST" ? Buffer.concat(chunks) : undefined,
         });
         let text = await up.text();
-        if (up.status === 200 && req.url?.endsWith("/infer")) {
+        if (up.status === 200 && route.test(req.url ?? "")) {
           text = JSON.stringify(await tamper(JSON.parse(text) as Record<string, unknown>));
         }
         res.writeHead(up.status, { "content-type": "application/json" });
