@@ -89,6 +89,15 @@ export function defaultRowBudget(m: ManifestModule): number {
   return Math.floor(m.DIN / 4);
 }
 
+/** decodeURIComponent that maps malformed escapes to a string no route accepts. */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return "%";
+  }
+}
+
 const INFER = /^\/v1\/deals\/([^/]+)\/modules\/([^/]+)\/infer$/;
 const PROOF = /^\/v1\/deals\/([^/]+)\/proofs\/([^/]+)\/([^/]+)$/;
 const DEAL = /^\/v1\/deals\/([^/]+)$/;
@@ -367,7 +376,7 @@ export class ContributorServer {
   private findDeal(rawId: string): DealState {
     let id: bigint;
     try {
-      id = parseUint(decodeURIComponent(rawId), "dealId", 1n << 256n, "unknown_deal");
+      id = parseUint(safeDecode(rawId), "dealId", 1n << 256n, "unknown_deal");
     } catch {
       throw new HttpRequestError(404, "unknown_deal", `deal ${rawId.slice(0, 80)} is not hosted here`);
     }
@@ -572,7 +581,7 @@ export class ContributorServer {
   private proof(rawDeal: string, rawModule: string, rawHX: string): [number, unknown] {
     const d = this.findDeal(rawDeal);
     const mod = this.findModule(d, rawModule);
-    const hX = parseUint(decodeURIComponent(rawHX), "hX", P, "bad_hx");
+    const hX = parseUint(safeDecode(rawHX), "hX", P, "bad_hx");
     if (this.proofs === null) {
       throw new HttpRequestError(404, "proving_disabled", "this server does not prove in the background");
     }

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
+import { request } from "node:http";
 import path from "node:path";
 import { Wallet } from "ethers";
 import {
@@ -277,6 +278,33 @@ describe("# mpi contributor server and buyer client (tiny shape, loopback)", fun
       expect([r.status, r.json.error]).to.deep.equal([413, "body_too_large"]);
     });
 
+    it("Should refuse an oversized body sent without a length (chunked) with 413", async function () {
+      const target = new URL(infer(0));
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: target.pathname,
+            method: "POST",
+            headers: { "content-type": "application/json" },
+          },
+          (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+          },
+        );
+        req.on("error", reject);
+        const chunk = Buffer.alloc(64 * 1024, "1");
+        req.write('{"X": [["');
+        for (let i = 0; i < 8; i++) req.write(chunk);
+        req.end('"]]}');
+      });
+      expect(status).to.equal(413);
+      expect((JSON.parse(body) as { error: string }).error).to.equal("body_too_large");
+    });
+
     it("Should refuse unknown deals, modules and routes with 404", async function () {
       const b = await signedBody(deal, 0, xMatrix(8), T, nonce++);
       expect((await post(infer(0, 999n), b)).json.error).to.equal("unknown_deal");
@@ -284,6 +312,9 @@ describe("# mpi contributor server and buyer client (tiny shape, loopback)", fun
       expect((await post(infer(2), b)).json.error).to.equal("unknown_module");
       expect((await post(`${url}/v1/deals/1/modules/-1/infer`, b)).json.error).to.equal("unknown_module");
       expect((await fetch(`${url}/v2/nothing`)).status).to.equal(404);
+      expect((await post(`${url}/v1/deals/%E0%A4%A/modules/0/infer`, b)).json.error).to.equal("unknown_deal");
+      expect((await fetch(`${url}/v1/deals/1/proofs/0/%E0%A4%A`)).status).to.equal(400);
+      expect((await fetch(`${url}/v1/deals/1/proofs/0/123`)).status).to.equal(404);
       expect((await fetch(infer(0))).status).to.equal(405);
     });
 
