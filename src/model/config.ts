@@ -252,7 +252,9 @@ export async function loadWeights(dir: string): Promise<ModelWeights> {
   const config = await loadConfig(dir);
   const file = path.join(dir, "model.safetensors");
   const { tensors } = await readSafetensors(file);
-  return new ModelWeights(config, tensors, file);
+  const w = new ModelWeights(config, tensors, file);
+  checkWeights(w);
+  return w;
 }
 
 /** Every LoRA-targetable module of a model, in canonical order (index = position). */
@@ -333,4 +335,58 @@ export function selectTargets(c: ModelConfig, targetModules: readonly string[]):
   return all
     .filter((t) => targetModules.some((e) => matchesTarget(t.name, e)))
     .map((t, index) => ({ ...t, index }));
+}
+
+/** Every tensor a model of this config needs: family-relative name and shape, in file order. */
+export function expectedTensors(c: ModelConfig): { rel: string; shape: number[] }[] {
+  const out: { rel: string; shape: number[] }[] = [];
+  const H = c.hidden;
+  if (c.family === "gpt2") {
+    out.push({ rel: "wte.weight", shape: [c.vocab, H] }, { rel: "wpe.weight", shape: [c.ctx, H] });
+    for (let l = 0; l < c.layers; l++) {
+      const p = `h.${l}.`;
+      for (const n of ["ln_1", "ln_2"])
+        out.push({ rel: `${p}${n}.weight`, shape: [H] }, { rel: `${p}${n}.bias`, shape: [H] });
+      for (const [n, din, dout] of [
+        ["attn.c_attn", H, 3 * H],
+        ["attn.c_proj", H, H],
+        ["mlp.c_fc", H, c.inner],
+        ["mlp.c_proj", c.inner, H],
+      ] as const)
+        out.push({ rel: `${p}${n}.weight`, shape: [din, dout] }, { rel: `${p}${n}.bias`, shape: [dout] });
+    }
+    out.push({ rel: "ln_f.weight", shape: [H] }, { rel: "ln_f.bias", shape: [H] });
+    return out;
+  }
+  const Q = c.heads * c.headDim;
+  const KV = c.kvHeads * c.headDim;
+  const I = c.intermediate;
+  out.push({ rel: "embed_tokens.weight", shape: [c.vocab, H] });
+  for (let l = 0; l < c.layers; l++) {
+    const p = `layers.${l}.`;
+    out.push(
+      { rel: `${p}input_layernorm.weight`, shape: [H] },
+      { rel: `${p}post_attention_layernorm.weight`, shape: [H] },
+    );
+    for (const [n, din, dout, bias] of [
+      ["self_attn.q_proj", H, Q, c.attentionBias],
+      ["self_attn.k_proj", H, KV, c.attentionBias],
+      ["self_attn.v_proj", H, KV, c.attentionBias],
+      ["self_attn.o_proj", Q, H, c.attentionBias],
+      ["mlp.gate_proj", H, I, c.mlpBias],
+      ["mlp.up_proj", H, I, c.mlpBias],
+      ["mlp.down_proj", I, H, c.mlpBias],
+    ] as const) {
+      out.push({ rel: `${p}${n}.weight`, shape: [dout, din] });
+      if (bias) out.push({ rel: `${p}${n}.bias`, shape: [dout] });
+    }
+  }
+  out.push({ rel: "norm.weight", shape: [H] });
+  return out;
+}
+
+/** Checks that every tensor the config needs is present with the right shape (throws MISSING_TENSOR / BAD_SHAPE). */
+export function checkWeights(w: ModelWeights): void {
+  for (const { rel, shape } of expectedTensors(w.config)) w.get(rel, shape);
+  w.lmHead();
 }
