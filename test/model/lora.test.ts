@@ -13,6 +13,7 @@ import {
   writeTinyLlama,
   writeSafetensors,
   type LoraTarget,
+  type TensorMap,
   type PeftAdapter,
 } from "../../src/model/index.js";
 import { expectModelError, maxAbsDiff, someTokens, tempDir } from "./helpers.js";
@@ -292,11 +293,9 @@ describe("# PEFT adapters", () => {
       "BAD_SHAPE",
       "v_proj",
     );
-    const stray = new Map([
-      ...ok.modules.map(
-        (x) => [`base_model.model.${x.name}.lora_A.weight`, { shape: [x.R, x.DIN], data: x.loraA }] as const,
-      ),
-    ]);
+    const stray: TensorMap = new Map();
+    for (const x of ok.modules)
+      stray.set(`base_model.model.${x.name}.lora_A.weight`, { shape: [x.R, x.DIN], data: x.loraA });
     stray.set("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", {
       shape: [64, 2],
       data: ok.modules[0].loraB,
