@@ -233,9 +233,10 @@ class OrtBaseModel implements BaseModel {
       const out = await seg.session.run(feeds);
       for (const name of seg.outputs) values.set(name, out[name]);
       if (seg.cut) {
-        const x = Float32Array.from(out[seg.cut.x].data as Float32Array);
+        const x = out[seg.cut.x].data as Float32Array;
         for (const e of seg.cut.entries) {
-          const delta = await opts.hook!(e.target, x, T);
+          // each call gets its own copy: a hook may keep or modify its input
+          const delta = await opts.hook!(e.target, Float32Array.from(x), T);
           const n = T * e.target.DOUT;
           if (!(delta instanceof Float32Array) || delta.length !== n)
             throw new ModelError(

@@ -27,6 +27,7 @@ export {
 export {
   adapterModule,
   adapterTargets,
+  canonicalModuleName,
   floatLoraHook,
   loadPeftAdapter,
   loraDelta,

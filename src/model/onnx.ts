@@ -14,6 +14,8 @@ export const ONNX_IR_VERSION = 8;
 export const DT_FLOAT = 1;
 export const DT_INT64 = 7;
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 class Writer {
   private chunks: Uint8Array[] = [];
   private buf = new Uint8Array(256);
@@ -115,9 +117,12 @@ function encodeTensor(t: OnnxInitializer): Uint8Array {
   let raw: Uint8Array;
   if (t.type === DT_FLOAT) {
     const f = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-    raw = new Uint8Array(f.length * 4);
-    const v = new DataView(raw.buffer);
-    for (let i = 0; i < f.length; i++) v.setFloat32(4 * i, f[i], true);
+    if (LITTLE_ENDIAN) raw = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+    else {
+      raw = new Uint8Array(f.length * 4);
+      const v = new DataView(raw.buffer);
+      for (let i = 0; i < f.length; i++) v.setFloat32(4 * i, f[i], true);
+    }
   } else {
     raw = new Uint8Array(t.data.length * 8);
     const v = new DataView(raw.buffer);

@@ -46,6 +46,16 @@ export interface PeftAdapter {
 
 const PREFIX = "base_model.model.";
 
+/**
+ * The module path as PEFT writes it for the causal-LM classes: adapters made on a bare GPT2Model /
+ * LlamaModel ("h.0.attn.c_attn", "layers.0.self_attn.q_proj") get the "transformer." / "model." prefix.
+ */
+export function canonicalModuleName(name: string): string {
+  if (/^h\.\d+\./.test(name)) return `transformer.${name}`;
+  if (/^layers\.\d+\./.test(name)) return `model.${name}`;
+  return name;
+}
+
 /** Loads a PEFT LoRA adapter folder. */
 export async function loadPeftAdapter(dir: string): Promise<PeftAdapter> {
   const cfgFile = path.join(dir, "adapter_config.json");
@@ -94,6 +104,7 @@ export async function loadPeftAdapter(dir: string): Promise<PeftAdapter> {
   if (names.size === 0) throw new ModelError("BAD_ADAPTER", `${wfile}: holds no lora_A / lora_B tensors`);
   const modules: PeftModule[] = [];
   for (const name of names) {
+    const canonical = canonicalModuleName(name);
     const get = (ab: "A" | "B") =>
       tensors.get(`${PREFIX}${name}.lora_${ab}.weight`) ??
       tensors.get(`${PREFIX}${name}.lora_${ab}.default.weight`);
@@ -109,7 +120,7 @@ export async function loadPeftAdapter(dir: string): Promise<PeftAdapter> {
         "BAD_SHAPE",
         `${wfile}: module ${name} has lora_A [${A.shape}] and lora_B [${B.shape}]; expected [r=${r}, DIN] and [DOUT, r=${r}]`,
       );
-    modules.push({ name, R: r, DIN: A.shape[1], DOUT: B.shape[0], loraA: A.data, loraB: B.data });
+    modules.push({ name: canonical, R: r, DIN: A.shape[1], DOUT: B.shape[0], loraA: A.data, loraB: B.data });
   }
   return { config, scaling, modules: sortCanonical(modules) };
 }

@@ -245,6 +245,39 @@ describe("# PEFT adapters", () => {
     expect(Buffer.compare(await readFile(path.join(again, "adapter_model.safetensors")), raw)).to.equal(0);
   });
 
+  it("Should give adapters made on a bare GPT2Model / LlamaModel the causal-LM module paths", async () => {
+    const dir = path.join(tmp.dir, "bare");
+    const t: TensorMap = new Map();
+    t.set("base_model.model.h.1.attn.c_attn.lora_A.weight", {
+      shape: [2, 32],
+      data: new Float32Array(64).fill(0.5),
+    });
+    t.set("base_model.model.h.1.attn.c_attn.lora_B.weight", {
+      shape: [96, 2],
+      data: new Float32Array(192).fill(0.25),
+    });
+    t.set("base_model.model.layers.0.self_attn.q_proj.lora_A.weight", {
+      shape: [2, 32],
+      data: new Float32Array(64),
+    });
+    t.set("base_model.model.layers.0.self_attn.q_proj.lora_B.weight", {
+      shape: [32, 2],
+      data: new Float32Array(64),
+    });
+    await savePeftAdapter(dir, {
+      config: { r: 2, lora_alpha: 2, target_modules: ["c_attn"], fan_in_fan_out: true },
+      scaling: 1,
+      modules: [],
+    });
+    await writeSafetensors(path.join(dir, "adapter_model.safetensors"), t);
+    const a = await loadPeftAdapter(dir);
+    expect(a.modules.map((m) => m.name)).to.deep.equal([
+      "model.layers.0.self_attn.q_proj",
+      "transformer.h.1.attn.c_attn",
+    ]);
+    expect(a.modules[1].loraB[0]).to.equal(0.25);
+  });
+
   it("Should reject missing files, bad configs, stray tensors and shape mismatches", async () => {
     const dir = path.join(tmp.dir, "bad");
     await writeRandomAdapter(STORIES260K_DIR, dir, { r: 2, alpha: 2, targetModules: ["q_proj"], seed: 52 });
