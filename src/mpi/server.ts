@@ -228,6 +228,10 @@ export class ContributorServer {
     return this.deals.get(dealId.toString())?.rowsUsed[module] ?? 0;
   }
 
+  private log(message: string): void {
+    (this.opts.log ?? ((s: string) => console.error(s)))(`zklora mpi server: ${message}`);
+  }
+
   private budget(m: ManifestModule): number {
     const b = this.opts.rowBudget;
     if (b === undefined) return defaultRowBudget(m);
@@ -312,7 +316,7 @@ export class ContributorServer {
 
   private internal(res: ServerResponse, err: unknown): void {
     const reason = err instanceof Error ? err.message : String(err);
-    (this.opts.log ?? ((s: string) => console.error(s)))(`zklora mpi server: internal error: ${reason}`);
+    this.log(`internal error: ${reason}`);
     try {
       this.send(res, 500, { error: "internal", reason });
     } catch {
@@ -528,9 +532,7 @@ export class ContributorServer {
         Y: Ys,
         time: new Date().toISOString(),
       });
-      void this.writer
-        ?.write()
-        .catch((err: unknown) => this.opts.log?.(`transcript write failed: ${String(err)}`));
+      void this.writer?.write().catch((err: unknown) => this.log(`transcript write failed: ${String(err)}`));
       this.proofs?.enqueue({
         dealId,
         module: m,
