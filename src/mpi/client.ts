@@ -11,15 +11,7 @@
 import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
 import type { LoraHook, LoraTarget } from "../model/index.js";
-import {
-  activationHash,
-  buildCircuit,
-  computeRho,
-  fingerprint,
-  outputDigest,
-  quantize,
-  verifyModule,
-} from "../zk/index.js";
+import { buildCircuit, computeRho, fingerprint, outputDigest, quantize, verifyModule } from "../zk/index.js";
 import type { Groth16Proof } from "../zk/index.js";
 import {
   ChallengeMismatchError,
@@ -32,6 +24,7 @@ import {
   RemoteError,
   ResponseSignatureError,
 } from "./errors.js";
+import { ActivationHashCache } from "./hashcache.js";
 import { eip712Domain, recoverInferenceResponse, signInferenceRequest } from "./eip712.js";
 import type { TypedDataSigner } from "./eip712.js";
 import { buyerTranscriptJson, JsonFileWriter } from "./transcript.js";
@@ -96,6 +89,7 @@ export class RemoteLoraClient {
   private readonly base: string;
   private readonly writer: JsonFileWriter | null;
   private readonly byTarget: Map<string, ManifestModule>;
+  private readonly hashes = new ActivationHashCache();
 
   constructor(private readonly opts: RemoteLoraClientOptions) {
     this.deal = opts.deal;
@@ -178,7 +172,7 @@ export class RemoteLoraClient {
     const { T, DOUT } = mod.shape;
     const dealId = this.deal.dealId;
     const t0 = performance.now();
-    const hX = await activationHash(X);
+    const hX = await this.hashes.hash(X);
     const nonce = (this.opts.nonce ?? randomNonce)();
     const signature = await signInferenceRequest(this.opts.signer, this.domain, {
       dealId,

@@ -8,6 +8,7 @@ export * from "./eip712.js";
 export * from "./wire.js";
 export * from "./commit.js";
 export * from "./transcript.js";
+export * from "./hashcache.js";
 export * from "./prover.js";
 export * from "./server.js";
 export * from "./client.js";

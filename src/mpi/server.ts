@@ -20,15 +20,9 @@ import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
-import {
-  activationHash,
-  computeRho,
-  fingerprint,
-  loraProduct,
-  outputDigest,
-  weightCommitment,
-} from "../zk/index.js";
+import { computeRho, fingerprint, loraProduct, outputDigest, weightCommitment } from "../zk/index.js";
 import { HttpRequestError, MpiError } from "./errors.js";
+import { ActivationHashCache } from "./hashcache.js";
 import { eip712Domain, recoverInferenceRequest, signInferenceResponse } from "./eip712.js";
 import type { TypedDataSigner } from "./eip712.js";
 import { ProofQueue, proofKey, proveJob } from "./prover.js";
@@ -109,6 +103,7 @@ export class ContributorServer {
   private readonly transcript: ServerTranscript;
   private readonly writer: JsonFileWriter | null;
   private contributor = "";
+  private readonly hashes = new ActivationHashCache();
   private started = false;
 
   constructor(private readonly opts: ContributorServerOptions) {
@@ -484,7 +479,7 @@ export class ContributorServer {
     d.rowsUsed[m] += r.rows;
     let answered = false;
     try {
-      const hX = await activationHash(r.X);
+      const hX = await this.hashes.hash(r.X);
       if (hX !== r.hX) {
         throw new HttpRequestError(400, "hx_mismatch", `hX ${r.hX} is not activationHash(X) = ${hX}`);
       }
