@@ -4,17 +4,18 @@
  * the contributor's server; the overhead per module round trip; and a breakdown of one call's
  * cost (hashing, signing, checks, transport).
  *
- *   npm run bench:mpi [-- --iterations N --tokens N]
+ *   npm run bench:mpi [-- --iterations N --tokens N --prove]
  *
  * Writes bench/results/mpi-<date>.json. Goal: <= 5 ms per module round trip on loopback.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import { PROJECT_ROOT } from "../src/common/cache.js";
 import { floatLoraHook, loadBaseModel, STORIES260K_DIR, writeRandomAdapter } from "../src/model/index.js";
+import type { BaseModel } from "../src/model/index.js";
 import {
   commitAdapter,
   ContributorServer,
@@ -25,8 +26,10 @@ import {
   signInferenceResponse,
   writeJsonAtomic,
 } from "../src/mpi/index.js";
+import type { CommitResult, DealContext, TypedDataSigner } from "../src/mpi/index.js";
 import {
   activationHash,
+  buildCircuit,
   computeRho,
   fingerprint,
   loraProduct,
@@ -35,7 +38,12 @@ import {
 } from "../src/zk/index.js";
 
 const { values } = parseArgs({
-  options: { iterations: { type: "string", default: "5" }, tokens: { type: "string", default: "8" } },
+  options: {
+    iterations: { type: "string", default: "5" },
+    tokens: { type: "string", default: "8" },
+    // also run one forward with background proving on and time the proofs (builds missing circuits)
+    prove: { type: "boolean", default: false },
+  },
 });
 const ITER = Number(values.iterations);
 const NTOK = Number(values.tokens);
@@ -86,7 +94,11 @@ async function main(): Promise<void> {
   const { url } = await server.listen();
   const client = new RemoteLoraClient({ url, deal, signer: buyer });
   const targets = model.targets(["q_proj", "v_proj"]);
-  const tokens = Array.from({ length: NTOK }, (_, i) => (i === 0 ? 1 : 256 + ((i * 37) % 250)));
+  // a fresh token sequence per forward: every remote call carries a new X (no memo hits across forwards)
+  const seqFor = (k: number) =>
+    Array.from({ length: NTOK }, (_, i) => (i === 0 ? 1 : 3 + ((i * 37 + k * 101) % 500)));
+  const tokens = seqFor(0);
+  let seq = 1;
   const floatHook = floatLoraHook(adapter);
 
   // warm-up (ONNX sessions, Poseidon, keep-alive connection)
@@ -97,9 +109,12 @@ async function main(): Promise<void> {
   const base = await time(ITER, () => model.forward(tokens));
   const local = await time(ITER, () => model.forward(tokens, { targets, hook: floatHook }));
   const s0 = { ...client.stats };
-  const remote = await time(ITER, () => model.forward(tokens, { targets, hook: client.hook }));
+  const misses0 = client.hashes.misses;
+  const remote = await time(ITER, () => model.forward(seqFor(seq++), { targets, hook: client.hook }));
   const calls = client.stats.calls - s0.calls;
   const callsPerForward = calls / ITER;
+  // distinct X hashed per call (each side hashes a distinct X once; the server's memo mirrors the client's)
+  const hashesPerCall = (client.hashes.misses - misses0) / calls;
 
   // one call's parts, measured in isolation on a T x DIN input of the q_proj shape
   const mod = commit.manifest.modules[0];
@@ -137,8 +152,12 @@ async function main(): Promise<void> {
     healthRoundTrip: stats(await time(n, async () => (await fetch(`${url}/v1/health`)).text())),
   };
 
+  const proving = values.prove
+    ? await benchProving(model, commit, deal, contributor, buyer, seqFor(seq++), dir)
+    : undefined;
+
   const perCall = (stats(remote).median - stats(local).median) / callsPerForward;
-  const hashing = 2 * parts.activationHash.median; // client and server each hash X
+  const hashing = 2 * hashesPerCall * parts.activationHash.median; // client and server each hash a new X
   const result = {
     benchmark: "mpi",
     date: new Date().toISOString(),
@@ -154,6 +173,7 @@ async function main(): Promise<void> {
     rowsPerCall: T,
     forwardMs: { base: stats(base), localFloatLora: stats(local), remoteLora: stats(remote) },
     overheadPerModuleRoundTripMs: perCall,
+    activationHashesPerCallPerSide: hashesPerCall,
     overheadPerModuleRoundTripWithoutHashingMs: perCall - hashing,
     goalMs: 5,
     meetsGoal: perCall <= 5,
@@ -163,6 +183,9 @@ async function main(): Promise<void> {
       checks_and_dequantize: (client.stats.checkMs - s0.checkMs) / calls,
     },
     partsMs: parts,
+    hashMemo:
+      "q_proj and v_proj of a layer share X: each side hashes it once per layer (ActivationHashCache)",
+    proving,
     note:
       "Per call the buyer and the server each compute hX = PoseidonSponge(X) over T*DIN = " +
       `${T * DIN} elements (${Math.ceil((T * DIN) / 16)} width-17 permutations); that hashing dominates the round trip.`,
@@ -176,6 +199,64 @@ async function main(): Promise<void> {
   await writeJsonAtomic(file, result);
   console.log(JSON.stringify(result, null, 2));
   console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+}
+
+/**
+ * One forward with background proving on: the forward's wall time while proofs queue, the time
+ * until every call is proven, seconds per proof by shape, and one off-chain verification.
+ */
+async function benchProving(
+  model: BaseModel,
+  commit: CommitResult,
+  deal: DealContext,
+  contributor: TypedDataSigner,
+  buyer: TypedDataSigner,
+  tokens: number[],
+  dir: string,
+): Promise<unknown> {
+  const buildSeconds: Record<string, number> = {};
+  for (const m of commit.manifest.modules) {
+    if (buildSeconds[m.shape.name] !== undefined) continue;
+    const t0 = performance.now();
+    await buildCircuit(m.shape);
+    buildSeconds[m.shape.name] = (performance.now() - t0) / 1000;
+  }
+  const proofDir = path.join(dir, "proofs");
+  const server = new ContributorServer({
+    signer: contributor,
+    rowBudget: 1e9,
+    proving: { concurrency: 1, proofDir },
+  });
+  const d2 = { ...deal, dealId: 2n };
+  await server.addDeal(d2, commit.secrets);
+  const { url } = await server.listen();
+  const client = new RemoteLoraClient({ url, deal: d2, signer: buyer });
+  const targets = model.targets(commit.manifest.adapter.target_modules);
+  const t0 = performance.now();
+  await model.forward(tokens, { targets, hook: client.hook });
+  const forwardMs = performance.now() - t0;
+  await server.proofsIdle();
+  const allProvenMs = performance.now() - t0;
+  const perShape: Record<string, number[]> = {};
+  for (const f of await readdir(proofDir)) {
+    const rec = JSON.parse(await readFile(path.join(proofDir, f), "utf8")) as {
+      shape: string;
+      seconds: number;
+    };
+    (perShape[rec.shape] ??= []).push(rec.seconds);
+  }
+  const t1 = performance.now();
+  await client.fetchProof(0, client.entries[0].hX);
+  const fetchAndVerifyMs = performance.now() - t1;
+  await server.close();
+  return {
+    calls: client.entries.length,
+    circuitBuildOrCacheSeconds: buildSeconds,
+    forwardWithProvingQueuedMs: forwardMs,
+    untilAllProvenMs: allProvenMs,
+    proofSecondsByShape: Object.fromEntries(Object.entries(perShape).map(([k, v]) => [k, stats(v)])),
+    fetchAndVerifyOneProofMs: fetchAndVerifyMs,
+  };
 }
 
 main()

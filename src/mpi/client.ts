@@ -89,7 +89,8 @@ export class RemoteLoraClient {
   private readonly base: string;
   private readonly writer: JsonFileWriter | null;
   private readonly byTarget: Map<string, ManifestModule>;
-  private readonly hashes = new ActivationHashCache();
+  /** Memo of activationHash per X (modules sharing an input hash it once). */
+  readonly hashes = new ActivationHashCache();
 
   constructor(private readonly opts: RemoteLoraClientOptions) {
     this.deal = opts.deal;
