@@ -40,7 +40,12 @@ export default defineConfig({
   },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
-    localhost: { type: "http", chainType: "l1", url: "http://127.0.0.1:8545" },
+    // ZKLORA_LOCALHOST_URL: a `hardhat node` on another port (the end-to-end test starts one on a free port).
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: process.env.ZKLORA_LOCALHOST_URL ?? "http://127.0.0.1:8545",
+    },
     sepolia: {
       type: "http",
       chainType: "l1",

@@ -5,6 +5,8 @@
  */
 import type { TaskDefinition } from "hardhat/types/tasks";
 import { circuitsTask } from "./circuits.js";
+import { dealTasks } from "./deal.js";
+import { demoTask } from "./demo.js";
 import { deployTask } from "./deploy.js";
 
-export const zkloraTasks: TaskDefinition[] = [deployTask, circuitsTask];
+export const zkloraTasks: TaskDefinition[] = [deployTask, circuitsTask, ...dealTasks, demoTask];

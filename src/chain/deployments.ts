@@ -128,9 +128,11 @@ export function parseDeployment(json: unknown): DeploymentRecord {
   return r as DeploymentRecord;
 }
 
-/** The default deployments folder: `<project root>/deployments`. */
+/** The default deployments folder: `$ZKLORA_DEPLOYMENTS_DIR` when set, else `<project root>/deployments`. */
 export async function defaultDeploymentsDir(): Promise<string> {
   const [{ fileURLToPath }, path] = await Promise.all([import("node:url"), import("node:path")]);
+  const fromEnv = typeof process === "undefined" ? undefined : process.env.ZKLORA_DEPLOYMENTS_DIR;
+  if (fromEnv !== undefined && fromEnv !== "") return path.resolve(fromEnv);
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "deployments");
 }
 

@@ -1,0 +1,164 @@
+/**
+ * Generates the committed ABIs and ethers-v6 TypeChain types that src/chain's client is typed
+ * from: `src/chain/abi/<Contract>.json` (ABI only) and `src/chain/typechain/` (TypeChain's ethers-v6
+ * target, factories without bytecode). They are committed so that `tsc`, a browser bundler and a
+ * dApp work on a fresh clone without compiling the contracts first; this script keeps them equal
+ * to the compiled contracts.
+ *
+ *   npm run abi          # hardhat build, then regenerate
+ *   npm run abi:check    # hardhat build, then fail when the committed files drift
+ *
+ * Reads Hardhat's artifacts (artifacts/contracts/...) and OpenZeppelin's shipped IERC20Metadata
+ * ABI. Needs no Hardhat runtime (the npm scripts run `hardhat build` first).
+ */
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { runTypeChain } from "typechain";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const ABI_DIR = path.join(ROOT, "src", "chain", "abi");
+const TYPES_DIR = path.join(ROOT, "src", "chain", "typechain");
+
+/** The contracts the client talks to, and where their ABI comes from. */
+const SOURCES: { name: string; file: string }[] = [
+  { name: "LoraEscrow", file: "artifacts/contracts/LoraEscrow.sol/LoraEscrow.json" },
+  { name: "VerifierRegistry", file: "artifacts/contracts/VerifierRegistry.sol/VerifierRegistry.json" },
+  {
+    name: "IGroth16Verifier4",
+    file: "artifacts/contracts/interfaces/IGroth16Verifier4.sol/IGroth16Verifier4.json",
+  },
+  {
+    name: "IERC20Metadata",
+    file: "node_modules/@openzeppelin/contracts/build/contracts/IERC20Metadata.json",
+  },
+];
+
+async function listFiles(dir: string, base = dir): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p, base)));
+    else out.push(path.relative(base, p));
+  }
+  return out.sort();
+}
+
+/** TypeChain's node16 output still imports folders without `/index.js`; fix like hardhat-typechain does. */
+function fixImports(content: string): string {
+  return content.replace(
+    /^import\s+(.*?)\s+from\s+(['"])(\.[^'"]*)(?<!\.js)\2;?$/gm,
+    (_m, imports: string, q: string, p: string) => `import ${imports} from ${q}${p}/index.js${q};`,
+  );
+}
+
+/** Writes the ABIs and types into `abiDir` / `typesDir`. */
+async function generate(abiDir: string, typesDir: string): Promise<void> {
+  const work = await mkdtemp(path.join(tmpdir(), "zklora-abi-"));
+  try {
+    await mkdir(abiDir, { recursive: true });
+    const inputs: string[] = [];
+    for (const s of SOURCES) {
+      const file = path.join(ROOT, s.file);
+      if (!existsSync(file)) {
+        throw new Error(`${s.file} is missing: run \`npx hardhat build\` first (npm run abi does)`);
+      }
+      const { abi } = JSON.parse(await readFile(file, "utf8")) as { abi: unknown[] };
+      const text = JSON.stringify(abi, null, 2) + "\n";
+      await writeFile(path.join(abiDir, `${s.name}.json`), text);
+      const input = path.join(work, `${s.name}.json`);
+      await writeFile(input, text);
+      inputs.push(input);
+    }
+    await rm(typesDir, { recursive: true, force: true });
+    await runTypeChain({
+      cwd: work,
+      target: "ethers-v6",
+      outDir: typesDir,
+      filesToProcess: inputs,
+      allFiles: inputs,
+      inputDir: work,
+      flags: {
+        alwaysGenerateOverloads: false,
+        discriminateTypes: false,
+        node16Modules: true,
+        environment: undefined,
+      },
+    });
+    const prettier = await import("prettier");
+    for (const rel of await listFiles(typesDir)) {
+      const file = path.join(typesDir, rel);
+      const config = (await prettier.resolveConfig(path.join(ROOT, "src", "chain", "x.ts"))) ?? {};
+      const text = await prettier.format(fixImports(await readFile(file, "utf8")), {
+        ...config,
+        filepath: file,
+      });
+      await writeFile(file, text);
+    }
+    for (const s of SOURCES) {
+      const file = path.join(abiDir, `${s.name}.json`);
+      const config = (await prettier.resolveConfig(file)) ?? {};
+      await writeFile(
+        file,
+        await prettier.format(await readFile(file, "utf8"), { ...config, filepath: file }),
+      );
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Regenerates into a scratch folder and lists every committed file that differs. */
+export async function abiDrift(): Promise<string[]> {
+  const scratch = await mkdtemp(path.join(tmpdir(), "zklora-abi-check-"));
+  try {
+    const abiDir = path.join(scratch, "abi");
+    const typesDir = path.join(scratch, "types");
+    await generate(abiDir, typesDir);
+    const drift: string[] = [];
+    for (const [fresh, committed, rel] of [
+      [abiDir, ABI_DIR, "src/chain/abi"],
+      [typesDir, TYPES_DIR, "src/chain/typechain"],
+    ] as const) {
+      const a = await listFiles(fresh);
+      const b = await listFiles(committed);
+      for (const f of new Set([...a, ...b])) {
+        const pa = path.join(fresh, f);
+        const pb = path.join(committed, f);
+        if (
+          !existsSync(pa) ||
+          !existsSync(pb) ||
+          (await readFile(pa, "utf8")) !== (await readFile(pb, "utf8"))
+        ) {
+          drift.push(`${rel}/${f}`);
+        }
+      }
+    }
+    return drift;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes("--check")) {
+    const drift = await abiDrift();
+    if (drift.length > 0) {
+      console.error(
+        `the committed ABIs/types drift from the compiled contracts: ${drift.join(", ")}\n` +
+          "run `npm run abi` and commit src/chain/abi and src/chain/typechain",
+      );
+      process.exitCode = 1;
+    } else console.log("src/chain/abi and src/chain/typechain match the compiled contracts");
+  } else {
+    await generate(ABI_DIR, TYPES_DIR);
+    console.log(`wrote ${path.relative(ROOT, ABI_DIR)} and ${path.relative(ROOT, TYPES_DIR)}`);
+  }
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}

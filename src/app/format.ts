@@ -1,0 +1,64 @@
+/** Text formatting shared by the tasks and the demo report. */
+import { formatUnits } from "ethers";
+import type { DealStatusReport } from "./steps.js";
+
+/** `1.5 ETH` / `100.0 USDC`. */
+export function formatAmount(v: bigint, token: { symbol: string; decimals: number }): string {
+  return `${formatUnits(v, token.decimals)} ${token.symbol}`;
+}
+
+/** Seconds as `1 h 2 min` / `35 s`. */
+export function formatDuration(seconds: bigint | number): string {
+  let s = Number(seconds);
+  const neg = s < 0;
+  s = Math.abs(s);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts =
+    d > 0
+      ? [`${d} d`, `${h} h`]
+      : h > 0
+        ? [`${h} h`, `${m} min`]
+        : m > 0
+          ? [`${m} min`, `${s % 60} s`]
+          : [`${s} s`];
+  return (neg ? "-" : "") + parts.join(" ");
+}
+
+/** The deal's status as text lines. */
+export function formatStatus(r: DealStatusReport): string[] {
+  const d = r.deal;
+  const lines = [
+    `deal ${r.dealId}: ${d.status}`,
+    `  contributor ${d.contributor}`,
+    `  buyer       ${d.buyer ?? "open (whoever funds it)"}`,
+    `  price       ${formatAmount(d.price, r.token)}${r.token.address === null ? "" : ` (${r.token.address})`}`,
+    `  base model  ${d.baseModelHash}`,
+  ];
+  if (d.deadline === null)
+    lines.push(`  proving window ${formatDuration(d.provingWindow)} (starts at funding)`);
+  else {
+    const left = d.deadline - r.now;
+    lines.push(
+      `  deadline    ${new Date(Number(d.deadline) * 1000).toISOString()} (${left >= 0n ? `${formatDuration(left)} left` : `closed ${formatDuration(-left)} ago`})`,
+    );
+  }
+  lines.push(`  modules (${r.modules.length}):`);
+  for (const m of r.modules) {
+    const es = r.entries.filter((e) => e.module === m.index);
+    const proven = es.filter((e) => e.proven).length;
+    lines.push(
+      `    #${m.index} ${m.target}  shape ${m.shapeId.slice(0, 10)}…  C_m ${m.commitment.toString().slice(0, 12)}…  verifier ${m.verifier}  entries ${proven}/${es.length} proven`,
+    );
+  }
+  if (r.entries.length > 0) {
+    lines.push(`  entries (${r.entries.length}, ${d.unproven} unproven):`);
+    for (const e of r.entries) {
+      lines.push(
+        `    [${e.index}] module ${e.module}  hX ${e.hX.toString().slice(0, 12)}…  hY ${e.hY.slice(0, 12)}…  ${e.proven ? "proven" : "pending"}`,
+      );
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,66 @@
+/** Action of `zklora:demo`: wires Hardhat's embedded network and artifacts into src/app's demo. */
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { UsageError } from "../../src/app/errors.js";
+import { runDemo, type DemoReport } from "../../src/app/demo.js";
+import { collectZkloraArtifacts } from "../../src/chain/deploy.js";
+import { decimalStrings } from "../../src/mpi/index.js";
+import { loadShapes } from "../../src/zk/index.js";
+import { connect, runTask } from "./lib.js";
+
+interface Args {
+  workspace: string;
+  layers: string;
+  tokens: string;
+  json: string;
+}
+
+export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<DemoReport> {
+  return runTask("zklora:demo", async () => {
+    const layers =
+      args.layers === ""
+        ? undefined
+        : args.layers.split(",").map((s) => {
+            if (!/^[0-9]+$/.test(s.trim()))
+              throw new UsageError(`--layers must be comma-separated layer numbers, got ${args.layers}`);
+            return Number(s.trim());
+          });
+    if (!/^[0-9]+$/.test(args.tokens) || Number(args.tokens) < 2 || Number(args.tokens) > 16) {
+      throw new UsageError(
+        `--tokens must be 2..16 (the server's default row budget is 16 rows per module), got ${args.tokens}`,
+      );
+    }
+    await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
+    const connection = await connect(hre);
+    if (connection.networkConfig.type !== "edr-simulated") {
+      console.log(
+        `note: running the demo on ${connection.networkName} (an external chain), not the embedded network`,
+      );
+    }
+    const [deployer, contributor, buyer] = await connection.ethers.getSigners();
+    if (buyer === undefined)
+      throw new UsageError(`network ${connection.networkName} needs at least 3 accounts for the demo`);
+    const t0 = performance.now();
+    const report = await runDemo({
+      deployer,
+      contributor,
+      buyer,
+      network: connection.networkName,
+      workspace: args.workspace,
+      layers,
+      tokens: Number(args.tokens),
+      artifacts: async (names) => {
+        const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
+          only: names,
+        });
+        return artifacts;
+      },
+    });
+    console.log(
+      `demo finished in ${((performance.now() - t0) / 1000).toFixed(1)} s; files in ${path.resolve(args.workspace)}`,
+    );
+    if (args.json !== "") await writeFile(args.json, JSON.stringify(decimalStrings(report), null, 2) + "\n");
+    return report;
+  });
+}

@@ -1,0 +1,52 @@
+/** Action of `zklora:propose`. */
+import { getAddress, isAddress } from "ethers";
+import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { UsageError } from "../../src/app/errors.js";
+import { proposeStep } from "../../src/app/steps.js";
+import { formatAmount } from "../../src/app/format.js";
+import { clientOf, connect, parseAmount, parsePositive, pickSigner, runTask, workspaceOf } from "./lib.js";
+
+interface Args {
+  workspace: string;
+  deployment: string;
+  from: string;
+  price: string;
+  token: string;
+  buyer: string;
+  window: string;
+}
+
+export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
+  await runTask("zklora:propose", async () => {
+    const ws = workspaceOf(args.workspace);
+    if (args.price === "") throw new UsageError("pass --price AMOUNT (whole ETH or token units, e.g. 0.01)");
+    const connection = await connect(hre);
+    const signer = await pickSigner(connection, args.from);
+    const client = await clientOf(connection, args.deployment, signer);
+    let buyer: string | null = null;
+    if (args.buyer !== "") {
+      if (/^[0-9]+$/.test(args.buyer)) buyer = await (await pickSigner(connection, args.buyer)).getAddress();
+      else if (isAddress(args.buyer)) buyer = getAddress(args.buyer);
+      else throw new UsageError(`--buyer must be an address or an account index, got ${args.buyer}`);
+    }
+    if (args.token !== "" && !isAddress(args.token))
+      throw new UsageError(`--token must be an ERC-20 address, got ${args.token}`);
+    const token = args.token === "" ? null : getAddress(args.token);
+    const info = await client.tokenInfo(token);
+    const price = parseAmount(args.price, info.decimals);
+    const window = parsePositive(args.window, "--window");
+    const { dealId, tx } = await proposeStep({
+      workspace: ws,
+      client,
+      price,
+      token,
+      buyer,
+      provingWindow: window,
+    });
+    console.log(
+      `proposed deal ${dealId} on ${connection.networkName}: price ${formatAmount(price, info)}, buyer ${buyer ?? "open"}, window ${window} s`,
+    );
+    console.log(`tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed})`);
+    console.log(`wrote ${ws.deal}: send it and manifest.json to the buyer`);
+  });
+}
