@@ -4,7 +4,7 @@
  * the contributor's server; the overhead per module round trip; and a breakdown of one call's
  * cost (hashing, signing, checks, transport).
  *
- *   npm run bench:mpi [-- --iterations N --tokens N --prove]
+ *   npm run bench:mpi [-- --iterations N --tokens N --targets q_proj,v_proj --prove]
  *
  * Writes bench/results/mpi-<date>.json. Goal: <= 5 ms per module round trip on loopback.
  */
@@ -43,10 +43,13 @@ const { values } = parseArgs({
     tokens: { type: "string", default: "8" },
     // also run one forward with background proving on and time the proofs (builds missing circuits)
     prove: { type: "boolean", default: false },
+    // LoRA target modules, comma separated
+    targets: { type: "string", default: "q_proj,v_proj" },
   },
 });
 const ITER = Number(values.iterations);
 const NTOK = Number(values.tokens);
+const TARGETS = values.targets.split(",").map((t) => t.trim());
 
 function stats(xs: number[]): { mean: number; median: number; min: number; max: number } {
   const s = [...xs].sort((a, b) => a - b);
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
   const adapter = await writeRandomAdapter(STORIES260K_DIR, path.join(dir, "adapter"), {
     r: 4,
     alpha: 8,
-    targetModules: ["q_proj", "v_proj"],
+    targetModules: TARGETS,
     seed: 1,
     scale: 0.5,
   });
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
   await server.addDeal(deal, commit.secrets);
   const { url } = await server.listen();
   const client = new RemoteLoraClient({ url, deal, signer: buyer });
-  const targets = model.targets(["q_proj", "v_proj"]);
+  const targets = model.targets(TARGETS);
   // a fresh token sequence per forward: every remote call carries a new X (no memo hits across forwards)
   const seqFor = (k: number) =>
     Array.from({ length: NTOK }, (_, i) => (i === 0 ? 1 : 3 + ((i * 37 + k * 101) % 500)));
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
     model: "stories260k",
-    adapter: { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"] },
+    adapter: { r: 4, alpha: 8, targetModules: TARGETS },
     tokens: NTOK,
     iterations: ITER,
     modules: targets.length,

@@ -157,16 +157,24 @@ export class ContributorServer {
     }
     const key = deal.dealId.toString();
     const prev = this.deals.get(key);
-    this.deals.set(key, {
+    if (
+      prev !== undefined &&
+      (prev.deal.chainId !== deal.chainId || getAddress(prev.deal.escrow) !== getAddress(deal.escrow))
+    ) {
+      throw new MpiError("deal_exists", `deal ${deal.dealId} is already hosted for another chain or escrow`);
+    }
+    const state: DealState = {
       deal,
       secrets,
       domain: eip712Domain(deal.chainId, deal.escrow),
       buyer: deal.buyer === undefined ? undefined : getAddress(deal.buyer),
       rowsUsed: prev?.rowsUsed ?? mods.map(() => 0),
       nonces: prev?.nonces ?? new Set(),
-      pendingNonces: new Set(),
-    });
-    if (this.started) this.restoreFromTranscript();
+      pendingNonces: prev?.pendingNonces ?? new Set(),
+    };
+    this.deals.set(key, state);
+    // a replaced deal keeps its live counters; a new one starts from the transcript
+    if (this.started && prev === undefined) this.restoreDeal(state);
   }
 
   /** Starts listening; resolves with the bound address (`http://host:port`). */
@@ -178,7 +186,7 @@ export class ContributorServer {
       this.transcript.entries.push(...old.entries);
     }
     this.started = true;
-    this.restoreFromTranscript();
+    for (const d of this.deals.values()) this.restoreDeal(d);
     await new Promise<void>((resolve, reject) => {
       this.http.once("error", reject);
       this.http.listen(this.opts.port ?? 0, this.opts.host ?? "127.0.0.1", () => {
@@ -241,19 +249,21 @@ export class ContributorServer {
     return 64 * 1024 + 48 * most;
   }
 
-  private restoreFromTranscript(): void {
-    for (const d of this.deals.values()) {
-      d.rowsUsed = d.deal.manifest.modules.map(() => 0);
-      d.nonces = new Set();
-    }
+  /** Whether a transcript entry belongs to a hosted deal (same id, chain and escrow). */
+  private ofDeal(e: ServerTranscriptEntry, d: DealState): boolean {
+    return (
+      e.dealId === d.deal.dealId.toString() &&
+      e.chainId === d.deal.chainId.toString() &&
+      getAddress(e.escrow) === getAddress(d.deal.escrow)
+    );
+  }
+
+  /** Recomputes a deal's used rows and nonces from the transcript (at start, or for a new deal). */
+  private restoreDeal(d: DealState): void {
+    d.rowsUsed = d.deal.manifest.modules.map(() => 0);
+    d.nonces = new Set();
     for (const e of this.transcript.entries) {
-      const d = this.deals.get(e.dealId);
-      if (
-        d === undefined ||
-        e.chainId !== d.deal.chainId.toString() ||
-        getAddress(e.escrow) !== getAddress(d.deal.escrow)
-      )
-        continue;
+      if (!this.ofDeal(e, d)) continue;
       if (e.module >= 0 && e.module < d.rowsUsed.length) d.rowsUsed[e.module] += e.rows;
       d.nonces.add(e.nonce);
     }
@@ -528,17 +538,7 @@ export class ContributorServer {
         time: new Date().toISOString(),
       });
       void this.writer?.write().catch((err: unknown) => this.log(`transcript write failed: ${String(err)}`));
-      this.proofs?.enqueue({
-        dealId,
-        module: m,
-        shape: mod.shape,
-        A: secret.A,
-        B: secret.B,
-        salt: secret.salt,
-        X: r.X,
-        rho,
-        expected: [BigInt(mod.C_m), hX, rho, fY],
-      });
+      this.enqueueProof(d, mod, r.X, rho, hX, fY);
       return {
         dealId: dealId.toString(),
         module: m,
@@ -554,6 +554,28 @@ export class ContributorServer {
       d.pendingNonces.delete(nonceKey);
       if (!answered) d.rowsUsed[m] -= r.rows;
     }
+  }
+
+  private enqueueProof(
+    d: DealState,
+    mod: ManifestModule,
+    X: bigint[][],
+    rho: bigint,
+    hX: bigint,
+    fY: bigint,
+  ): void {
+    const secret = d.secrets.modules[mod.index];
+    this.proofs?.enqueue({
+      dealId: d.deal.dealId,
+      module: mod.index,
+      shape: mod.shape,
+      A: secret.A,
+      B: secret.B,
+      salt: secret.salt,
+      X,
+      rho,
+      expected: [BigInt(mod.C_m), hX, rho, fY],
+    });
   }
 
   private checkNonceAndBudget(d: DealState, m: number, nonce: string, rows: number, budget: number): void {
@@ -582,13 +604,28 @@ export class ContributorServer {
     if (this.proofs === null) {
       throw new HttpRequestError(404, "proving_disabled", "this server does not prove in the background");
     }
-    const s = this.proofs.get(proofKey(d.deal.dealId, mod.index, hX));
+    let s = this.proofs.get(proofKey(d.deal.dealId, mod.index, hX));
     if (s === undefined) {
-      throw new HttpRequestError(
-        404,
-        "unknown_call",
-        `no answered call of deal ${d.deal.dealId} module ${mod.index} has hX ${hX}`,
+      // answered before a restart: prove it now from the transcript
+      const e = this.transcript.entries.find(
+        (x) => this.ofDeal(x, d) && x.module === mod.index && x.hX === hX.toString(),
       );
+      if (e === undefined) {
+        throw new HttpRequestError(
+          404,
+          "unknown_call",
+          `no answered call of deal ${d.deal.dealId} module ${mod.index} has hX ${hX}`,
+        );
+      }
+      this.enqueueProof(
+        d,
+        mod,
+        e.X.map((r) => r.map((v) => BigInt(v))),
+        BigInt(e.rho),
+        hX,
+        BigInt(e.fY),
+      );
+      s = this.proofs.get(proofKey(d.deal.dealId, mod.index, hX))!;
     }
     switch (s.status) {
       case "queued":

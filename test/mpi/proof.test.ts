@@ -29,6 +29,7 @@ describe("# mpi background proving (tiny shape, one proof)", function () {
       signer: contributor,
       rowBudget: 10,
       // the real prover, held back until the test has seen the pending state
+      transcriptFile: path.join(dir, "transcript.json"),
       proving: {
         concurrency: 1,
         proofDir: path.join(dir, "proofs"),
@@ -126,5 +127,40 @@ describe("# mpi background proving (tiny shape, one proof)", function () {
       await proxySignals.close();
       await proxyProof.close();
     }
+  });
+  it("Should prove, on request, a call answered before a restart (from the transcript)", async function () {
+    const X = [
+      [9n, 8n, 7n, 6n, 5n, 4n, 3n, 2n],
+      [1n, 0n, -1n, 0n, 1n, 0n, -1n, 0n],
+    ];
+    // answered by a server that does not prove
+    await server.close();
+    const quiet = new ContributorServer({
+      signer: contributor,
+      rowBudget: 10,
+      transcriptFile: path.join(dir, "transcript.json"),
+      proving: { enabled: false },
+    });
+    await quiet.addDeal(deal, commit.secrets);
+    const q = await quiet.listen();
+    const viaQuiet = new RemoteLoraClient({ url: q.url, deal, signer: buyer });
+    const { entry } = await viaQuiet.infer(1, X, 2);
+    await quiet.close();
+    // the restarted, proving server finds the call in its transcript and proves it when asked
+    server = new ContributorServer({
+      signer: contributor,
+      rowBudget: 10,
+      transcriptFile: path.join(dir, "transcript.json"),
+      proving: { concurrency: 1 },
+    });
+    await server.addDeal(deal, commit.secrets);
+    ({ url } = await server.listen());
+    expect(server.rowsUsed(deal.dealId, 1)).to.equal(1 + 2);
+    const first = await fetch(`${url}/v1/deals/5/proofs/1/${entry.hX}`);
+    expect(first.status).to.equal(202);
+    const client = new RemoteLoraClient({ url, deal, signer: buyer });
+    client.entries.push(entry);
+    const proof = await client.fetchProof(1, entry.hX, { timeoutMs: 300_000 });
+    expect(proof.publicSignals).to.deep.equal([deal.manifest.modules[1].C_m, entry.hX, entry.rho, entry.fY]);
   });
 });
