@@ -91,6 +91,8 @@ export interface CircuitArtifacts {
   /** The Solidity contract name, `Groth16Verifier_<shape name>`. */
   verifierContract: string;
   ptau: { file: string; sha256: string; power: number; source: PtauChoice["source"] };
+  /** Absolute path of the ptau used (for `zkey verify`; not recorded in the manifest). */
+  ptauPath: string;
   ceremony: CeremonyRecord;
   sha256: { r1cs: string; wasm: string; zkey: string; vkey: string; verifier: string };
 }
@@ -316,6 +318,7 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
     verifierSol,
     verifierContract: verifierContractName(shape),
     ptau: { file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
+    ptauPath: ptau.path,
     ceremony,
     sha256: {
       r1cs: await sha256File(compiled.r1cs),

@@ -1,0 +1,160 @@
+/**
+ * ZK benchmark (`npm run bench:zk [-- shape,shape]`): per shape of circuits/shapes.json, the
+ * constraint count, build (compile + development ceremony) time or cache hit, witness time,
+ * prove time, verify time, peak RSS of a proving process and zkey size. Writes
+ * bench/results/zk-<date>.json.
+ *
+ * Proving runs in a child process per shape so that its peak RSS is its own (not the setup's).
+ */
+import { spawn } from "node:child_process";
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import * as snarkjs from "snarkjs";
+import { PROJECT_ROOT } from "../src/common/cache.js";
+import {
+  buildCircuit,
+  calculateWitness,
+  circuitInput,
+  findShape,
+  loadShapes,
+  moduleStatement,
+  randomSalt,
+  verifyModule,
+  type Groth16Proof,
+  type ModuleWitness,
+  type Shape,
+} from "../src/zk/index.js";
+
+const SCRIPT = fileURLToPath(import.meta.url);
+
+interface ProveResult {
+  witnessMs: number[];
+  proveMs: number[];
+  verifyMs: number;
+  verified: boolean;
+  peakRssMiB: number;
+}
+
+function witnessOf(shape: Shape): ModuleWitness {
+  let s = 12345n;
+  const r = () => {
+    s = (s * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
+    return ((s >> 20n) % 2001n) - 1000n;
+  };
+  const mat = (a: number, b: number) => Array.from({ length: a }, () => Array.from({ length: b }, r));
+  return {
+    A: mat(shape.DIN, shape.R),
+    B: mat(shape.R, shape.DOUT),
+    X: mat(shape.T, shape.DIN),
+    salt: randomSalt(),
+    rho: randomSalt(),
+  };
+}
+
+async function child(name: string): Promise<void> {
+  const art = await buildCircuit(await findShape(name));
+  const w = witnessOf(art.shape);
+  const pub = await moduleStatement(w);
+  const input = circuitInput(w, pub);
+  const witnessMs: number[] = [];
+  const proveMs: number[] = [];
+  let proof: Groth16Proof | undefined;
+  let signals: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    let t = performance.now();
+    const wtns = await calculateWitness(art, input);
+    witnessMs.push(performance.now() - t);
+    t = performance.now();
+    const out = await snarkjs.groth16.prove(art.zkey, { type: "mem", data: wtns });
+    proveMs.push(performance.now() - t);
+    proof = out.proof as Groth16Proof;
+    signals = out.publicSignals;
+  }
+  const t = performance.now();
+  const verified = await verifyModule(art.vkey, proof as Groth16Proof, signals);
+  const verifyMs = performance.now() - t;
+  const result: ProveResult = {
+    witnessMs,
+    proveMs,
+    verifyMs,
+    verified,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+  };
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+function runChild(name: string): Promise<ProveResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...process.execArgv, SCRIPT, "--child", name], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("error", reject);
+    p.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+      if (code !== 0 || line === undefined)
+        reject(new Error(`proving child for ${name} failed (exit ${code})`));
+      else resolve(JSON.parse(line.slice(7)) as ProveResult);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (args[0] === "--child") return child(args[1]);
+  const names = args[0] !== undefined ? args[0].split(",") : (await loadShapes()).map((s) => s.name);
+  const rows: Record<string, unknown>[] = [];
+  for (const name of names) {
+    const shape = await findShape(name);
+    const t0 = performance.now();
+    const art = await buildCircuit(shape, { onProgress: (m) => console.error(`  ${m}`) });
+    const buildMs = performance.now() - t0;
+    const r = await runChild(name);
+    const row = {
+      shape: name,
+      T: shape.T,
+      DIN: shape.DIN,
+      R: shape.R,
+      DOUT: shape.DOUT,
+      constraints: art.constraints,
+      ptau: art.ptau.file,
+      buildMs: Math.round(buildMs),
+      buildNote:
+        buildMs < 5000
+          ? "cache hit (see the pipeline log for setup times)"
+          : "compile + setup + ceremony + verify",
+      witnessMs: r.witnessMs.map(Math.round),
+      proveMs: r.proveMs.map(Math.round),
+      verifyMs: Math.round(r.verifyMs),
+      verified: r.verified,
+      peakRssMiB: Math.round(r.peakRssMiB),
+      zkeyBytes: (await stat(art.zkey)).size,
+    };
+    console.log(JSON.stringify(row));
+    rows.push(row);
+  }
+  const out = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    results: rows,
+  };
+  const dir = path.join(PROJECT_ROOT, "bench", "results");
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `zk-${out.date.replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify(out, null, 2) + "\n");
+  console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+}
+
+try {
+  await main();
+} finally {
+  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
+}
