@@ -17,6 +17,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { runTypeChain } from "typechain";
+import { outputTransformers } from "typechain/dist/codegen/outputTransformers/index.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const ABI_DIR = path.join(ROOT, "src", "chain", "abi");
@@ -74,20 +75,28 @@ async function generate(abiDir: string, typesDir: string): Promise<void> {
       inputs.push(input);
     }
     await rm(typesDir, { recursive: true, force: true });
-    await runTypeChain({
-      cwd: work,
-      target: "ethers-v6",
-      outDir: typesDir,
-      filesToProcess: inputs,
-      allFiles: inputs,
-      inputDir: work,
-      flags: {
-        alwaysGenerateOverloads: false,
-        discriminateTypes: false,
-        node16Modules: true,
-        environment: undefined,
-      },
-    });
+    // Only TypeChain's preamble: its own (old) prettier pass, or the one hardhat-typechain swaps in
+    // when Hardhat is loaded, would make the output depend on the process. Prettier 3 runs below.
+    const saved = outputTransformers.splice(0, outputTransformers.length);
+    outputTransformers.push(...saved.filter((t) => t.name === "addPreambleOutputTransformer"));
+    try {
+      await runTypeChain({
+        cwd: work,
+        target: "ethers-v6",
+        outDir: typesDir,
+        filesToProcess: inputs,
+        allFiles: inputs,
+        inputDir: work,
+        flags: {
+          alwaysGenerateOverloads: false,
+          discriminateTypes: false,
+          node16Modules: true,
+          environment: undefined,
+        },
+      });
+    } finally {
+      outputTransformers.splice(0, outputTransformers.length, ...saved);
+    }
     const prettier = await import("prettier");
     for (const rel of await listFiles(typesDir)) {
       const file = path.join(typesDir, rel);

@@ -40,7 +40,11 @@ export async function runTask<T>(task: string, body: () => Promise<T>): Promise<
     }
     throw err;
   } finally {
-    await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
+    // snarkjs keeps the curve's worker threads in a global; end them (a later user builds a new one).
+    const g = globalThis as { curve_bn128?: { terminate(): Promise<void> } };
+    const curve = g.curve_bn128;
+    delete g.curve_bn128;
+    await curve?.terminate();
   }
 }
 

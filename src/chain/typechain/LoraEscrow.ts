@@ -24,12 +24,7 @@ import type {
 } from "./common.js";
 
 export declare namespace LoraEscrow {
-  export type EntryInputStruct = {
-    module: BigNumberish;
-    hX: BigNumberish;
-    hY: BytesLike;
-    fY: BigNumberish;
-  };
+  export type EntryInputStruct = { module: BigNumberish; hX: BigNumberish; hY: BytesLike; fY: BigNumberish };
 
   export type EntryInputStructOutput = [module: bigint, hX: bigint, hY: string, fY: bigint] & {
     module: bigint;
@@ -108,11 +103,7 @@ export declare namespace LoraEscrow {
     verifier: string;
   };
 
-  export type ModuleSpecStruct = {
-    target: string;
-    shapeId: BytesLike;
-    commitment: BigNumberish;
-  };
+  export type ModuleSpecStruct = { target: string; shapeId: BytesLike; commitment: BigNumberish };
 
   export type ModuleSpecStructOutput = [target: string, shapeId: string, commitment: bigint] & {
     target: string;

@@ -40,14 +40,7 @@ export declare namespace VerifierRegistry {
     din: bigint,
     r: bigint,
     dout: bigint,
-  ] & {
-    verifier: string;
-    variant: string;
-    t: bigint;
-    din: bigint;
-    r: bigint;
-    dout: bigint;
-  };
+  ] & { verifier: string; variant: string; t: bigint; din: bigint; r: bigint; dout: bigint };
 }
 
 export interface VerifierRegistryInterface extends Interface {

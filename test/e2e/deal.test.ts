@@ -1,0 +1,205 @@
+/**
+ * End-to-end: a real `hardhat node` JSON-RPC server on 127.0.0.1, the contracts deployed with
+ * `zklora:deploy`, and a complete deal run through the tasks as separate processes over JSON-RPC
+ * (commit, propose, serve, infer, fund, prove, submit, settle, status), then the dApp example
+ * reading the result. Fixtures: a tiny generated Llama (hidden 8) with a rank-2 PEFT adapter on
+ * q_proj/v_proj, so every module uses the small committed shape t2_i8_r2_o8 (4 real proofs).
+ */
+import { expect } from "chai";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { JsonRpcProvider, getAddress, parseEther } from "ethers";
+import { ZkloraClient, addressesOf, parseDeployment } from "../../src/chain/index.js";
+import { writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
+import { Background, HARDHAT_CLI, TSX_CLI, hardhatOk, run, startHardhatNode } from "./helpers.js";
+
+describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)", function () {
+  this.timeout(900_000);
+  let node: Background | undefined;
+  let serve: Background | undefined;
+  let rpc = "";
+  let tmp = "";
+  let env: NodeJS.ProcessEnv = {};
+
+  before(async function () {
+    tmp = await mkdtemp(path.join(tmpdir(), "zklora-e2e-"));
+    ({ node, url: rpc } = await startHardhatNode());
+    env = {
+      ...process.env,
+      ZKLORA_LOCALHOST_URL: rpc,
+      ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
+      FORCE_COLOR: "0",
+    };
+    await writeTinyLlama(path.join(tmp, "model"), {
+      seed: 5,
+      hidden: 8,
+      heads: 2,
+      kvHeads: 2,
+      layers: 2,
+      intermediate: 16,
+      vocab: 64,
+      ctx: 32,
+    });
+    await writeRandomAdapter(path.join(tmp, "model"), path.join(tmp, "adapter"), {
+      r: 2,
+      alpha: 4,
+      targetModules: ["q_proj", "v_proj"],
+      seed: 9,
+    });
+    await writeFile(path.join(tmp, "tokens.json"), "[1, 5]\n");
+  });
+
+  after(async function () {
+    // Always stop the processes this test started, even when it failed.
+    await serve?.stop("SIGKILL");
+    await node?.stop("SIGTERM");
+    if (tmp !== "") await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("Should deploy, run a whole deal through the tasks, pay the contributor exactly the price, and show it to the dApp", async function () {
+    const net = ["--network", "localhost"];
+    const ws = ["--workspace", path.join(tmp, "deal")];
+    const out = await hardhatOk([...net, "zklora:deploy"], env);
+    expect(out).to.match(/wrote .*localhost\.json/);
+    const record = parseDeployment(
+      JSON.parse(await readFile(path.join(tmp, "deployments", "localhost.json"), "utf8")),
+    );
+    expect(record.shapes.map((s) => s.name)).to.include("t2_i8_r2_o8");
+
+    const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+    const accounts = ((await provider.send("eth_accounts", [])) as string[]).map((a) => getAddress(a));
+    const [, contributor, buyer, relayer] = accounts;
+    const client = await ZkloraClient.connect(provider, addressesOf(record));
+    const balance = (a: string) => provider.getBalance(a);
+
+    const commit = await hardhatOk(
+      [
+        ...net,
+        "zklora:commit",
+        ...ws,
+        "--model",
+        path.join(tmp, "model"),
+        "--adapter",
+        path.join(tmp, "adapter"),
+        "--rows",
+        "2",
+      ],
+      env,
+    );
+    expect(commit).to.match(/committed 4 modules/);
+
+    const before = { contributor: await balance(contributor), buyer: await balance(buyer) };
+    const proposed = await hardhatOk(
+      [...net, "zklora:propose", ...ws, "--from", "1", "--price", "0.25", "--buyer", "2", "--window", "3600"],
+      env,
+    );
+    const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
+    expect(dealId).to.equal(1n);
+
+    serve = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
+    const url = (await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
+
+    const infer = await hardhatOk(
+      [
+        ...net,
+        "zklora:infer",
+        ...ws,
+        "--url",
+        url,
+        "--model",
+        path.join(tmp, "model"),
+        "--tokens",
+        path.join(tmp, "tokens.json"),
+      ],
+      env,
+    );
+    expect(infer).to.match(/without adapter: loss [0-9.]+/);
+    expect(infer).to.match(/with adapter: +loss [0-9.]+/);
+    expect(infer).to.match(/remote calls 4/);
+
+    await hardhatOk([...net, "zklora:fund", ...ws], env);
+    expect((await client.getDeal(dealId)).status).to.equal("Funded");
+    const proved = await hardhatOk([...net, "zklora:prove", ...ws, "--jobs", "1"], env);
+    expect(proved).to.match(/wrote 4 proofs/);
+    // Anyone may submit and settle: a third account does, so the contributor pays only for propose.
+    const submitted = await hardhatOk([...net, "zklora:submit", ...ws, "--from", "3"], env);
+    expect(submitted).to.match(/0 unproven/);
+    const settled = await hardhatOk([...net, "zklora:settle", ...ws, "--from", String(3)], env);
+    expect(settled).to.match(/settled deal 1: paid 0\.25 ETH/);
+    expect(relayer).to.be.a("string");
+
+    // Balances: the contributor got exactly the price (minus its own propose fee), the buyer paid it.
+    const price = parseEther("0.25");
+    const feeOf = async (hash: string) => {
+      const r = await provider.getTransactionReceipt(hash);
+      if (r === null) throw new Error(`no receipt ${hash}`);
+      return r.gasUsed * r.gasPrice;
+    };
+    const [proposedLog] = await client.queryEvents("DealProposed", { dealId });
+    const [fundedLog] = await client.queryEvents("DealFunded", { dealId });
+    const [settledLog] = await client.queryEvents("DealSettled", { dealId });
+    expect((await balance(contributor)) - before.contributor).to.equal(
+      price - (await feeOf(proposedLog.transactionHash)),
+    );
+    expect(before.buyer - (await balance(buyer))).to.equal(price + (await feeOf(fundedLog.transactionHash)));
+    expect(await balance(record.contracts.LoraEscrow.address)).to.equal(0n);
+
+    // Events.
+    expect(fundedLog.args.amount).to.equal(price);
+    expect(fundedLog.args.entryCount).to.equal(4n);
+    expect(settledLog.args.contributor).to.equal(contributor);
+    expect(settledLog.args.amount).to.equal(price);
+    expect(await client.queryEvents("EntryProven", { dealId })).to.have.length(4);
+    expect(await client.queryEvents("ModuleCommitted", { dealId })).to.have.length(4);
+
+    const status = await hardhatOk([...net, "zklora:status", ...ws], env);
+    expect(status).to.match(/deal 1: Settled/);
+    expect(status).to.match(/entries \(4, 0 unproven\)/);
+
+    // The server stops cleanly on SIGINT and keeps the transcript of the 4 answered calls.
+    expect(await serve.stop("SIGINT")).to.equal(0);
+    const transcript = JSON.parse(
+      await readFile(path.join(tmp, "deal", "server-transcript.json"), "utf8"),
+    ) as {
+      entries: unknown[];
+    };
+    expect(transcript.entries).to.have.length(4);
+
+    // The dApp example (ethers + src/chain + the deployments file, no Hardhat runtime).
+    const dapp = await run(
+      process.execPath,
+      [
+        TSX_CLI,
+        "scripts/dapp-example.ts",
+        "--rpc",
+        rpc,
+        "--deployment",
+        path.join(tmp, "deployments", "localhost.json"),
+        "--json",
+      ],
+      env,
+    );
+    expect(dapp.code, dapp.stderr).to.equal(0);
+    const seen = JSON.parse(dapp.stdout) as {
+      deals: {
+        deal: { dealId: string; status: string; price: string; contributor: string };
+        modules: unknown[];
+        entries: { proven: boolean }[];
+        events: { event: string }[];
+      }[];
+    };
+    expect(seen.deals).to.have.length(1);
+    const d = seen.deals[0];
+    expect(d.deal).to.include({ dealId: "1", status: "Settled", price: price.toString(), contributor });
+    expect(d.modules).to.have.length(4);
+    expect(d.entries.every((e) => e.proven)).to.equal(true);
+    expect(d.events.map((e) => e.event)).to.include.members([
+      "DealProposed",
+      "DealFunded",
+      "EntryProven",
+      "DealSettled",
+    ]);
+    provider.destroy();
+  });
+});

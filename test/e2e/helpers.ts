@@ -1,0 +1,125 @@
+/**
+ * Helpers of the end-to-end tests: a real `hardhat node` on a free 127.0.0.1 port, Hardhat CLI
+ * subprocesses (the project's node + hardhat's cli.js) and the dApp example script.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { PROJECT_ROOT } from "../../src/common/cache.js";
+
+export const HARDHAT_CLI = path.join(PROJECT_ROOT, "node_modules", "hardhat", "dist", "src", "cli.js");
+export const TSX_CLI = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion, collecting its output. */
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 300_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: PROJECT_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs `hardhat <args>` with the project's node. */
+export function hardhat(args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<Run> {
+  return run(process.execPath, [HARDHAT_CLI, ...args], env, timeoutMs);
+}
+
+/** Like `hardhat`, but fails with the output when the exit code is not 0. */
+export async function hardhatOk(args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number): Promise<string> {
+  const r = await hardhat(args, env, timeoutMs);
+  if (r.code !== 0) {
+    throw new Error(`hardhat ${args.join(" ")} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+/** A long-running child process whose stdout is watched for a line. */
+export class Background {
+  readonly child: ChildProcess;
+  output = "";
+  private exited: Promise<number | null>;
+
+  constructor(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(cmd, args, { cwd: PROJECT_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    this.child.stdout?.on("data", (d: Buffer) => (this.output += d.toString()));
+    this.child.stderr?.on("data", (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => this.child.on("exit", (code) => resolve(code)));
+  }
+
+  /** Waits until the output matches `re` (throws with the output after `timeoutMs` or on exit). */
+  async waitFor(re: RegExp, timeoutMs = 120_000): Promise<RegExpExecArray> {
+    const t0 = Date.now();
+    while (Date.now() - t0 < timeoutMs) {
+      const m = re.exec(this.output);
+      if (m !== null) return m;
+      if (this.child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no ${re} in the output of the background process:\n${this.output}`);
+  }
+
+  /** Sends `signal` and waits for the exit (SIGKILL after `graceMs`); returns the exit code. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+/** Starts `hardhat node` on a free port and waits until its JSON-RPC answers. */
+export async function startHardhatNode(): Promise<{ node: Background; url: string }> {
+  const port = await freePort();
+  const node = new Background(
+    process.execPath,
+    [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port)],
+    process.env,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 120_000) {
+    if (node.child.exitCode !== null) break;
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+      if (res.ok) return { node, url };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await node.stop("SIGKILL");
+  throw new Error(`hardhat node did not come up on ${url}:\n${node.output}`);
+}

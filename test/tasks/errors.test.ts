@@ -1,0 +1,136 @@
+/**
+ * Task argument errors say what to fix: each task refuses a missing or malformed argument with a
+ * HardhatPluginError (printed without a stack trace) naming the option and the remedy.
+ */
+import { expect } from "chai";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import hre from "hardhat";
+import { hardhat } from "../e2e/helpers.js";
+
+async function failure(task: string, args: Record<string, unknown>): Promise<string> {
+  try {
+    await hre.tasks.getTask(task).run(args);
+  } catch (err) {
+    const e = err as Error & { pluginId?: string };
+    expect(e.pluginId, `${task} should fail with a zklora HardhatPluginError, got ${e.stack}`).to.equal(
+      "zklora",
+    );
+    return e.message;
+  }
+  throw new Error(`${task} ${JSON.stringify(args)} did not fail`);
+}
+
+describe("# task argument errors", function () {
+  this.timeout(120_000);
+  let tmp = "";
+  let savedDir: string | undefined;
+
+  before(async function () {
+    tmp = await mkdtemp(path.join(tmpdir(), "zklora-task-errors-"));
+    savedDir = process.env.ZKLORA_DEPLOYMENTS_DIR;
+    process.env.ZKLORA_DEPLOYMENTS_DIR = path.join(tmp, "no-deployments");
+  });
+
+  after(async function () {
+    if (savedDir === undefined) delete process.env.ZKLORA_DEPLOYMENTS_DIR;
+    else process.env.ZKLORA_DEPLOYMENTS_DIR = savedDir;
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  const ws = () => path.join(tmp, "ws");
+
+  it("Should ask for the workspace, model and adapter of zklora:commit", async function () {
+    expect(await failure("zklora:commit", { workspace: "", model: "", adapter: "", rows: "" })).to.match(
+      /pass --workspace DIR/,
+    );
+    expect(await failure("zklora:commit", { workspace: ws(), model: "", adapter: "", rows: "" })).to.match(
+      /pass --model DIR/,
+    );
+    expect(await failure("zklora:commit", { workspace: ws(), model: tmp, adapter: tmp, rows: "" })).to.match(
+      /--model .* has no config\.json/,
+    );
+  });
+
+  it("Should refuse zklora:propose without a price, or without a deployment record, saying what to run", async function () {
+    const base = { workspace: ws(), deployment: "", from: "", token: "", buyer: "", window: "86400" };
+    expect(await failure("zklora:propose", { ...base, price: "" })).to.match(/pass --price AMOUNT/);
+    expect(await failure("zklora:propose", { ...base, price: "1" })).to.match(
+      /no deployment record .*run `npx hardhat zklora:deploy --network/,
+    );
+    expect(
+      await failure("zklora:propose", { ...base, price: "1", deployment: path.join(tmp, "x.json") }),
+    ).to.match(/--deployment .*x\.json does not exist/);
+  });
+
+  it("Should name the step that writes a missing workspace file", async function () {
+    expect(
+      await failure("zklora:fund", { workspace: ws(), deployment: "", from: "", entries: "all" }),
+    ).to.match(/deal\.json does not exist: run zklora:propose/);
+    expect(
+      await failure("zklora:serve", {
+        workspace: ws(),
+        deployment: "",
+        from: "",
+        host: "127.0.0.1",
+        port: "0",
+        buyer: "",
+        rowBudget: "",
+        provers: "1",
+      }),
+    ).to.match(/deal\.json does not exist: run zklora:propose/);
+  });
+
+  it("Should refuse malformed options with the accepted values", async function () {
+    expect(
+      await failure("zklora:fund", { workspace: ws(), deployment: "", from: "", entries: "some" }),
+    ).to.match(/--entries must be all or first/);
+    expect(
+      await failure("zklora:submit", { workspace: ws(), deployment: "", from: "", batch: "0" }),
+    ).to.match(/--batch must be a positive integer/);
+    expect(
+      await failure("zklora:infer", {
+        workspace: ws(),
+        from: "",
+        url: "http://127.0.0.1:1",
+        model: "",
+        tokens: "t.json",
+        text: "hello",
+        greedy: "",
+      }),
+    ).to.match(/exactly one of --tokens FILE, --text TEXT .* or --greedy N/);
+    expect(
+      await failure("zklora:infer", {
+        workspace: ws(),
+        from: "",
+        url: "",
+        model: "",
+        tokens: "",
+        text: "",
+        greedy: "4",
+      }),
+    ).to.match(/pass --url URL/);
+    expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: "" })).to.match(
+      /pass --deal ID, or --workspace/,
+    );
+    expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: "x1" })).to.match(
+      /--deal must be a positive integer/,
+    );
+    expect(await failure("zklora:demo", { workspace: ws(), layers: "", tokens: "40", json: "" })).to.match(
+      /--tokens must be 2\.\.16/,
+    );
+    expect(await failure("zklora:demo", { workspace: ws(), layers: "a", tokens: "8", json: "" })).to.match(
+      /--layers must be comma-separated layer numbers/,
+    );
+  });
+
+  it("Should print the reason on the command line without a stack trace and exit non-zero", async function () {
+    const r = await hardhat(["zklora:propose", "--workspace", ws()], { ...process.env, FORCE_COLOR: "0" });
+    expect(r.code).to.not.equal(0);
+    expect(r.stderr + r.stdout).to.match(
+      /Error in community plugin zklora: zklora:propose: pass --price AMOUNT/,
+    );
+    expect(r.stderr + r.stdout).to.not.match(/\n\s+at /);
+  });
+});
