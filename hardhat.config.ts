@@ -38,6 +38,8 @@ export default defineConfig({
   test: {
     mocha: { timeout: 600_000 },
   },
+  // `npx hardhat verify --network sepolia ADDRESS ARGS…` (hardhat-verify); the key is read only when used.
+  verify: { etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") } },
   networks: {
     hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
     // ZKLORA_LOCALHOST_URL: a `hardhat node` on another port (the end-to-end test starts one on a free port).
