@@ -16,7 +16,8 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { JsonRpcProvider, formatUnits } from "ethers";
-import { ZkloraClient, addressesOf, parseDeployment, type EscrowEventName } from "../src/chain/index.js";
+import { ZkloraClient, addressesOf, type EscrowEventName } from "../src/chain/index.js";
+import { parseDeployment } from "../src/chain/deployments.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 

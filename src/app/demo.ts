@@ -19,7 +19,16 @@ import { STORIES260K_DIR, greedyContinue, loadBaseModel, writeRandomAdapter } fr
 import type { EvaluationReport } from "../mpi/index.js";
 import { buildCircuit, type CircuitArtifacts } from "../zk/index.js";
 import { formatAmount } from "./format.js";
-import { commitStep, fundStep, inferStep, proposeStep, proveStep, startServe, submitStep } from "./steps.js";
+import {
+  commitStep,
+  fundStep,
+  inferStep,
+  proposeStep,
+  proveStep,
+  startServe,
+  submitStep,
+  waitForBackgroundProofs,
+} from "./steps.js";
 import { Workspace } from "./workspace.js";
 import { UsageError } from "./errors.js";
 
@@ -208,6 +217,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     );
     lap("infer");
     log(`      waiting for the server's background proofs ...`);
+    await waitForBackgroundProofs(served.url);
     await served.server.proofsIdle();
     lap("backgroundProofs");
   } finally {

@@ -26,6 +26,7 @@ import {
   type CommitManifest,
   type DealContext,
   type EvaluationReport,
+  type HealthBody,
   type ServerTranscriptEntry,
   type ShapeRef,
 } from "../mpi/index.js";
@@ -181,6 +182,37 @@ export async function startServe(
   await server.addDeal({ ...deal, buyer: buyer === ZeroAddress ? undefined : buyer }, secrets);
   const { url } = await server.listen();
   return { server, url, deal };
+}
+
+/** The server's proof counters (GET /v1/health). */
+export async function proofCounts(
+  url: string,
+): Promise<{ queued: number; running: number; done: number; failed: number }> {
+  const res = await fetch(`${url.replace(/\/+$/, "")}/v1/health`, { signal: AbortSignal.timeout(10_000) });
+  const body = (await res.json()) as HealthBody;
+  return body.proofs;
+}
+
+/** Waits until the server's background proofs are finished, with a live progress line. */
+export async function waitForBackgroundProofs(
+  url: string,
+  opts: { pollMs?: number; progress?: boolean } = {},
+): Promise<{ done: number; failed: number }> {
+  let c = await proofCounts(url);
+  const total = c.queued + c.running + c.done + c.failed;
+  const bar = new ProgressLine("background proofs", total, { enabled: opts.progress !== false });
+  let seen = c.done + c.failed;
+  bar.tick("", seen);
+  while (c.queued + c.running > 0) {
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
+    c = await proofCounts(url);
+    if (c.done + c.failed > seen) {
+      bar.tick(c.failed > 0 ? `${c.failed} failed` : "", c.done + c.failed - seen);
+      seen = c.done + c.failed;
+    }
+  }
+  bar.finish();
+  return { done: c.done, failed: c.failed };
 }
 
 // ---------------------------------------------------------------- infer

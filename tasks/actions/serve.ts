@@ -1,7 +1,7 @@
 /** Action of `zklora:serve`: runs the contributor's MPI server until Ctrl-C (SIGINT) or SIGTERM. */
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { loadDealContext } from "../../src/mpi/index.js";
-import { startServe } from "../../src/app/steps.js";
+import { proofCounts, startServe } from "../../src/app/steps.js";
 import { UsageError } from "../../src/app/errors.js";
 import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
 
@@ -50,10 +50,13 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
     console.log(`transcript: ${ws.serverTranscript}; background proofs: ${ws.serverProofs}; Ctrl-C to stop`);
     let last = "";
     const timer = setInterval(() => {
-      const calls = server.entries().length;
-      const line = `calls answered: ${calls}`;
-      if (line !== last) console.log(line);
-      last = line;
+      proofCounts(url)
+        .then((p) => {
+          const line = `calls answered: ${server.entries().length}; background proofs: ${p.done} done, ${p.running} running, ${p.queued} queued, ${p.failed} failed`;
+          if (line !== last) console.log(line);
+          last = line;
+        })
+        .catch(() => {});
     }, 1000);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

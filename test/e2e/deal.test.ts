@@ -10,7 +10,8 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, getAddress, parseEther } from "ethers";
-import { ZkloraClient, addressesOf, parseDeployment } from "../../src/chain/index.js";
+import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
+import { parseDeployment } from "../../src/chain/deployments.js";
 import { writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
 import { Background, HARDHAT_CLI, TSX_CLI, hardhatOk, run, startHardhatNode } from "./helpers.js";
 

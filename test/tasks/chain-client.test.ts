@@ -18,6 +18,9 @@ import {
 import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js";
 import { loadShapes } from "../../src/zk/index.js";
 import { abiDrift } from "../../scripts/gen-abi.js";
+import { build } from "esbuild";
+import path from "node:path";
+import { PROJECT_ROOT } from "../../src/common/cache.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -177,6 +180,28 @@ describe("# chain client (typed ethers v6)", function () {
     const unknown = await rejection(client.getDeal(999n));
     expect(unknown.message).to.match(/UnknownDeal: no deal 999/);
     expect(decodeRevertData("0x12345678")).to.equal(undefined);
+  });
+
+  it("Should bundle for a browser: src/chain pulls in ethers and its own files only, no node built-ins", async function () {
+    const out = await build({
+      entryPoints: [path.join(PROJECT_ROOT, "src", "chain", "index.ts")],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const inputs = Object.keys(out.metafile.inputs);
+    expect(inputs.filter((f) => f.startsWith("node:") || /^(fs|path|url|os|crypto)$/.test(f))).to.deep.equal(
+      [],
+    );
+    const own = inputs.filter((f) => !f.includes("node_modules"));
+    expect(
+      own.every((f) => f.startsWith("src/chain/")),
+      own.join(", "),
+    ).to.equal(true);
+    expect(inputs.some((f) => f.includes("node_modules/ethers/"))).to.equal(true);
   });
 
   it("Should have committed ABIs and TypeChain types equal to the compiled contracts (npm run abi)", async function () {
