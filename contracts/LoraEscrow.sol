@@ -37,7 +37,7 @@ contract LoraEscrow is ReentrancyGuard {
         21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @notice Most modules a deal may have.
     uint256 public constant MAX_MODULES = 64;
-    /// @notice Most transcript entries a deal may register.
+    /// @notice Most transcript entries a deal may register (the proven-entries bitmap has 128 bits).
     uint256 public constant MAX_ENTRIES = 128;
     /// @notice Longest proving window.
     uint256 public constant MAX_PROVING_WINDOW = 365 days;
@@ -124,6 +124,33 @@ contract LoraEscrow is ReentrancyGuard {
         bytes32 baseModelHash;
     }
 
+    /// @dev A deal in storage. The first slot holds everything `submit` reads and writes (status,
+    ///      deadline, entry count and the bitmap of proven entries), so a proof costs one cold read
+    ///      and one write of deal state. `getDeal` returns it as a `Deal`.
+    struct DealRecord {
+        Status status;
+        uint64 deadline;
+        uint8 entryCount;
+        uint128 provenBits;
+        address contributor;
+        uint32 moduleCount;
+        uint64 provingWindow;
+        address buyer;
+        address token;
+        uint256 price;
+        bytes32 baseModelHash;
+    }
+
+    /// @dev An entry in storage, with the module's verifier copied next to the module index so that
+    ///      `submit` reads both from one slot. `getEntries` returns it as an `Entry`.
+    struct EntryRecord {
+        address verifier;
+        uint32 module;
+        uint256 hX;
+        bytes32 hY;
+        uint256 fY;
+    }
+
     /// @notice One proof of a batch, for the entry `entryIndex`.
     struct Proof {
         uint256 entryIndex;
@@ -136,9 +163,9 @@ contract LoraEscrow is ReentrancyGuard {
     VerifierRegistry public immutable registry;
 
     uint256 private _nextDealId = 1;
-    mapping(uint256 dealId => Deal) private _deals;
+    mapping(uint256 dealId => DealRecord) private _deals;
     mapping(uint256 dealId => mapping(uint256 module => Module)) private _modules;
-    mapping(uint256 dealId => mapping(uint256 entryIndex => Entry)) private _entries;
+    mapping(uint256 dealId => mapping(uint256 entryIndex => EntryRecord)) private _entries;
 
     /// @notice A deal was proposed.
     event DealProposed(
@@ -283,16 +310,16 @@ contract LoraEscrow is ReentrancyGuard {
         if (token != address(0) && token.code.length == 0) revert TokenHasNoCode(token);
 
         dealId = _nextDealId++;
-        _deals[dealId] = Deal({
-            contributor: msg.sender,
-            deadline: 0,
+        _deals[dealId] = DealRecord({
             status: Status.Proposed,
-            buyer: buyer,
+            deadline: 0,
             entryCount: 0,
-            unproven: 0,
-            token: token,
+            provenBits: 0,
+            contributor: msg.sender,
             moduleCount: uint32(moduleCount),
             provingWindow: uint64(provingWindow),
+            buyer: buyer,
+            token: token,
             price: price,
             baseModelHash: baseModelHash
         });
@@ -315,7 +342,7 @@ contract LoraEscrow is ReentrancyGuard {
     /// @notice Cancels a deal nobody has funded yet (contributor only).
     /// @param dealId The deal.
     function cancel(uint256 dealId) external {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         if (msg.sender != deal.contributor) revert NotContributor(dealId, msg.sender);
         _requireStatus(dealId, deal, Status.Proposed);
         deal.status = Status.Cancelled;
@@ -334,7 +361,7 @@ contract LoraEscrow is ReentrancyGuard {
     /// @param dealId The deal.
     /// @param entries The transcript entries `(m, hX, hY, fY)` the contributor must prove.
     function fund(uint256 dealId, EntryInput[] calldata entries) external payable nonReentrant {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         _requireStatus(dealId, deal, Status.Proposed);
         address buyer = deal.buyer;
         if (buyer == address(0)) {
@@ -353,8 +380,7 @@ contract LoraEscrow is ReentrancyGuard {
         _storeEntries(dealId, deal.moduleCount, entries);
 
         uint256 deadline = block.timestamp + deal.provingWindow;
-        deal.entryCount = uint32(count);
-        deal.unproven = uint32(count);
+        deal.entryCount = uint8(count);
         deal.deadline = uint64(deadline);
         deal.status = Status.Funded;
         emit DealFunded(dealId, buyer, price, count, deadline);
@@ -387,11 +413,10 @@ contract LoraEscrow is ReentrancyGuard {
         uint256[2][2] calldata b,
         uint256[2] calldata c
     ) external {
-        Deal storage deal = _openDeal(dealId);
-        _verifyEntry(dealId, deal.entryCount, entryIndex, a, b, c);
-        unchecked {
-            deal.unproven -= 1; // _verifyEntry proved a pending entry, so unproven >= 1
-        }
+        DealRecord storage deal = _openDeal(dealId);
+        deal.provenBits = uint128(
+            _verifyEntry(dealId, deal.entryCount, deal.provenBits, entryIndex, a, b, c)
+        );
     }
 
     /// @notice Submits several proofs of one deal in one transaction; reverts whole if any fails.
@@ -400,14 +425,14 @@ contract LoraEscrow is ReentrancyGuard {
     function submitMany(uint256 dealId, Proof[] calldata proofs) external {
         uint256 count = proofs.length;
         if (count == 0) revert NoProofs();
-        Deal storage deal = _openDeal(dealId);
+        DealRecord storage deal = _openDeal(dealId);
         uint256 entryCount = deal.entryCount;
+        uint256 bits = deal.provenBits;
         for (uint256 i = 0; i < count; ++i) {
             Proof calldata proof = proofs[i];
-            _verifyEntry(dealId, entryCount, proof.entryIndex, proof.a, proof.b, proof.c);
+            bits = _verifyEntry(dealId, entryCount, bits, proof.entryIndex, proof.a, proof.b, proof.c);
         }
-        // count <= entryCount: each proven entry was pending, and each entry is proven once.
-        deal.unproven -= uint32(count);
+        deal.provenBits = uint128(bits);
     }
 
     // ------------------------------------------------------------------ payouts
@@ -417,9 +442,9 @@ contract LoraEscrow is ReentrancyGuard {
     ///      Allowed after the proving window too, since the entries were proven within it.
     /// @param dealId The deal.
     function settle(uint256 dealId) external nonReentrant {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         _requireStatus(dealId, deal, Status.Funded);
-        uint256 unproven = deal.unproven;
+        uint256 unproven = _unproven(deal);
         if (unproven != 0) revert EntriesUnproven(dealId, unproven);
         deal.status = Status.Settled;
         address contributor = deal.contributor;
@@ -434,11 +459,11 @@ contract LoraEscrow is ReentrancyGuard {
     /// @dev Checks-effects-interactions: the status becomes `Refunded` before the transfer; `nonReentrant`.
     /// @param dealId The deal.
     function refund(uint256 dealId) external nonReentrant {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         _requireStatus(dealId, deal, Status.Funded);
         uint256 deadline = deal.deadline;
         if (block.timestamp <= deadline) revert ProvingWindowOpen(dealId, deadline);
-        if (deal.unproven == 0) revert AllEntriesProven(dealId);
+        if (_unproven(deal) == 0) revert AllEntriesProven(dealId);
         deal.status = Status.Refunded;
         address buyer = deal.buyer;
         address token = deal.token;
@@ -459,14 +484,28 @@ contract LoraEscrow is ReentrancyGuard {
     /// @param dealId The deal.
     /// @return The deal.
     function getDeal(uint256 dealId) external view returns (Deal memory) {
-        return _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
+        return
+            Deal({
+                contributor: deal.contributor,
+                deadline: deal.deadline,
+                status: deal.status,
+                buyer: deal.buyer,
+                entryCount: deal.entryCount,
+                unproven: uint32(_unproven(deal)),
+                token: deal.token,
+                moduleCount: deal.moduleCount,
+                provingWindow: deal.provingWindow,
+                price: deal.price,
+                baseModelHash: deal.baseModelHash
+            });
     }
 
     /// @notice A deal's modules, in order (module index = position).
     /// @param dealId The deal.
     /// @return modules The modules with their copied verifiers.
     function getModules(uint256 dealId) external view returns (Module[] memory modules) {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         uint256 count = deal.moduleCount;
         modules = new Module[](count);
         for (uint256 m = 0; m < count; ++m) modules[m] = _modules[dealId][m];
@@ -476,10 +515,20 @@ contract LoraEscrow is ReentrancyGuard {
     /// @param dealId The deal.
     /// @return entries The entries with their proof state.
     function getEntries(uint256 dealId) external view returns (Entry[] memory entries) {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         uint256 count = deal.entryCount;
+        uint256 bits = deal.provenBits;
         entries = new Entry[](count);
-        for (uint256 i = 0; i < count; ++i) entries[i] = _entries[dealId][i];
+        for (uint256 i = 0; i < count; ++i) {
+            EntryRecord storage entry = _entries[dealId][i];
+            entries[i] = Entry({
+                module: entry.module,
+                state: (bits >> i) & 1 == 1 ? EntryState.Proven : EntryState.Pending,
+                hX: entry.hX,
+                hY: entry.hY,
+                fY: entry.fY
+            });
+        }
     }
 
     /// @notice Whether an entry is proven.
@@ -487,7 +536,7 @@ contract LoraEscrow is ReentrancyGuard {
     /// @param entryIndex The entry.
     /// @return True when its proof verified.
     function entryProven(uint256 dealId, uint256 entryIndex) external view returns (bool) {
-        return _entries[dealId][entryIndex].state == EntryState.Proven;
+        return entryIndex < MAX_ENTRIES && (uint256(_deals[dealId].provenBits) >> entryIndex) & 1 == 1;
     }
 
     /// @notice The challenge rho of a registered entry, as `submit` computes it.
@@ -495,9 +544,9 @@ contract LoraEscrow is ReentrancyGuard {
     /// @param entryIndex The entry.
     /// @return The challenge.
     function rhoOf(uint256 dealId, uint256 entryIndex) external view returns (uint256) {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         if (entryIndex >= deal.entryCount) revert UnknownEntry(dealId, entryIndex);
-        Entry storage entry = _entries[dealId][entryIndex];
+        EntryRecord storage entry = _entries[dealId][entryIndex];
         return _rho(dealId, entry.module, entry.hX, entry.hY);
     }
 
@@ -509,21 +558,21 @@ contract LoraEscrow is ReentrancyGuard {
         uint256 dealId,
         uint256 entryIndex
     ) external view returns (uint256[4] memory signals) {
-        Deal storage deal = _existingDeal(dealId);
+        DealRecord storage deal = _existingDeal(dealId);
         if (entryIndex >= deal.entryCount) revert UnknownEntry(dealId, entryIndex);
-        Entry storage entry = _entries[dealId][entryIndex];
+        EntryRecord storage entry = _entries[dealId][entryIndex];
         uint32 m = entry.module;
         signals = [_modules[dealId][m].commitment, entry.hX, _rho(dealId, m, entry.hX, entry.hY), entry.fY];
     }
 
     // ------------------------------------------------------------------ internals
 
-    function _existingDeal(uint256 dealId) private view returns (Deal storage deal) {
+    function _existingDeal(uint256 dealId) private view returns (DealRecord storage deal) {
         deal = _deals[dealId];
         if (deal.status == Status.None) revert UnknownDeal(dealId);
     }
 
-    function _requireStatus(uint256 dealId, Deal storage deal, Status required) private view {
+    function _requireStatus(uint256 dealId, DealRecord storage deal, Status required) private view {
         Status current = deal.status;
         if (current != required) {
             if (current == Status.None) revert UnknownDeal(dealId);
@@ -532,7 +581,7 @@ contract LoraEscrow is ReentrancyGuard {
     }
 
     /// @dev A funded deal whose proving window is open.
-    function _openDeal(uint256 dealId) private view returns (Deal storage deal) {
+    function _openDeal(uint256 dealId) private view returns (DealRecord storage deal) {
         deal = _deals[dealId];
         _requireStatus(dealId, deal, Status.Funded);
         uint256 deadline = deal.deadline;
@@ -563,9 +612,9 @@ contract LoraEscrow is ReentrancyGuard {
             }
             previousModule = m;
             previousHX = hX;
-            _entries[dealId][i] = Entry({
+            _entries[dealId][i] = EntryRecord({
+                verifier: _modules[dealId][m].verifier,
                 module: uint32(m),
-                state: EntryState.Pending,
                 hX: hX,
                 hY: input.hY,
                 fY: fY
@@ -575,28 +624,39 @@ contract LoraEscrow is ReentrancyGuard {
         if (previousModule != moduleCount - 1) revert MissingEntryForModule(previousModule + 1);
     }
 
-    /// @dev Verifies the proof of a pending entry and marks it proven (the caller updates `unproven`).
+    /// @dev Verifies the proof of a pending entry; returns `provenBits` with the entry's bit set.
     function _verifyEntry(
         uint256 dealId,
         uint256 entryCount,
+        uint256 provenBits,
         uint256 entryIndex,
         uint256[2] calldata a,
         uint256[2][2] calldata b,
         uint256[2] calldata c
-    ) private {
+    ) private returns (uint256) {
         if (entryIndex >= entryCount) revert UnknownEntry(dealId, entryIndex);
-        Entry storage entry = _entries[dealId][entryIndex];
-        if (entry.state != EntryState.Pending) revert EntryAlreadyProven(dealId, entryIndex);
+        if ((provenBits >> entryIndex) & 1 != 0) revert EntryAlreadyProven(dealId, entryIndex);
+        EntryRecord storage entry = _entries[dealId][entryIndex];
         uint32 m = entry.module;
-        uint256 hX = entry.hX;
-        uint256 rho = _rho(dealId, m, hX, entry.hY);
-        Module storage module = _modules[dealId][m];
-        uint256[4] memory signals = [module.commitment, hX, rho, entry.fY];
-        if (!IGroth16Verifier4(module.verifier).verifyProof(a, b, c, signals)) {
+        uint256[4] memory signals;
+        signals[0] = _modules[dealId][m].commitment;
+        signals[1] = entry.hX;
+        signals[2] = _rho(dealId, m, signals[1], entry.hY);
+        signals[3] = entry.fY;
+        if (!IGroth16Verifier4(entry.verifier).verifyProof(a, b, c, signals)) {
             revert InvalidProof(dealId, entryIndex);
         }
-        entry.state = EntryState.Proven;
-        emit EntryProven(dealId, entryIndex, m, rho);
+        emit EntryProven(dealId, entryIndex, m, signals[2]);
+        return provenBits | (uint256(1) << entryIndex);
+    }
+
+    /// @dev Registered entries without a verified proof.
+    function _unproven(DealRecord storage deal) private view returns (uint256 count) {
+        uint256 missing = ((uint256(1) << deal.entryCount) - 1) & ~uint256(deal.provenBits);
+        while (missing != 0) {
+            missing &= missing - 1;
+            ++count;
+        }
     }
 
     function _rho(uint256 dealId, uint32 m, uint256 hX, bytes32 hY) private view returns (uint256) {

@@ -186,4 +186,30 @@ contract LoraEscrowTest is EscrowFixture {
         assertEq(registry.verifierOf(shapeId), address(verifier), "verifier unchanged");
         assertEq(registry.shapeIdOf(variant, 2, 4, 2, 3), keccak256(abi.encode(variant, 2, 4, 2, 3)), "id");
     }
+
+    function test_MaxEntriesUseTheWholeBitmap() public {
+        uint256 dealId = _propose(1 ether, address(0), BUYER, 64);
+        vm.deal(BUYER, 1 ether);
+        LoraEscrow.EntryInput[] memory tooMany = _entries(43, 3); // 129 entries
+        vm.expectRevert(abi.encodeWithSelector(LoraEscrow.TooManyEntries.selector, 129, 128));
+        vm.prank(BUYER);
+        escrow.fund{value: 1 ether}(dealId, tooMany);
+        _fundEth(dealId, BUYER, 1 ether, 64, 2); // 128 entries
+        assertEq(escrow.getDeal(dealId).unproven, 128, "all pending");
+        for (uint256 i = 127; i > 0; --i) _submit(dealId, i);
+        assertTrue(escrow.entryProven(dealId, 127), "top bit");
+        assertTrue(!escrow.entryProven(dealId, 0), "entry 0 pending");
+        assertTrue(!escrow.entryProven(dealId, 128), "no entry 128");
+        vm.expectRevert(abi.encodeWithSelector(LoraEscrow.EntriesUnproven.selector, dealId, 1));
+        escrow.settle(dealId);
+        vm.expectRevert(abi.encodeWithSelector(LoraEscrow.EntryAlreadyProven.selector, dealId, 127));
+        _submit(dealId, 127);
+        _submit(dealId, 0);
+        LoraEscrow.Entry[] memory entries = escrow.getEntries(dealId);
+        for (uint256 i = 0; i < 128; ++i) {
+            assertTrue(entries[i].state == LoraEscrow.EntryState.Proven, "proven");
+        }
+        escrow.settle(dealId);
+        assertEq(CONTRIBUTOR.balance, 1 ether, "paid");
+    }
 }
