@@ -4,14 +4,25 @@ import type { SnarkjsLogger } from "snarkjs";
 /** Receives one human-readable line per step. */
 export type ProgressFn = (msg: string) => void;
 
-/** A snarkjs logger forwarding info/warn/error lines (not debug) to `onProgress`, prefixed. */
+/**
+ * A snarkjs logger forwarding info/warn/error lines to `onProgress`, prefixed; debug lines (snarkjs's
+ * per-chunk progress) at most once every `debugEveryMs`.
+ */
 export function progressLogger(
   onProgress: ProgressFn | undefined,
   prefix: string,
+  debugEveryMs = 15_000,
 ): SnarkjsLogger | undefined {
   if (onProgress === undefined) return undefined;
+  let last = performance.now();
   return {
-    debug: () => {},
+    debug: (m: string) => {
+      const now = performance.now();
+      if (now - last >= debugEveryMs) {
+        last = now;
+        onProgress(`${prefix}: ${m}`);
+      }
+    },
     info: (m: string) => onProgress(`${prefix}: ${m}`),
     warn: (m: string) => onProgress(`${prefix}: warning: ${m}`),
     error: (m: string) => onProgress(`${prefix}: error: ${m}`),
