@@ -398,8 +398,9 @@ contract LoraEscrow is ReentrancyGuard {
     /// @notice Submits the proof of one registered entry (callable by anyone, see the contract notes).
     /// @dev Recomputes `rho = uint256(keccak256(abi.encode(block.chainid, address(this), dealId,
     ///      uint256(m), hX, hY))) % p` and calls the module's verifier with `[C_m, hX, rho, fY]`. The
-    ///      verifier call is a staticcall, so the entry's state is written after it without reentrancy
-    ///      risk. Reverts with `InvalidProof`, `EntryAlreadyProven`, `UnknownEntry`,
+    ///      verifier call is a staticcall, so the entry's proven bit is written after it without
+    ///      reentrancy risk. Gas: about 258k for the tiny test shape, of which the snarkjs verifier
+    ///      takes about 215k; `submitMany` saves the 21k transaction base per extra proof. Reverts with `InvalidProof`, `EntryAlreadyProven`, `UnknownEntry`,
     ///      `ProvingWindowClosed` or `WrongStatus`.
     /// @param dealId The deal.
     /// @param entryIndex The entry's index in `getEntries(dealId)`.
