@@ -152,6 +152,7 @@ async function main(): Promise<void> {
     signResponse: stats(
       await time(n, () => signInferenceResponse(contributor, domain, { dealId: 1n, module: 0n, hX, hY, fY })),
     ),
+    activationHashWasmPoseidon: await wasmHashTiming(X, hX, n),
     healthRoundTrip: stats(await time(n, async () => (await fetch(`${url}/v1/health`)).text())),
   };
 
@@ -202,6 +203,34 @@ async function main(): Promise<void> {
   await writeJsonAtomic(file, result);
   console.log(JSON.stringify(result, null, 2));
   console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+}
+
+/**
+ * What-if for src/zk: the same sponge (ARCHITECTURE.md) on circomlibjs's WebAssembly Poseidon
+ * (`buildPoseidon`) instead of `buildPoseidonOpt`. Checked equal to activationHash(X) first.
+ */
+async function wasmHashTiming(X: bigint[][], hX: bigint, n: number): Promise<unknown> {
+  type Pos = ((inputs: bigint[], init: bigint, nOut: number) => Uint8Array[]) & {
+    F: { toObject(v: Uint8Array): bigint };
+  };
+  const lib = (await import("circomlibjs")) as unknown as { buildPoseidon(): Promise<Pos> };
+  const pos = await lib.buildPoseidon();
+  const P = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+  const hash = (values: bigint[], tag: bigint): bigint => {
+    let state: bigint[] = [tag * 2n ** 64n + BigInt(values.length), ...new Array<bigint>(16).fill(0n)];
+    for (let off = 0; off < values.length; off += 16) {
+      const inputs: bigint[] = [];
+      for (let i = 0; i < 16; i++) {
+        const v = off + i < values.length ? values[off + i] : 0n;
+        inputs.push((((state[i + 1] + v) % P) + P) % P);
+      }
+      state = pos(inputs, state[0], 17).map((e) => pos.F.toObject(e));
+    }
+    return state[0];
+  };
+  const flat = X.flat();
+  const same = hash(flat, 2n) === hX;
+  return { equalToActivationHash: same, ...stats(await time(n, async () => hash(flat, 2n))) };
 }
 
 /**
