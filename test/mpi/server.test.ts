@@ -11,6 +11,7 @@ import {
   FingerprintMismatchError,
   loadBuyerTranscript,
   loadServerTranscript,
+  MalformedResponseError,
   OutputDigestMismatchError,
   RemoteError,
   RemoteLoraClient,
@@ -20,7 +21,7 @@ import {
 } from "../../src/mpi/index.js";
 import type { CommitResult, DealContext, InferResponseBody } from "../../src/mpi/index.js";
 import { activationHash, computeRho, fingerprint, loraProduct, outputDigest } from "../../src/zk/index.js";
-import { buyer, contributor, dealOf, stranger, tamperingProxy, tinyCommit, TINY } from "./fixtures.js";
+import { buyer, contributor, dealOf, prng, stranger, tamperingProxy, tinyCommit, TINY } from "./fixtures.js";
 
 const { T, DIN } = TINY;
 
@@ -332,6 +333,40 @@ describe("# mpi contributor server and buyer client (tiny shape, loopback)", fun
       expect((await post(infer(0), wrongDomain)).status).to.equal(403);
     });
 
+    it("Should answer garbage of every kind with a 4xx JSON error", async function () {
+      const rnd = prng(99);
+      const garbage: string[] = [
+        "",
+        "null",
+        "true",
+        '"X"',
+        "[".repeat(30_000) + "]".repeat(30_000),
+        '{"__proto__": {"X": 1}, "constructor": {"prototype": {}}}',
+        '{"X": "0", "rows": 1, "hX": "0", "nonce": "0", "signature": "0x"}',
+        '{"X": [[]], "rows": 1e309, "hX": -1, "nonce": {}, "signature": []}',
+        JSON.stringify({
+          X: Array.from({ length: T }, () => Array.from({ length: DIN }, () => "9".repeat(30))),
+        }),
+        "\u0000\uffff",
+      ];
+      for (let k = 0; k < 20; k++) {
+        garbage.push(
+          Buffer.from(Array.from({ length: 64 }, () => Math.floor((rnd() + 1) * 128))).toString("latin1"),
+        );
+      }
+      for (const g of garbage) {
+        const res = await fetch(infer(0), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: g,
+        });
+        expect(res.status, g.slice(0, 40)).to.be.within(400, 499);
+        const j = (await res.json()) as { error: string; reason: string };
+        expect(j.error).to.be.a("string");
+        expect(j.reason).to.be.a("string").and.not.equal("");
+      }
+    });
+
     it("Should refuse a replayed nonce with 409", async function () {
       const b = await signedBody(deal, 0, xMatrix(10), T, nonce++);
       expect((await post(infer(0), b)).status).to.equal(200);
@@ -491,6 +526,17 @@ describe("# mpi contributor server and buyer client (tiny shape, loopback)", fun
         };
       });
       expect(err).to.be.instanceOf(ResponseSignatureError);
+    });
+
+    it("Should reject a malformed answer (Y of the wrong shape, non-integer entries, missing fields)", async function () {
+      for (const tamper of [
+        (b: Record<string, unknown>) => ({ ...b, Y: (b.Y as string[][]).slice(1) }),
+        (b: Record<string, unknown>) => ({ ...b, Y: (b.Y as string[][]).map((r) => r.map(() => "1.5")) }),
+        (b: Record<string, unknown>) => ({ ...b, fY: undefined }),
+        (b: Record<string, unknown>) => ({ ...b, hY: "0x1234" }),
+      ]) {
+        expect(await through(tamper)).to.be.instanceOf(MalformedResponseError);
+      }
     });
 
     it("Should reject a garbled signature", async function () {
