@@ -102,9 +102,10 @@ async function main(): Promise<void> {
     const stops = [];
     for (const name of EVENTS) {
       stops.push(
-        await client.onEvent(name, (...args: unknown[]) => {
-          const ev = args[args.length - 1] as { log?: { blockNumber?: number } };
-          console.log(json({ event: name, block: ev.log?.blockNumber, args: args.slice(0, -1) }));
+        await client.onEvent(name, (e) => {
+          console.log(
+            json({ event: e.name, block: e.blockNumber, tx: e.transactionHash, args: e.args.toObject() }),
+          );
         }),
       );
     }

@@ -17,7 +17,9 @@ import {
   type ContractRunner,
   type ContractTransactionReceipt,
   type ContractTransactionResponse,
+  type Log,
   type Provider,
+  type Result,
 } from "ethers";
 import { ChainError, DEAL_STATUS, toChainError, type DealStatusName } from "./errors.js";
 import type { DeploymentRecord } from "./deployments.js";
@@ -155,6 +157,15 @@ export type EscrowEventName =
   | "EntryProven"
   | "DealSettled"
   | "DealRefunded";
+
+/** A decoded escrow event delivered to an `onEvent` listener. */
+export interface EscrowEvent {
+  name: EscrowEventName;
+  /** The event's arguments, by position and by name (`args.dealId`). */
+  args: Result;
+  blockNumber: number;
+  transactionHash: string;
+}
 
 /** The `(m, hX)` order `fund` requires, without duplicates (first occurrence kept). */
 export function sortEntries(entries: readonly EntryInput[]): EntryInput[] {
@@ -448,14 +459,30 @@ export class ZkloraClient {
     return logs as unknown as TypedEventLog<ReturnType<LoraEscrow["getEvent"]> & TypedContractEvent>[];
   }
 
-  /** Subscribes to an escrow event (optionally one deal's); returns the unsubscribe function. */
-  async onEvent<N extends EscrowEventName>(
-    name: N,
-    listener: (...args: unknown[]) => void,
+  /**
+   * Subscribes to an escrow event (optionally one deal's). The listener gets the decoded event
+   * (name, arguments by name and position, block, transaction). Returns the unsubscribe function.
+   */
+  async onEvent(
+    name: EscrowEventName,
+    listener: (event: EscrowEvent) => void,
     opts: { dealId?: BigNumberish } = {},
   ): Promise<() => Promise<void>> {
     const filter = this.escrow.filters[name as "DealProposed"](opts.dealId);
-    const typed = listener as unknown as TypedListener<
+    const wrapped = (...raw: unknown[]) => {
+      const payload = raw[raw.length - 1] as { log?: Log } | undefined;
+      const log = payload?.log;
+      if (log === undefined) return;
+      const parsed = this.escrow.interface.parseLog(log);
+      if (parsed === null) return;
+      listener({
+        name: parsed.name as EscrowEventName,
+        args: parsed.args,
+        blockNumber: log.blockNumber,
+        transactionHash: log.transactionHash,
+      });
+    };
+    const typed = wrapped as unknown as TypedListener<
       ReturnType<LoraEscrow["getEvent"]> & TypedContractEvent
     >;
     await this.escrow.on(filter, typed);

@@ -14,6 +14,7 @@ import {
   decodeRevertData,
   sortEntries,
   type EntryInput,
+  type EscrowEvent,
 } from "../../src/chain/index.js";
 import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js";
 import { loadShapes } from "../../src/zk/index.js";
@@ -155,6 +156,10 @@ describe("# chain client (typed ethers v6)", function () {
   });
 
   it("Should cancel an unfunded deal and decode every refusal into a readable message", async function () {
+    let stop: (() => Promise<void>) | undefined;
+    const heard = new Promise<EscrowEvent>((resolve) => {
+      void client.onEvent("DealCancelled", (e) => resolve(e)).then((s) => (stop = s));
+    });
     const { dealId } = await client.propose({
       price: 10n,
       baseModelHash: ZeroHash,
@@ -164,6 +169,10 @@ describe("# chain client (typed ethers v6)", function () {
     const notContributor = await rejection(client.withRunner(stranger).cancel(dealId));
     expect(notContributor.message).to.match(/only deal \d+'s contributor may do this/);
     await client.cancel(dealId);
+    const heard1 = await heard;
+    expect(heard1.name).to.equal("DealCancelled");
+    expect(heard1.args.dealId).to.equal(dealId);
+    await stop?.();
     const wrong = await rejection(client.withRunner(buyer).fund(dealId, entries));
     expect(wrong.message).to.match(/WrongStatus: deal \d+ is Cancelled, this needs it Proposed/);
 
