@@ -6,8 +6,8 @@
  * would hang after the last test. Terminate the curve once every suite is done.
  */
 after(async () => {
-  const g = globalThis as { curve_bn128?: { terminate(): Promise<void> } };
-  if (g.curve_bn128 !== undefined) {
+  const g = globalThis as { curve_bn128?: { terminate(): Promise<void> } | null };
+  if (g.curve_bn128 != null) {
     await g.curve_bn128.terminate();
     delete g.curve_bn128;
   }
