@@ -121,7 +121,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   log(
     `[1/10] fixtures: rank-4 LoRA on ${targetModules.join(", ")} of stories260k (layers ${layers.join(",")})`,
   );
-  await writeRandomAdapter(STORIES260K_DIR, ws.adapterDir, { r: 4, alpha: 8, targetModules, seed: 7 });
+  await writeRandomAdapter(STORIES260K_DIR, ws.adapterDir, {
+    r: 4,
+    alpha: 8,
+    targetModules,
+    seed: 7,
+    scale: 0.25,
+  });
   const { manifest } = await commitStep({
     workspace: ws,
     modelDir: STORIES260K_DIR,
