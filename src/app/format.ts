@@ -27,7 +27,10 @@ export function formatDuration(seconds: bigint | number): string {
 }
 
 /** The deal's status as text lines. */
-export function formatStatus(r: DealStatusReport): string[] {
+export function formatStatus(
+  r: DealStatusReport,
+  shapeNames: ReadonlyMap<string, string> = new Map(),
+): string[] {
   const d = r.deal;
   const lines = [
     `deal ${r.dealId}: ${d.status}`,
@@ -49,7 +52,7 @@ export function formatStatus(r: DealStatusReport): string[] {
     const es = r.entries.filter((e) => e.module === m.index);
     const proven = es.filter((e) => e.proven).length;
     lines.push(
-      `    #${m.index} ${m.target}  shape ${m.shapeId.slice(0, 10)}…  C_m ${m.commitment.toString().slice(0, 12)}…  verifier ${m.verifier}  entries ${proven}/${es.length} proven`,
+      `    #${m.index} ${m.target}  shape ${shapeNames.get(m.shapeId.toLowerCase()) ?? `${m.shapeId.slice(0, 10)}…`}  C_m ${m.commitment.toString().slice(0, 12)}…  verifier ${m.verifier}  entries ${proven}/${es.length} proven`,
     );
   }
   if (r.entries.length > 0) {

@@ -398,7 +398,7 @@ function callOf(
   );
   if (hit === undefined) {
     throw new UsageError(
-      `entry ${e.index} (module ${e.module}, hX ${e.hX}) is not in ${"server-transcript.json"}: the buyer registered an output this server did not produce, so it cannot be proven`,
+      `entry ${e.index} (module ${e.module}, hX ${e.hX}) is not in server-transcript.json: the buyer registered an output this server did not produce, so it cannot be proven`,
     );
   }
   return hit;

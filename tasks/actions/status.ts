@@ -4,6 +4,7 @@ import { dealIdOf, dealStatus } from "../../src/app/steps.js";
 import { formatAmount, formatStatus } from "../../src/app/format.js";
 import { Workspace } from "../../src/app/workspace.js";
 import { decimalStrings } from "../../src/mpi/index.js";
+import { loadShapes, shapeId } from "../../src/zk/index.js";
 import { clientOf, connect, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
@@ -37,6 +38,9 @@ export default async function statusAction(args: Args, hre: HardhatRuntimeEnviro
     const ws = args.workspace === "" ? new Workspace(".") : workspaceOf(args.workspace);
     const report = await dealStatus(client, await dealIdOf(ws, args.deal));
     if (args.json) console.log(JSON.stringify(decimalStrings(report), null, 2));
-    else for (const line of formatStatus(report)) console.log(line);
+    else {
+      const names = new Map((await loadShapes()).map((s) => [shapeId(s).toLowerCase(), s.name]));
+      for (const line of formatStatus(report, names)) console.log(line);
+    }
   });
 }
