@@ -13,7 +13,7 @@ import { JsonRpcProvider, getAddress, parseEther } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { parseDeployment } from "../../src/chain/deployments.js";
 import { writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
-import { Background, HARDHAT_CLI, TSX_CLI, hardhatOk, run, startHardhatNode } from "./helpers.js";
+import { Background, HARDHAT_CLI, TSX_CLI, hardhat, hardhatOk, run, startHardhatNode } from "./helpers.js";
 
 describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)", function () {
   this.timeout(900_000);
@@ -201,6 +201,77 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
       "EntryProven",
       "DealSettled",
     ]);
+    provider.destroy();
+  });
+
+  it("Should refund the buyer through zklora:refund when the proving window ends unproven", async function () {
+    const net = ["--network", "localhost"];
+    const ws = ["--workspace", path.join(tmp, "deal2")];
+    const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+    const record = parseDeployment(
+      JSON.parse(await readFile(path.join(tmp, "deployments", "localhost.json"), "utf8")),
+    );
+    const client = await ZkloraClient.connect(provider, addressesOf(record));
+    await hardhatOk(
+      [
+        ...net,
+        "zklora:commit",
+        ...ws,
+        "--model",
+        path.join(tmp, "model"),
+        "--adapter",
+        path.join(tmp, "adapter"),
+      ],
+      env,
+    );
+    const proposed = await hardhatOk(
+      [...net, "zklora:propose", ...ws, "--from", "1", "--price", "0.1", "--buyer", "2", "--window", "60"],
+      env,
+    );
+    const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
+    const server = new Background(
+      process.execPath,
+      [HARDHAT_CLI, ...net, "zklora:serve", ...ws, "--provers", "0"],
+      env,
+    );
+    try {
+      const url = (await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
+      await hardhatOk(
+        [
+          ...net,
+          "zklora:infer",
+          ...ws,
+          "--url",
+          url,
+          "--model",
+          path.join(tmp, "model"),
+          "--tokens",
+          path.join(tmp, "tokens.json"),
+        ],
+        env,
+      );
+    } finally {
+      await server.stop("SIGINT");
+    }
+    await hardhatOk([...net, "zklora:fund", ...ws, "--entries", "first"], env);
+    const buyer = (await client.getDeal(dealId)).buyer as string;
+    const before = await provider.getBalance(buyer);
+
+    const early = await hardhat([...net, "zklora:refund", ...ws, "--from", "3"], env);
+    expect(early.code).to.not.equal(0);
+    expect(early.stdout + early.stderr).to.match(
+      /ProvingWindowOpen: deal \d+'s proving window is open until/,
+    );
+
+    await provider.send("evm_increaseTime", [120]);
+    await provider.send("evm_mine", []);
+    const refunded = await hardhatOk([...net, "zklora:refund", ...ws, "--from", "3"], env);
+    expect(refunded).to.match(/refunded deal \d+: returned 0\.1 ETH/);
+    expect((await provider.getBalance(buyer)) - before).to.equal(parseEther("0.1"));
+    expect((await client.getDeal(dealId)).status).to.equal("Refunded");
+    const late = await hardhat([...net, "zklora:settle", ...ws, "--from", "1"], env);
+    expect(late.code).to.not.equal(0);
+    expect(late.stdout + late.stderr).to.match(/WrongStatus: deal \d+ is Refunded, this needs it Funded/);
     provider.destroy();
   });
 });
