@@ -9,12 +9,13 @@
  * ephemeral port, background proving) → infer → fund → prove (reuses the verified background
  * proofs) → submit → settle → report.
  */
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { Signer } from "ethers";
 import { ZkloraClient, addressesOf, type TxResult } from "../chain/index.js";
 import { deployZklora, type ZkloraArtifacts } from "../chain/deploy.js";
-import { PROJECT_ROOT } from "../common/cache.js";
+import { PROJECT_ROOT, sha256File } from "../common/cache.js";
 import { STORIES260K_DIR, greedyContinue, loadBaseModel, writeRandomAdapter } from "../model/index.js";
 import type { EvaluationReport } from "../mpi/index.js";
 import { buildCircuit, type CircuitArtifacts } from "../zk/index.js";
@@ -145,6 +146,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const t = performance.now();
     const art = await buildCircuit(s, { onProgress: (m) => log(`      ${m}`) });
     arts.set(s.name, art);
+    // The deployed verifier is the committed one: it must be this key's (else every proof fails on-chain).
+    const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${art.verifierContract}.sol`);
+    if (!existsSync(committed) || (await sha256File(committed)) !== art.sha256.verifier) {
+      throw new UsageError(
+        `contracts/verifiers/${art.verifierContract}.sol is missing or differs from the circuit's key: run \`npm run circuits\` and build`,
+      );
+    }
     circuits.push({
       shape: s.name,
       constraints: art.constraints,
