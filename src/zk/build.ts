@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
-import { PROJECT_ROOT, cached, sha256, sha256File, type KeyPart } from "../common/cache.js";
+import { PROJECT_ROOT, cacheDir, cached, sha256, sha256File, type KeyPart } from "../common/cache.js";
 import { CeremonyError, CompileError } from "./errors.js";
 import { requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
@@ -94,6 +94,8 @@ export interface CircuitArtifacts {
   /** Absolute path of the ptau used (for `zkey verify`; not recorded in the manifest). */
   ptauPath: string;
   ceremony: CeremonyRecord;
+  /** The setup's cache entry (`<namespace>/<key>`, relative to the cache dir). */
+  setupCacheEntry: string;
   sha256: { r1cs: string; wasm: string; zkey: string; vkey: string; verifier: string };
 }
 
@@ -297,15 +299,24 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
     const sol = await snarkjs.zKey.exportSolidityVerifier(final, { groth16: template });
     await writeFile(path.join(out, "verifier.sol"), renameVerifier(sol, shape, record));
     await writeFile(path.join(out, "ceremony.json"), JSON.stringify(record, null, 1) + "\n");
+    await writeFile(path.join(out, "ptau.json"), JSON.stringify(ptau, null, 1) + "\n");
   });
 
-  const vkeyPath = path.join(setup.dir, "vkey.json");
+  return assembleArtifacts(shape, compiled, info.nConstraints, ptau, setup.dir);
+}
+
+async function assembleArtifacts(
+  shape: Shape,
+  compiled: { r1cs: string; wasm: string },
+  constraints: number,
+  ptau: PtauChoice,
+  setupDir: string,
+): Promise<CircuitArtifacts> {
+  const vkeyPath = path.join(setupDir, "vkey.json");
   const vkeyText = await readFile(vkeyPath, "utf8");
-  const ceremony = JSON.parse(
-    await readFile(path.join(setup.dir, "ceremony.json"), "utf8"),
-  ) as CeremonyRecord;
-  const verifierSol = path.join(setup.dir, "verifier.sol");
-  const zkey = path.join(setup.dir, "final.zkey");
+  const ceremony = JSON.parse(await readFile(path.join(setupDir, "ceremony.json"), "utf8")) as CeremonyRecord;
+  const verifierSol = path.join(setupDir, "verifier.sol");
+  const zkey = path.join(setupDir, "final.zkey");
   return {
     shape,
     shapeId: shapeId(shape),
@@ -314,12 +325,13 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
     zkey,
     vkey: JSON.parse(vkeyText) as object,
     vkeyPath,
-    constraints: info.nConstraints,
+    constraints,
     verifierSol,
     verifierContract: verifierContractName(shape),
     ptau: { file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
     ptauPath: ptau.path,
     ceremony,
+    setupCacheEntry: path.relative(cacheDir(), setupDir).split(path.sep).join("/"),
     sha256: {
       r1cs: await sha256File(compiled.r1cs),
       wasm: await sha256File(compiled.wasm),
@@ -328,6 +340,36 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
       verifier: await sha256File(verifierSol),
     },
   };
+}
+
+/**
+ * Loads the artifacts of a shape whose setup was made by a PRODUCTION ceremony (random, so not
+ * reproducible from the inputs): `setupCacheEntry` is the manifest's record of where that run left
+ * its zkey in the cache. The zkey must still be there and match `zkeySha256`.
+ */
+export async function loadProductionArtifacts(
+  shapeIn: Shape,
+  setupCacheEntry: string,
+  zkeySha256: string,
+): Promise<CircuitArtifacts> {
+  const shape = validateShape(shapeIn);
+  const dir = path.join(cacheDir(), ...setupCacheEntry.split("/"));
+  if (!existsSync(path.join(dir, "final.zkey")) || !existsSync(path.join(dir, "ptau.json"))) {
+    throw new CeremonyError(
+      `the production zkey of ${shape.name} is not in ${dir}: restore that cache folder (it cannot be regenerated) ` +
+        "or run a new ceremony with --contribute/--beacon",
+    );
+  }
+  const compiled = await compileCircuit(shape);
+  const info = await readR1csInfo(compiled.r1cs);
+  const ptau = JSON.parse(await readFile(path.join(dir, "ptau.json"), "utf8")) as PtauChoice;
+  const art = await assembleArtifacts(shape, compiled, info.nConstraints, ptau, dir);
+  if (art.sha256.zkey !== zkeySha256) {
+    throw new CeremonyError(
+      `the zkey in ${dir} has sha256 ${art.sha256.zkey}, the manifest says ${zkeySha256}`,
+    );
+  }
+  return art;
 }
 
 /** Renames snarkjs's `Groth16Verifier` and adds a header saying what the verifier is for. */

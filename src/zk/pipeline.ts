@@ -10,6 +10,7 @@ import { PROJECT_ROOT } from "../common/cache.js";
 import {
   TOOL_VERSIONS,
   buildCircuit,
+  loadProductionArtifacts,
   mainFile,
   type BuildOptions,
   type CeremonyRecord,
@@ -37,6 +38,8 @@ export interface ManifestEntry {
   sha256: { r1cs: string; wasm: string; zkey: string; vkey: string };
   ptau: { file: string; sha256: string; power: number; source: string };
   ceremony: CeremonyRecord;
+  /** Production ceremonies only: where the (unreproducible) zkey lives in the cache. */
+  setupCacheEntry?: string;
 }
 
 /** circuits/manifest.json. */
@@ -86,6 +89,7 @@ function manifestEntry(art: CircuitArtifacts): ManifestEntry {
     sha256: { r1cs: art.sha256.r1cs, wasm: art.sha256.wasm, zkey: art.sha256.zkey, vkey: art.sha256.vkey },
     ptau: art.ptau,
     ceremony: art.ceremony,
+    ...(art.ceremony.mode === "production" ? { setupCacheEntry: art.setupCacheEntry } : {}),
   };
 }
 
@@ -101,6 +105,22 @@ async function manifestText(m: Manifest): Promise<string> {
   const prettier = await import("prettier");
   const config = (await prettier.resolveConfig(MANIFEST_FILE)) ?? {};
   return prettier.format(text, { ...config, plugins: [], filepath: MANIFEST_FILE });
+}
+
+/**
+ * The artifacts a shape proves with, as circuits/manifest.json records them: a development entry
+ * (or none) is rebuilt from the cache (buildCircuit, deterministic); a production entry loads the
+ * ceremony's zkey from the cache entry the manifest names.
+ */
+export async function loadCircuitArtifacts(
+  shape: Shape,
+  opts: { onProgress?: ProgressFn } = {},
+): Promise<CircuitArtifacts> {
+  const entry = (await readManifest())?.shapes.find((e) => e.name === shape.name);
+  if (entry?.ceremony.mode === "production" && entry.setupCacheEntry !== undefined) {
+    return loadProductionArtifacts(shape, entry.setupCacheEntry, entry.sha256.zkey);
+  }
+  return buildCircuit(shape, { onProgress: opts.onProgress });
 }
 
 /** Runs the pipeline; returns the artifacts per shape (and throws DriftError in check mode). */

@@ -9,10 +9,14 @@ import {
   SHARED_PTAU_DIR,
   buildCircuit,
   findShape,
+  loadProductionArtifacts,
+  proveModule,
   requiredPower,
   runCircuitsPipeline,
   selectPtau,
+  verifyModule,
 } from "../../src/zk/index.js";
+import { randomWitness } from "./helpers.js";
 
 async function rejects(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -68,6 +72,35 @@ describe("# circuits pipeline (ptau choice, ceremony options, drift check)", fun
     expect(await rejects(buildCircuit(shape, { contributions: [], beacon: "zz" }))).to.be.instanceOf(
       CeremonyError,
     );
+  });
+
+  it("Should run a production ceremony (random contributions + beacon) whose key differs from the dev key", async function () {
+    const shape = await findShape("t2_i8_r2_o8");
+    const dev = await buildCircuit(shape);
+    const saved = process.env.ZKLORA_CACHE_DIR;
+    process.env.ZKLORA_CACHE_DIR = path.join(dir, "cache");
+    try {
+      const prod = await buildCircuit(shape, {
+        contributions: [{ name: "buyer", entropy: "buyer's own entropy" }],
+        beacon: "0x" + "5a".repeat(32),
+      });
+      expect(prod.ceremony.mode).to.equal("production");
+      expect(prod.ceremony.contributions.map((c) => [c.name, c.kind])).to.deep.equal([["buyer", "random"]]);
+      expect(prod.sha256.r1cs).to.equal(dev.sha256.r1cs);
+      expect(prod.sha256.zkey).to.not.equal(dev.sha256.zkey);
+      expect(prod.sha256.verifier).to.not.equal(dev.sha256.verifier);
+      const { proof, publicSignals } = await proveModule(prod, randomWitness(shape, 5));
+      expect(await verifyModule(prod.vkey, proof, publicSignals)).to.equal(true);
+      expect(await verifyModule(dev.vkey, proof, publicSignals)).to.equal(false);
+      const again = await loadProductionArtifacts(shape, prod.setupCacheEntry, prod.sha256.zkey);
+      expect(again.zkey).to.equal(prod.zkey);
+      expect(
+        await rejects(loadProductionArtifacts(shape, prod.setupCacheEntry, "00".repeat(32))),
+      ).to.be.instanceOf(CeremonyError);
+    } finally {
+      if (saved === undefined) delete process.env.ZKLORA_CACHE_DIR;
+      else process.env.ZKLORA_CACHE_DIR = saved;
+    }
   });
 
   it("Should regenerate the committed tiny-shape verifier and manifest entry byte for byte (--check)", async function () {
