@@ -137,6 +137,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   });
   lap("commit");
 
+  // Circuits (compile + dev ceremony; cached by content after the first run). snarkjs's many
+  // per-section lines go to one live line on a terminal (dropped otherwise); step lines are logged.
+  const setupLine = (m: string) => {
+    if (/ (setup|contribute|beacon|verify): /.test(m)) {
+      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K      ${m.slice(0, 110)}`);
+    } else log(`      ${m}`);
+  };
   // Circuits (compile + dev ceremony; cached by content after the first run).
   const shapes = [...new Map(manifest.modules.map((m) => [m.shape.name, m.shape])).values()];
   log(`[2/10] circuits: ${shapes.map((s) => s.name).join(", ")} (setup is cached after the first run)`);
@@ -144,7 +151,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const circuits: DemoReport["circuits"] = [];
   for (const s of shapes) {
     const t = performance.now();
-    const art = await buildCircuit(s, { onProgress: (m) => log(`      ${m}`) });
+    const art = await buildCircuit(s, { onProgress: (m) => setupLine(m) });
+    if (process.stderr.isTTY) process.stderr.write("\r\x1b[2K");
     arts.set(s.name, art);
     // The deployed verifier is the committed one: it must be this key's (else every proof fails on-chain).
     const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${art.verifierContract}.sol`);
