@@ -4,7 +4,9 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {IGroth16Verifier3} from "./interfaces/IGroth16Verifier3.sol";
 import {IGroth16Verifier4} from "./interfaces/IGroth16Verifier4.sol";
+import {IPoseidon1} from "./interfaces/IPoseidon1.sol";
 import {VerifierRegistry} from "./VerifierRegistry.sol";
 
 /// @title LoraEscrow
@@ -29,6 +31,15 @@ import {VerifierRegistry} from "./VerifierRegistry.sol";
 ///      the payment goes to the contributor whoever submits, so restricting the caller would add no
 ///      security while it would stop the buyer or a relayer from pushing proofs the contributor
 ///      published off-chain.
+///
+///      Weight delivery (zero-knowledge contingent payment, `proposeWithDelivery`): before funding, the
+///      contributor submits per module a delivery proof that a ciphertext with hash `hC` encrypts the
+///      weights behind `C_m` under a key `k` with `hK = Poseidon([k])` (`submitDelivery`); `fund`
+///      reverts until every module has one, so the buyer checks the published ciphertexts against the
+///      proven `hC` before it deposits. Such a deal settles only through `settleWithKeys`, which checks
+///      `Poseidon([k_m]) == hK_m` for every module on-chain, emits the keys (`KeysRevealed`) and pays in
+///      the same transaction: no payment without the keys, no keys without the payment. The keys must
+///      come within the proving window; after it the buyer can refund even when every entry is proven.
 contract LoraEscrow is ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -159,13 +170,36 @@ contract LoraEscrow is ReentrancyGuard {
         uint256[2] c;
     }
 
+    /// @notice A module's weight delivery: the verifier copied from the registry at proposal and,
+    ///         once proven, the key hash and the ciphertext hash.
+    /// @param verifier The delivery verifier of the module's weight shape.
+    /// @param proven Whether the delivery proof verified.
+    /// @param hK `Poseidon([k])` of the module's delivery key.
+    /// @param hC The sponge hash (tag 3) of the module's ciphertext.
+    struct Delivery {
+        address verifier;
+        bool proven;
+        uint256 hK;
+        uint256 hC;
+    }
+
+    /// @dev Per deal: whether it requires delivery, and how many modules have a proven delivery.
+    struct DeliveryTerms {
+        bool required;
+        uint32 delivered;
+    }
+
     /// @notice The registry the module verifiers are copied from.
     VerifierRegistry public immutable registry;
+    /// @notice circomlib's Poseidon hash of one element (t = 2), checks `hK = Poseidon([k])` at settlement.
+    IPoseidon1 public immutable keyHasher;
 
     uint256 private _nextDealId = 1;
     mapping(uint256 dealId => DealRecord) private _deals;
     mapping(uint256 dealId => mapping(uint256 module => Module)) private _modules;
     mapping(uint256 dealId => mapping(uint256 entryIndex => EntryRecord)) private _entries;
+    mapping(uint256 dealId => DeliveryTerms) private _deliveryTerms;
+    mapping(uint256 dealId => mapping(uint256 module => Delivery)) private _deliveries;
 
     /// @notice A deal was proposed.
     event DealProposed(
@@ -217,6 +251,35 @@ contract LoraEscrow is ReentrancyGuard {
     event DealSettled(uint256 indexed dealId, address indexed contributor, address token, uint256 amount);
     /// @notice The buyer took its deposit back.
     event DealRefunded(uint256 indexed dealId, address indexed buyer, address token, uint256 amount);
+
+    /// @notice The deal requires weight delivery (proposed with `proposeWithDelivery`).
+    event DeliveryRequired(uint256 indexed dealId);
+    /// @notice A module's delivery proof verified: a ciphertext with hash `hC` encrypts the module's
+    ///         committed weights under a key with hash `hK`.
+    event DeliveryProven(uint256 indexed dealId, uint256 indexed module, uint256 hK, uint256 hC);
+    /// @notice The delivery keys, one per module in module order, revealed in the paying transaction.
+    event KeysRevealed(uint256 indexed dealId, uint256[] keys);
+
+    /// @notice The key hasher address holds no code.
+    error KeyHasherHasNoCode(address keyHasher);
+    /// @notice The module's weight shape has no delivery verifier in the registry.
+    error UnregisteredDeliveryShape(uint256 module, bytes32 deliveryShapeId);
+    /// @notice The deal was proposed without weight delivery.
+    error DeliveryNotRequired(uint256 dealId);
+    /// @notice The deal requires weight delivery: settle it with `settleWithKeys`.
+    error KeysRequired(uint256 dealId);
+    /// @notice The deal has no module with this index.
+    error UnknownModule(uint256 dealId, uint256 module);
+    /// @notice The module's delivery is proven already; it can never be replaced.
+    error DeliveryAlreadyProven(uint256 dealId, uint256 module);
+    /// @notice The delivery proof does not verify for `[C_m, hK, hC]`.
+    error InvalidDeliveryProof(uint256 dealId, uint256 module);
+    /// @notice Some modules have no proven delivery yet; the deal cannot be funded.
+    error DeliveriesMissing(uint256 dealId, uint256 missing);
+    /// @notice `settleWithKeys` needs exactly one key per module.
+    error KeyCountMismatch(uint256 dealId, uint256 expected, uint256 received);
+    /// @notice `Poseidon([key]) != hK` for this module: not the key the delivery proof was made for.
+    error WrongKey(uint256 dealId, uint256 module);
 
     /// @notice The registry address holds no code.
     error RegistryHasNoCode(address registry);
@@ -274,9 +337,12 @@ contract LoraEscrow is ReentrancyGuard {
 
     /// @notice Creates the escrow.
     /// @param registry_ The verifier registry module verifiers are copied from.
-    constructor(VerifierRegistry registry_) {
+    /// @param keyHasher_ circomlib's Poseidon(1) contract (circomlibjs `poseidonContract.createCode(1)`).
+    constructor(VerifierRegistry registry_, IPoseidon1 keyHasher_) {
         if (address(registry_).code.length == 0) revert RegistryHasNoCode(address(registry_));
+        if (address(keyHasher_).code.length == 0) revert KeyHasherHasNoCode(address(keyHasher_));
         registry = registry_;
+        keyHasher = keyHasher_;
     }
 
     // ------------------------------------------------------------------ contributor
@@ -299,7 +365,7 @@ contract LoraEscrow is ReentrancyGuard {
         bytes32 baseModelHash,
         ModuleSpec[] calldata modules,
         uint256 provingWindow
-    ) external returns (uint256 dealId) {
+    ) public returns (uint256 dealId) {
         if (price == 0) revert ZeroPrice();
         uint256 moduleCount = modules.length;
         if (moduleCount == 0 || moduleCount > MAX_MODULES)
@@ -339,6 +405,84 @@ contract LoraEscrow is ReentrancyGuard {
         }
     }
 
+    /// @notice Proposes a deal that delivers the weights (zero-knowledge contingent payment): like
+    ///         `propose`, and before funding every module needs a proven delivery (`submitDelivery`);
+    ///         the deal then settles only through `settleWithKeys`.
+    /// @dev Copies each module's delivery verifier (for its shape's DIN, R, DOUT) from the registry now;
+    ///      reverts with `UnregisteredDeliveryShape` when there is none.
+    /// @param price The price in wei (ETH) or token units (> 0).
+    /// @param token The ERC-20 to pay with, or `address(0)` for ETH.
+    /// @param buyer The only account allowed to fund, or `address(0)` for an open deal.
+    /// @param baseModelHash The hash of the public base model the adapter is for.
+    /// @param modules The LoRA modules, in manifest order (module index m = position).
+    /// @param provingWindow Seconds the contributor has, after funding, to prove every entry and reveal the keys.
+    /// @return dealId The new deal's id.
+    function proposeWithDelivery(
+        uint256 price,
+        address token,
+        address buyer,
+        bytes32 baseModelHash,
+        ModuleSpec[] calldata modules,
+        uint256 provingWindow
+    ) external returns (uint256 dealId) {
+        dealId = propose(price, token, buyer, baseModelHash, modules, provingWindow);
+        _deliveryTerms[dealId].required = true;
+        emit DeliveryRequired(dealId);
+        uint256 moduleCount = modules.length;
+        for (uint256 m = 0; m < moduleCount; ++m) {
+            (address verifier, bytes32 deliveryShapeId) = registry.deliveryVerifierForShape(
+                modules[m].shapeId
+            );
+            if (verifier == address(0)) revert UnregisteredDeliveryShape(m, deliveryShapeId);
+            _deliveries[dealId][m].verifier = verifier;
+        }
+    }
+
+    /// @notice Submits a module's delivery proof (contributor only, before funding, once per module):
+    ///         a ciphertext with hash `hC` encrypts the weights behind the module's `C_m` under a key
+    ///         with `hK = Poseidon([k])`. The contributor publishes the ciphertext off-chain.
+    /// @dev Calls the copied delivery verifier with `[C_m, hK, hC]`. A proof is bound to the module by
+    ///      `C_m` and to its ciphertext by `hC`; it cannot be replaced once proven, so the buyer funds
+    ///      against the hashes it checked. Reverts with `NotContributor`, `WrongStatus`,
+    ///      `DeliveryNotRequired`, `UnknownModule`, `DeliveryAlreadyProven`, `NotAFieldElement` or
+    ///      `InvalidDeliveryProof`.
+    /// @param dealId The deal.
+    /// @param module The module index m.
+    /// @param hK The key hash `Poseidon([k])`.
+    /// @param hC The ciphertext hash `PoseidonSponge_3(c)`.
+    /// @param a The proof's A point.
+    /// @param b The proof's B point, each G2 coordinate pair swapped.
+    /// @param c The proof's C point.
+    function submitDelivery(
+        uint256 dealId,
+        uint256 module,
+        uint256 hK,
+        uint256 hC,
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c
+    ) external {
+        DealRecord storage deal = _existingDeal(dealId);
+        if (msg.sender != deal.contributor) revert NotContributor(dealId, msg.sender);
+        _requireStatus(dealId, deal, Status.Proposed);
+        DeliveryTerms storage terms = _deliveryTerms[dealId];
+        if (!terms.required) revert DeliveryNotRequired(dealId);
+        if (module >= deal.moduleCount) revert UnknownModule(dealId, module);
+        Delivery storage delivery = _deliveries[dealId][module];
+        if (delivery.proven) revert DeliveryAlreadyProven(dealId, module);
+        if (hK >= FIELD_MODULUS) revert NotAFieldElement(hK);
+        if (hC >= FIELD_MODULUS) revert NotAFieldElement(hC);
+        uint256[3] memory signals = [_modules[dealId][module].commitment, hK, hC];
+        if (!IGroth16Verifier3(delivery.verifier).verifyProof(a, b, c, signals)) {
+            revert InvalidDeliveryProof(dealId, module);
+        }
+        delivery.proven = true;
+        delivery.hK = hK;
+        delivery.hC = hC;
+        ++terms.delivered;
+        emit DeliveryProven(dealId, module, hK, hC);
+    }
+
     /// @notice Cancels a deal nobody has funded yet (contributor only).
     /// @param dealId The deal.
     function cancel(uint256 dealId) external {
@@ -374,6 +518,10 @@ contract LoraEscrow is ReentrancyGuard {
         address token = deal.token;
         uint256 expectedValue = token == address(0) ? price : 0;
         if (msg.value != expectedValue) revert WrongPayment(expectedValue, msg.value);
+        DeliveryTerms storage terms = _deliveryTerms[dealId];
+        if (terms.required && terms.delivered != deal.moduleCount) {
+            revert DeliveriesMissing(dealId, deal.moduleCount - terms.delivered);
+        }
 
         uint256 count = entries.length;
         if (count > MAX_ENTRIES) revert TooManyEntries(count, MAX_ENTRIES);
@@ -445,6 +593,7 @@ contract LoraEscrow is ReentrancyGuard {
     function settle(uint256 dealId) external nonReentrant {
         DealRecord storage deal = _existingDeal(dealId);
         _requireStatus(dealId, deal, Status.Funded);
+        if (_deliveryTerms[dealId].required) revert KeysRequired(dealId);
         uint256 unproven = _unproven(deal);
         if (unproven != 0) revert EntriesUnproven(dealId, unproven);
         deal.status = Status.Settled;
@@ -455,8 +604,42 @@ contract LoraEscrow is ReentrancyGuard {
         _pay(token, contributor, price);
     }
 
+    /// @notice Settles a delivery deal: checks `Poseidon([keys[m]]) == hK_m` for every module, reveals
+    ///         the keys in `KeysRevealed` and pays the contributor, all in this one transaction (anyone
+    ///         may call; the keys are the contributor's secret and the payment goes to the contributor).
+    /// @dev Needs every entry proven and the proving window open (the keys are part of what the
+    ///      contributor owes within it; afterwards the buyer can refund). The hashes are staticcalls to
+    ///      `keyHasher`; checks-effects-interactions (status `Settled` before the transfer), `nonReentrant`.
+    ///      Reverts with `DeliveryNotRequired`, `EntriesUnproven`, `ProvingWindowClosed`,
+    ///      `KeyCountMismatch`, `NotAFieldElement` or `WrongKey`.
+    /// @param dealId The deal.
+    /// @param keys The delivery key of each module, in module order.
+    function settleWithKeys(uint256 dealId, uint256[] calldata keys) external nonReentrant {
+        DealRecord storage deal = _existingDeal(dealId);
+        _requireStatus(dealId, deal, Status.Funded);
+        if (!_deliveryTerms[dealId].required) revert DeliveryNotRequired(dealId);
+        uint256 unproven = _unproven(deal);
+        if (unproven != 0) revert EntriesUnproven(dealId, unproven);
+        uint256 deadline = deal.deadline;
+        if (block.timestamp > deadline) revert ProvingWindowClosed(dealId, deadline);
+        uint256 moduleCount = deal.moduleCount;
+        if (keys.length != moduleCount) revert KeyCountMismatch(dealId, moduleCount, keys.length);
+        for (uint256 m = 0; m < moduleCount; ++m) {
+            uint256 key = keys[m];
+            if (key >= FIELD_MODULUS) revert NotAFieldElement(key);
+            if (keyHasher.poseidon([key]) != _deliveries[dealId][m].hK) revert WrongKey(dealId, m);
+        }
+        deal.status = Status.Settled;
+        address contributor = deal.contributor;
+        address token = deal.token;
+        uint256 price = deal.price;
+        emit KeysRevealed(dealId, keys);
+        emit DealSettled(dealId, contributor, token, price);
+        _pay(token, contributor, price);
+    }
+
     /// @notice Returns the deposit to the buyer once the proving window has ended with an entry
-    ///         unproven (anyone may call; the buyer receives).
+    ///         unproven, or, for a delivery deal, without the keys revealed (anyone may call; the buyer receives).
     /// @dev Checks-effects-interactions: the status becomes `Refunded` before the transfer; `nonReentrant`.
     /// @param dealId The deal.
     function refund(uint256 dealId) external nonReentrant {
@@ -464,7 +647,7 @@ contract LoraEscrow is ReentrancyGuard {
         _requireStatus(dealId, deal, Status.Funded);
         uint256 deadline = deal.deadline;
         if (block.timestamp <= deadline) revert ProvingWindowOpen(dealId, deadline);
-        if (_unproven(deal) == 0) revert AllEntriesProven(dealId);
+        if (_unproven(deal) == 0 && !_deliveryTerms[dealId].required) revert AllEntriesProven(dealId);
         deal.status = Status.Refunded;
         address buyer = deal.buyer;
         address token = deal.token;
@@ -564,6 +747,25 @@ contract LoraEscrow is ReentrancyGuard {
         EntryRecord storage entry = _entries[dealId][entryIndex];
         uint32 m = entry.module;
         signals = [_modules[dealId][m].commitment, entry.hX, _rho(dealId, m, entry.hX, entry.hY), entry.fY];
+    }
+
+    /// @notice Whether a deal requires weight delivery.
+    /// @param dealId The deal.
+    /// @return True for a deal proposed with `proposeWithDelivery`.
+    function deliveryRequired(uint256 dealId) external view returns (bool) {
+        _existingDeal(dealId);
+        return _deliveryTerms[dealId].required;
+    }
+
+    /// @notice A delivery deal's per-module deliveries, in module order (empty for other deals).
+    /// @param dealId The deal.
+    /// @return deliveries The copied verifier, proof state, `hK` and `hC` of each module.
+    function getDeliveries(uint256 dealId) external view returns (Delivery[] memory deliveries) {
+        DealRecord storage deal = _existingDeal(dealId);
+        if (!_deliveryTerms[dealId].required) return deliveries;
+        uint256 count = deal.moduleCount;
+        deliveries = new Delivery[](count);
+        for (uint256 m = 0; m < count; ++m) deliveries[m] = _deliveries[dealId][m];
     }
 
     // ------------------------------------------------------------------ internals

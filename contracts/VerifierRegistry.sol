@@ -34,6 +34,21 @@ contract VerifierRegistry is Ownable {
     mapping(bytes32 shapeId => Shape) private _shapes;
     bytes32[] private _shapeIds;
 
+    /// @notice The circuit variant of the weight-delivery circuit, `bytes32("zklora.lora-delivery.v1")`.
+    bytes32 public constant DELIVERY_VARIANT_V1 = "zklora.lora-delivery.v1";
+
+    /// @notice A registered delivery verifier: proves that a ciphertext encrypts the weights of a
+    ///         `din x r` / `r x dout` LoRA module behind a commitment (public signals `[C_m, hK, hC]`).
+    struct DeliveryShape {
+        address verifier;
+        uint256 din;
+        uint256 r;
+        uint256 dout;
+    }
+
+    mapping(bytes32 deliveryShapeId => DeliveryShape) private _deliveryShapes;
+    bytes32[] private _deliveryShapeIds;
+
     /// @notice Emitted once per shape, when it is registered.
     event ShapeRegistered(
         bytes32 indexed shapeId,
@@ -44,6 +59,20 @@ contract VerifierRegistry is Ownable {
         uint256 r,
         uint256 dout
     );
+
+    /// @notice Emitted once per weight shape, when its delivery verifier is registered.
+    event DeliveryShapeRegistered(
+        bytes32 indexed deliveryShapeId,
+        address indexed verifier,
+        uint256 din,
+        uint256 r,
+        uint256 dout
+    );
+
+    /// @notice The weight shape has a delivery verifier already; it can never be replaced.
+    error DeliveryShapeAlreadyRegistered(bytes32 deliveryShapeId, address verifier);
+    /// @notice A weight-shape dimension is zero.
+    error InvalidDeliveryShape(uint256 din, uint256 r, uint256 dout);
 
     /// @notice The shape is registered already; its verifier can never be replaced.
     error ShapeAlreadyRegistered(bytes32 shapeId, address verifier);
@@ -142,5 +171,84 @@ contract VerifierRegistry is Ownable {
     /// @return The shape id.
     function shapeIdAt(uint256 index) external view returns (bytes32) {
         return _shapeIds[index];
+    }
+
+    // ------------------------------------------------------------------ delivery verifiers
+
+    /// @notice The id of a weight shape (the LoRA matrices of one module), as delivery proofs name it.
+    /// @param din Input width.
+    /// @param r LoRA rank.
+    /// @param dout Output width.
+    /// @return The id `keccak256(abi.encode(DELIVERY_VARIANT_V1, din, r, dout))`.
+    function deliveryShapeIdOf(uint256 din, uint256 r, uint256 dout) public pure returns (bytes32) {
+        return keccak256(abi.encode(DELIVERY_VARIANT_V1, din, r, dout));
+    }
+
+    /// @notice Registers the delivery verifier of a weight shape (owner only, once per shape: append-only).
+    /// @dev Reverts with `DeliveryShapeAlreadyRegistered`, `ZeroVerifier`, `VerifierHasNoCode` or
+    ///      `InvalidDeliveryShape`.
+    /// @param din Input width.
+    /// @param r LoRA rank.
+    /// @param dout Output width.
+    /// @param verifier The deployed `Groth16Delivery_<shape>` verifier.
+    /// @return deliveryShapeId The weight shape's id.
+    function registerDelivery(
+        uint256 din,
+        uint256 r,
+        uint256 dout,
+        address verifier
+    ) external onlyOwner returns (bytes32 deliveryShapeId) {
+        if (din == 0 || r == 0 || dout == 0) revert InvalidDeliveryShape(din, r, dout);
+        if (verifier == address(0)) revert ZeroVerifier();
+        if (verifier.code.length == 0) revert VerifierHasNoCode(verifier);
+        deliveryShapeId = deliveryShapeIdOf(din, r, dout);
+        address existing = _deliveryShapes[deliveryShapeId].verifier;
+        if (existing != address(0)) revert DeliveryShapeAlreadyRegistered(deliveryShapeId, existing);
+        _deliveryShapes[deliveryShapeId] = DeliveryShape({verifier: verifier, din: din, r: r, dout: dout});
+        _deliveryShapeIds.push(deliveryShapeId);
+        emit DeliveryShapeRegistered(deliveryShapeId, verifier, din, r, dout);
+    }
+
+    /// @notice The delivery verifier of a weight shape, or the zero address when none is registered.
+    /// @param deliveryShapeId The weight shape's id.
+    /// @return The verifier address.
+    function deliveryVerifierOf(bytes32 deliveryShapeId) public view returns (address) {
+        return _deliveryShapes[deliveryShapeId].verifier;
+    }
+
+    /// @notice The delivery verifier for the weights of a registered module shape (same DIN, R, DOUT),
+    ///         or the zero address when the module shape or its weight shape is unknown.
+    /// @param shapeId A module shape id.
+    /// @return verifier The delivery verifier.
+    /// @return deliveryShapeId The weight shape's id (zero when the module shape is unknown).
+    function deliveryVerifierForShape(
+        bytes32 shapeId
+    ) external view returns (address verifier, bytes32 deliveryShapeId) {
+        Shape storage shape = _shapes[shapeId];
+        if (shape.verifier == address(0)) return (address(0), bytes32(0));
+        deliveryShapeId = deliveryShapeIdOf(shape.din, shape.r, shape.dout);
+        verifier = _deliveryShapes[deliveryShapeId].verifier;
+    }
+
+    /// @notice A registered weight shape; reverts with `UnknownShape` otherwise.
+    /// @param deliveryShapeId The weight shape's id.
+    /// @return The weight shape and its verifier.
+    function getDeliveryShape(bytes32 deliveryShapeId) external view returns (DeliveryShape memory) {
+        DeliveryShape memory shape = _deliveryShapes[deliveryShapeId];
+        if (shape.verifier == address(0)) revert UnknownShape(deliveryShapeId);
+        return shape;
+    }
+
+    /// @notice How many weight shapes have a delivery verifier.
+    /// @return The count.
+    function deliveryShapeCount() external view returns (uint256) {
+        return _deliveryShapeIds.length;
+    }
+
+    /// @notice The id of the `index`-th registered weight shape (registration order).
+    /// @param index Position, below `deliveryShapeCount()`.
+    /// @return The weight shape id.
+    function deliveryShapeIdAt(uint256 index) external view returns (bytes32) {
+        return _deliveryShapeIds[index];
     }
 }

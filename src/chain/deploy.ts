@@ -14,7 +14,13 @@ import {
   type InterfaceAbi,
   type Signer,
 } from "ethers";
-import type { DeployedContract, DeployedShape, DeploymentRecord } from "./deployments.js";
+import type {
+  DeployedContract,
+  DeployedDeliveryShape,
+  DeployedShape,
+  DeploymentRecord,
+} from "./deployments.js";
+import { POSEIDON1_ABI, POSEIDON1_BYTECODE } from "./poseidon1.js";
 
 /** What deploying a contract needs from its compiled artifact. */
 export interface ContractArtifact {
@@ -40,11 +46,38 @@ export interface VerifierSpec {
   artifact: ContractArtifact;
 }
 
+/** A weight shape's dimensions (the LoRA matrices of one module). */
+export interface DeliveryShapeDims {
+  DIN: number;
+  R: number;
+  DOUT: number;
+}
+
+/** One delivery verifier to deploy and register (`registerDelivery`). */
+export interface DeliveryVerifierSpec {
+  /** The shape's name in circuits/delivery-shapes.json. */
+  shapeName: string;
+  shapeDims: DeliveryShapeDims;
+  /** The compiled `Groth16Delivery_<shapeName>`. */
+  artifact: ContractArtifact;
+}
+
+/** circomlib's Poseidon(1) contract (circomlibjs `poseidonContract.createCode(1)`), the escrow's key hasher. */
+export const POSEIDON1_ARTIFACT: ContractArtifact = {
+  contractName: "Poseidon1",
+  abi: POSEIDON1_ABI as unknown as InterfaceAbi,
+  bytecode: POSEIDON1_BYTECODE,
+};
+
 /** Every artifact a deployment needs. */
 export interface ZkloraArtifacts {
   registry: ContractArtifact;
   escrow: ContractArtifact;
   verifiers: VerifierSpec[];
+  /** Delivery verifiers, registered per weight shape (none when absent). */
+  deliveryVerifiers?: DeliveryVerifierSpec[];
+  /** The escrow's key hasher (default: POSEIDON1_ARTIFACT). */
+  keyHasher?: ContractArtifact;
 }
 
 /** Options of `deployZklora`. */
@@ -65,6 +98,10 @@ export interface ZkloraDeployment {
   escrow: Contract;
   /** Verifier contract per shape name. */
   verifiers: Record<string, Contract>;
+  /** Delivery verifier contract per delivery shape name. */
+  deliveryVerifiers: Record<string, Contract>;
+  /** The escrow's Poseidon(1) key hasher. */
+  keyHasher: Contract;
   /** The record to write with `writeDeployment`. */
   record: DeploymentRecord;
   /** ABIs by contract name, for `writeDeployment(…, { abis })`. */
@@ -76,6 +113,8 @@ export const VARIANT_V1 = encodeBytes32String("zklora.lora-module.v1");
 
 /** The prefix of the generated verifiers' contract names. */
 export const VERIFIER_PREFIX = "Groth16Verifier_";
+/** The prefix of the generated delivery verifiers' contract names. */
+export const DELIVERY_VERIFIER_PREFIX = "Groth16Delivery_";
 
 /** A deployment step failed. */
 export class DeployError extends Error {
@@ -166,7 +205,39 @@ export async function deployZklora(
     abis[spec.artifact.contractName] = spec.artifact.abi;
     shapes.push({ name: spec.shapeName, T, DIN, R, DOUT, shapeId, variant, verifier: verifier.info });
   }
-  const escrow = await deployOne(signer, artifacts.escrow, [registry.info.address], log);
+  const deliveryShapes: DeployedDeliveryShape[] = [];
+  const deliveryVerifiers: Record<string, Contract> = {};
+  const seenDelivery = new Set<string>();
+  for (const spec of artifacts.deliveryVerifiers ?? []) {
+    const { DIN, R, DOUT } = spec.shapeDims;
+    const key = `${DIN}x${R}x${DOUT}`;
+    if (seenDelivery.has(key))
+      throw new DeployError(`two delivery verifiers for weight shape ${key} (${spec.shapeName})`);
+    seenDelivery.add(key);
+    const verifier = await deployOne(signer, spec.artifact, [], log);
+    const tx = await registry.contract.getFunction("registerDelivery")(DIN, R, DOUT, verifier.info.address);
+    const receipt = await tx.wait();
+    if (receipt === null || receipt.status !== 1)
+      throw new DeployError(`registering delivery shape ${spec.shapeName} failed`);
+    const deliveryShapeId = (await registry.contract.getFunction("deliveryShapeIdOf")(
+      DIN,
+      R,
+      DOUT,
+    )) as string;
+    log(`registered delivery shape ${spec.shapeName} (${deliveryShapeId}) → ${verifier.info.address}`);
+    deliveryVerifiers[spec.shapeName] = verifier.contract;
+    abis[spec.artifact.contractName] = spec.artifact.abi;
+    deliveryShapes.push({ name: spec.shapeName, DIN, R, DOUT, deliveryShapeId, verifier: verifier.info });
+  }
+  const hasherArtifact = artifacts.keyHasher ?? POSEIDON1_ARTIFACT;
+  const keyHasher = await deployOne(signer, hasherArtifact, [], log);
+  abis[hasherArtifact.contractName] = hasherArtifact.abi;
+  const escrow = await deployOne(
+    signer,
+    artifacts.escrow,
+    [registry.info.address, keyHasher.info.address],
+    log,
+  );
 
   let registryOwner = deployer;
   if (options.registryOwner !== undefined && getAddress(options.registryOwner) !== deployer) {
@@ -184,10 +255,19 @@ export async function deployZklora(
     registryOwner,
     blockNumber: escrow.info.blockNumber,
     deployedAt: new Date().toISOString(),
-    contracts: { VerifierRegistry: registry.info, LoraEscrow: escrow.info },
+    contracts: { VerifierRegistry: registry.info, LoraEscrow: escrow.info, Poseidon1: keyHasher.info },
     shapes,
+    deliveryShapes,
   };
-  return { registry: registry.contract, escrow: escrow.contract, verifiers, record, abis };
+  return {
+    registry: registry.contract,
+    escrow: escrow.contract,
+    verifiers,
+    deliveryVerifiers,
+    keyHasher: keyHasher.contract,
+    record,
+    abis,
+  };
 }
 
 /** Where `collectZkloraArtifacts` reads compiled contracts from (Hardhat's `hre.artifacts` fits). */
@@ -213,7 +293,14 @@ function toArtifact(a: { contractName: string; abi: unknown; bytecode: string })
 export async function collectZkloraArtifacts(
   source: ArtifactSource,
   shapes: readonly NamedShape[],
-  options: { only?: readonly string[] } = {},
+  options: {
+    only?: readonly string[];
+    /**
+     * Weight shapes (circuits/delivery-shapes.json) whose `Groth16Delivery_<name>` to deploy when
+     * compiled; with `only`, just those whose (DIN, R, DOUT) one of the `only` shapes has.
+     */
+    deliveryShapes?: readonly (DeliveryShapeDims & { name: string })[];
+  } = {},
 ): Promise<{ artifacts: ZkloraArtifacts; missing: string[] }> {
   const wanted = options.only === undefined ? shapes : shapes.filter((s) => options.only?.includes(s.name));
   for (const name of options.only ?? []) {
@@ -242,11 +329,27 @@ export async function collectZkloraArtifacts(
       artifact: toArtifact(await source.readArtifact(contractName)),
     });
   }
+  const deliveryVerifiers: DeliveryVerifierSpec[] = [];
+  for (const d of options.deliveryShapes ?? []) {
+    if (
+      options.only !== undefined &&
+      !wanted.some((s) => s.DIN === d.DIN && s.R === d.R && s.DOUT === d.DOUT)
+    )
+      continue;
+    const contractName = `${DELIVERY_VERIFIER_PREFIX}${d.name}`;
+    if (!(await source.artifactExists(contractName))) continue;
+    deliveryVerifiers.push({
+      shapeName: d.name,
+      shapeDims: { DIN: d.DIN, R: d.R, DOUT: d.DOUT },
+      artifact: toArtifact(await source.readArtifact(contractName)),
+    });
+  }
   return {
     artifacts: {
       registry: toArtifact(await source.readArtifact("VerifierRegistry")),
       escrow: toArtifact(await source.readArtifact("LoraEscrow")),
       verifiers,
+      deliveryVerifiers,
     },
     missing,
   };

@@ -38,6 +38,19 @@ export interface DeployedShape {
   verifier: DeployedContract;
 }
 
+/** A weight shape whose delivery verifier is registered in the deployment's registry. */
+export interface DeployedDeliveryShape {
+  /** Readable name from circuits/delivery-shapes.json. */
+  name: string;
+  DIN: number;
+  R: number;
+  DOUT: number;
+  /** `keccak256(abi.encode(bytes32("zklora.lora-delivery.v1"), DIN, R, DOUT))`. */
+  deliveryShapeId: string;
+  /** The shape's Groth16 delivery verifier. */
+  verifier: DeployedContract;
+}
+
 /** `deployments/<network>.json`. */
 export interface DeploymentRecord {
   /** Format version of this record. */
@@ -55,9 +68,15 @@ export interface DeploymentRecord {
   /** ISO time the record was written. */
   deployedAt: string;
   /** The registry and the escrow. */
-  contracts: { VerifierRegistry: DeployedContract; LoraEscrow: DeployedContract };
+  contracts: {
+    VerifierRegistry: DeployedContract;
+    LoraEscrow: DeployedContract;
+    Poseidon1?: DeployedContract;
+  };
   /** Registered shapes, in circuits/shapes.json order. */
   shapes: DeployedShape[];
+  /** Registered delivery verifiers per weight shape (absent in records written before delivery existed). */
+  deliveryShapes?: DeployedDeliveryShape[];
 }
 
 /** A deployment record is malformed or missing. */
@@ -112,6 +131,21 @@ export function parseDeployment(json: unknown): DeploymentRecord {
   if (r.contracts === undefined) throw new DeploymentRecordError("contracts missing");
   checkContract("contracts.VerifierRegistry", r.contracts.VerifierRegistry);
   checkContract("contracts.LoraEscrow", r.contracts.LoraEscrow);
+  if (r.contracts.Poseidon1 !== undefined) checkContract("contracts.Poseidon1", r.contracts.Poseidon1);
+  if (r.deliveryShapes !== undefined) {
+    if (!Array.isArray(r.deliveryShapes)) throw new DeploymentRecordError("deliveryShapes must be an array");
+    r.deliveryShapes.forEach((s, i) => {
+      for (const d of ["DIN", "R", "DOUT"] as const) {
+        if (!Number.isInteger(s[d]) || s[d] < 1)
+          throw new DeploymentRecordError(`deliveryShapes[${i}].${d} must be a positive integer`);
+      }
+      if (typeof s.name !== "string" || !BYTES32.test(s.deliveryShapeId))
+        throw new DeploymentRecordError(
+          `deliveryShapes[${i}]: name must be a string and deliveryShapeId bytes32 hex`,
+        );
+      checkContract(`deliveryShapes[${i}].verifier`, s.verifier);
+    });
+  }
   if (!Array.isArray(r.shapes)) throw new DeploymentRecordError("shapes must be an array");
   r.shapes.forEach((s, i) => {
     if (typeof s.name !== "string") throw new DeploymentRecordError(`shapes[${i}].name must be a string`);

@@ -98,6 +98,24 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
   ERC20InsufficientAllowance: (a) =>
     `the escrow ${a[0]} may spend ${a[1]} tokens, ${a[2]} are needed: approve the price first`,
   ReentrancyGuardReentrantCall: () => "reentrant call refused",
+  KeyHasherHasNoCode: (a) =>
+    `the key hasher ${a[0]} has no code: deploy circomlib's Poseidon(1) (zklora:deploy)`,
+  UnregisteredDeliveryShape: (a) =>
+    `module ${a[0]}'s weight shape ${a[1]} has no delivery verifier in the registry: add it to circuits/delivery-shapes.json, npm run circuits:delivery, redeploy`,
+  DeliveryNotRequired: (a) => `deal ${a[0]} was proposed without weight delivery`,
+  KeysRequired: (a) =>
+    `deal ${a[0]} delivers weights: settle it with the delivery keys (zklora:settle --keys / settleWithKeys)`,
+  UnknownModule: (a) => `deal ${a[0]} has no module ${a[1]}`,
+  DeliveryAlreadyProven: (a) =>
+    `module ${a[1]} of deal ${a[0]} already has a proven delivery (it cannot be replaced)`,
+  InvalidDeliveryProof: (a) =>
+    `the delivery proof of module ${a[1]} of deal ${a[0]} does not verify: other weights than C_m, another key or ciphertext, or corrupt`,
+  DeliveriesMissing: (a) =>
+    `deal ${a[0]} still lacks ${a[1]} proven deliveries: the contributor must run zklora:deliver before it can be funded`,
+  KeyCountMismatch: (a) => `deal ${a[0]} needs ${a[1]} keys (one per module), got ${a[2]}`,
+  WrongKey: (a) => `the key of module ${a[1]} of deal ${a[0]} does not hash to its proven hK`,
+  DeliveryShapeAlreadyRegistered: (a) => `weight shape ${a[0]} already has the delivery verifier ${a[1]}`,
+  InvalidDeliveryShape: () => "the weight shape has a zero dimension",
   Error: (a) => String(a[0]),
   Panic: (a) => `panic code ${a[0]}`,
 };

@@ -11,3 +11,4 @@ export * from "./errors.js";
 // not pull in. A dApp fetches deployments/<network>.json itself and passes it to `addressesOf`.
 export type { DeploymentRecord, DeployedContract, DeployedShape } from "./deployments.js";
 export * from "./typechain/index.js";
+export * from "./delivery.js";

@@ -13,3 +13,4 @@ export * from "./prover.js";
 export * from "./server.js";
 export * from "./client.js";
 export * from "./evaluate.js";
+export * from "./delivery.js";

@@ -8,6 +8,7 @@
  *   GET  /v1/deals/:dealId
  *   POST /v1/deals/:dealId/modules/:m/infer      {X, rows, hX, nonce, signature}
  *   GET  /v1/deals/:dealId/proofs/:m/:hX         200 ready | 202 pending | 404 unknown | 500 failed
+ *   GET  /v1/deals/:dealId/ciphertexts/:m        200 the module's public delivery | 404 no_ciphertext
  *
  * Every check happens before any output is computed, in this order: route (404), body size
  * (413), JSON (400), shape and values (400), signature form (401), signer is the deal's buyer
@@ -65,6 +66,11 @@ export interface ContributorServerOptions {
   };
   /** Where to report unexpected internal errors; default console.error. */
   log?: (message: string) => void;
+  /**
+   * The PUBLIC delivery (ciphertext, hK, hC, proof; src/mpi/delivery.ts JSON form) of a deal's
+   * module, served at `GET /v1/deals/:dealId/ciphertexts/:m`; undefined when not prepared yet.
+   */
+  getDelivery?: (dealId: bigint, module: number) => Promise<unknown>;
 }
 
 interface DealState {
@@ -95,6 +101,7 @@ function safeDecode(s: string): string {
 const INFER = /^\/v1\/deals\/([^/]+)\/modules\/([^/]+)\/infer$/;
 const PROOF = /^\/v1\/deals\/([^/]+)\/proofs\/([^/]+)\/([^/]+)$/;
 const DEAL = /^\/v1\/deals\/([^/]+)$/;
+const CIPHERTEXT = /^\/v1\/deals\/([^/]+)\/ciphertexts\/([^/]+)$/;
 
 export class ContributorServer {
   private readonly deals = new Map<string, DealState>();
@@ -288,6 +295,23 @@ export class ContributorServer {
         this.allow(req, "GET");
         const [status, body] = this.proof(m[1], m[2], m[3]);
         return this.send(res, status, body);
+      }
+      if ((m = CIPHERTEXT.exec(p)) !== null) {
+        this.allow(req, "GET");
+        const d = this.findDeal(m[1]);
+        const mod = this.findModule(d, m[2]);
+        const body =
+          this.opts.getDelivery === undefined
+            ? undefined
+            : await this.opts.getDelivery(d.deal.dealId, mod.index);
+        if (body === undefined) {
+          throw new HttpRequestError(
+            404,
+            "no_ciphertext",
+            `deal ${d.deal.dealId} module ${mod.index} has no published ciphertext (zklora:deliver)`,
+          );
+        }
+        return this.send(res, 200, body);
       }
       if ((m = DEAL.exec(p)) !== null) {
         this.allow(req, "GET");

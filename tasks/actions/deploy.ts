@@ -3,6 +3,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js";
 import { writeDeployment } from "../../src/chain/deployments.js";
 import { loadShapes } from "../../src/zk/shape.js";
+import { loadDeliveryShapes } from "../../src/zk/delivery-build.js";
 
 interface DeployTaskArguments {
   shapes: string;
@@ -20,7 +21,10 @@ export default async function deployAction(
   if (signer === undefined)
     throw new Error(`network ${connection.networkName} has no account to deploy from`);
   const only = args.shapes === "" ? undefined : args.shapes.split(",").map((s) => s.trim());
-  const { artifacts, missing } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), { only });
+  const { artifacts, missing } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
+    only,
+    deliveryShapes: await loadDeliveryShapes(),
+  });
   for (const name of missing) {
     console.log(
       `skipping shape ${name}: no generated Groth16Verifier_${name} (run the circuit pipeline first)`,

@@ -52,6 +52,8 @@ describe("# deploy", function () {
       record.contracts.LoraEscrow,
       record.contracts.VerifierRegistry,
       ...record.shapes.map((s) => s.verifier),
+      ...(record.contracts.Poseidon1 === undefined ? [] : [record.contracts.Poseidon1]),
+      ...(record.deliveryShapes ?? []).map((s) => s.verifier),
     ]) {
       expect(await ethers.provider.getCode(c.address)).to.not.equal("0x", `${c.contractName} has code`);
       const receipt = await ethers.provider.getTransactionReceipt(c.transactionHash);
@@ -70,6 +72,8 @@ describe("# deploy", function () {
       record.contracts.LoraEscrow,
       record.contracts.VerifierRegistry,
       ...record.shapes.map((s) => s.verifier),
+      ...(record.contracts.Poseidon1 === undefined ? [] : [record.contracts.Poseidon1]),
+      ...(record.deliveryShapes ?? []).map((s) => s.verifier),
     ]
       .map((c) => path.basename(c.abi))
       .sort();

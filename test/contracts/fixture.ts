@@ -16,6 +16,7 @@ import {
   computeRho,
   findShape,
   fingerprint,
+  loadDeliveryShapes,
   loadShapes,
   loraProduct,
   outputDigest,
@@ -86,7 +87,9 @@ export interface Fixture {
 export async function deployFixture(): Promise<Fixture> {
   const [deployer, contributor, buyer, stranger] = await ethers.getSigners();
   // Every shape with a generated verifier, as `zklora:deploy` does; the tiny one must be there.
-  const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes());
+  const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
+    deliveryShapes: await loadDeliveryShapes(),
+  });
   if (!artifacts.verifiers.some((v) => v.shapeName === TINY_SHAPE)) {
     throw new Error(`no compiled Groth16Verifier_${TINY_SHAPE}: generate it with \`npm run circuits\``);
   }

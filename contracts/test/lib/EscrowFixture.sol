@@ -6,6 +6,7 @@ import {VerifierRegistry} from "../../VerifierRegistry.sol";
 import {LoraEscrow} from "../../LoraEscrow.sol";
 import {ToggleVerifier} from "../ToggleVerifier.sol";
 import {ERC20Mock} from "../ERC20Mock.sol";
+import {KeccakKeyHasher} from "../KeccakKeyHasher.sol";
 
 /// @title EscrowFixture
 /// @notice TEST ONLY: a registry with one shape checked by a `ToggleVerifier`, an escrow and a token,
@@ -22,6 +23,7 @@ abstract contract EscrowFixture is TestBase {
     ToggleVerifier internal verifier;
     ERC20Mock internal token;
     bytes32 internal shapeId;
+    KeccakKeyHasher internal keyHasher;
 
     address internal constant CONTRIBUTOR = address(0xC0);
     address internal constant BUYER = address(0xB0);
@@ -31,7 +33,8 @@ abstract contract EscrowFixture is TestBase {
         registry = new VerifierRegistry(address(this));
         verifier = new ToggleVerifier(true);
         shapeId = registry.register(registry.VARIANT_V1(), 2, 4, 2, 3, address(verifier));
-        escrow = new LoraEscrow(registry);
+        keyHasher = new KeccakKeyHasher();
+        escrow = new LoraEscrow(registry, keyHasher);
         token = new ERC20Mock("Mock", "MOCK");
     }
 

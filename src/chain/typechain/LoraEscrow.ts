@@ -73,6 +73,15 @@ export declare namespace LoraEscrow {
     baseModelHash: string;
   };
 
+  export type DeliveryStruct = { verifier: AddressLike; proven: boolean; hK: BigNumberish; hC: BigNumberish };
+
+  export type DeliveryStructOutput = [verifier: string, proven: boolean, hK: bigint, hC: bigint] & {
+    verifier: string;
+    proven: boolean;
+    hK: bigint;
+    hC: bigint;
+  };
+
   export type EntryStruct = {
     module: BigNumberish;
     state: BigNumberish;
@@ -139,19 +148,25 @@ export interface LoraEscrowInterface extends Interface {
       | "MAX_MODULES"
       | "MAX_PROVING_WINDOW"
       | "cancel"
+      | "deliveryRequired"
       | "entryProven"
       | "fund"
       | "getDeal"
+      | "getDeliveries"
       | "getEntries"
       | "getModules"
+      | "keyHasher"
       | "nextDealId"
       | "propose"
+      | "proposeWithDelivery"
       | "publicSignalsOf"
       | "refund"
       | "registry"
       | "rhoOf"
       | "settle"
+      | "settleWithKeys"
       | "submit"
+      | "submitDelivery"
       | "submitMany",
   ): FunctionFragment;
 
@@ -162,8 +177,11 @@ export interface LoraEscrowInterface extends Interface {
       | "DealProposed"
       | "DealRefunded"
       | "DealSettled"
+      | "DeliveryProven"
+      | "DeliveryRequired"
       | "EntryProven"
       | "EntryRegistered"
+      | "KeysRevealed"
       | "ModuleCommitted",
   ): EventFragment;
 
@@ -172,14 +190,21 @@ export interface LoraEscrowInterface extends Interface {
   encodeFunctionData(functionFragment: "MAX_MODULES", values?: undefined): string;
   encodeFunctionData(functionFragment: "MAX_PROVING_WINDOW", values?: undefined): string;
   encodeFunctionData(functionFragment: "cancel", values: [BigNumberish]): string;
+  encodeFunctionData(functionFragment: "deliveryRequired", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "entryProven", values: [BigNumberish, BigNumberish]): string;
   encodeFunctionData(functionFragment: "fund", values: [BigNumberish, LoraEscrow.EntryInputStruct[]]): string;
   encodeFunctionData(functionFragment: "getDeal", values: [BigNumberish]): string;
+  encodeFunctionData(functionFragment: "getDeliveries", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "getEntries", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "getModules", values: [BigNumberish]): string;
+  encodeFunctionData(functionFragment: "keyHasher", values?: undefined): string;
   encodeFunctionData(functionFragment: "nextDealId", values?: undefined): string;
   encodeFunctionData(
     functionFragment: "propose",
+    values: [BigNumberish, AddressLike, AddressLike, BytesLike, LoraEscrow.ModuleSpecStruct[], BigNumberish],
+  ): string;
+  encodeFunctionData(
+    functionFragment: "proposeWithDelivery",
     values: [BigNumberish, AddressLike, AddressLike, BytesLike, LoraEscrow.ModuleSpecStruct[], BigNumberish],
   ): string;
   encodeFunctionData(functionFragment: "publicSignalsOf", values: [BigNumberish, BigNumberish]): string;
@@ -187,9 +212,22 @@ export interface LoraEscrowInterface extends Interface {
   encodeFunctionData(functionFragment: "registry", values?: undefined): string;
   encodeFunctionData(functionFragment: "rhoOf", values: [BigNumberish, BigNumberish]): string;
   encodeFunctionData(functionFragment: "settle", values: [BigNumberish]): string;
+  encodeFunctionData(functionFragment: "settleWithKeys", values: [BigNumberish, BigNumberish[]]): string;
   encodeFunctionData(
     functionFragment: "submit",
     values: [
+      BigNumberish,
+      BigNumberish,
+      [BigNumberish, BigNumberish],
+      [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      [BigNumberish, BigNumberish],
+    ],
+  ): string;
+  encodeFunctionData(
+    functionFragment: "submitDelivery",
+    values: [
+      BigNumberish,
+      BigNumberish,
       BigNumberish,
       BigNumberish,
       [BigNumberish, BigNumberish],
@@ -207,19 +245,25 @@ export interface LoraEscrowInterface extends Interface {
   decodeFunctionResult(functionFragment: "MAX_MODULES", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "MAX_PROVING_WINDOW", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "cancel", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryRequired", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "entryProven", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "fund", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "getDeal", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "getDeliveries", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "getEntries", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "getModules", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "keyHasher", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "nextDealId", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "propose", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "proposeWithDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "publicSignalsOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "refund", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "registry", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "rhoOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "settle", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "settleWithKeys", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submit", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "submitDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitMany", data: BytesLike): Result;
 }
 
@@ -340,6 +384,33 @@ export namespace DealSettledEvent {
   export type LogDescription = TypedLogDescription<Event>;
 }
 
+export namespace DeliveryProvenEvent {
+  export type InputTuple = [dealId: BigNumberish, module: BigNumberish, hK: BigNumberish, hC: BigNumberish];
+  export type OutputTuple = [dealId: bigint, module: bigint, hK: bigint, hC: bigint];
+  export interface OutputObject {
+    dealId: bigint;
+    module: bigint;
+    hK: bigint;
+    hC: bigint;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
+export namespace DeliveryRequiredEvent {
+  export type InputTuple = [dealId: BigNumberish];
+  export type OutputTuple = [dealId: bigint];
+  export interface OutputObject {
+    dealId: bigint;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
 export namespace EntryProvenEvent {
   export type InputTuple = [
     dealId: BigNumberish,
@@ -384,6 +455,19 @@ export namespace EntryRegisteredEvent {
     hX: bigint;
     hY: string;
     fY: bigint;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
+export namespace KeysRevealedEvent {
+  export type InputTuple = [dealId: BigNumberish, keys: BigNumberish[]];
+  export type OutputTuple = [dealId: bigint, keys: bigint[]];
+  export interface OutputObject {
+    dealId: bigint;
+    keys: bigint[];
   }
   export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
   export type Filter = TypedDeferredTopicFilter<Event>;
@@ -465,6 +549,8 @@ export interface LoraEscrow extends BaseContract {
 
   cancel: TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
 
+  deliveryRequired: TypedContractMethod<[dealId: BigNumberish], [boolean], "view">;
+
   entryProven: TypedContractMethod<[dealId: BigNumberish, entryIndex: BigNumberish], [boolean], "view">;
 
   fund: TypedContractMethod<
@@ -475,13 +561,30 @@ export interface LoraEscrow extends BaseContract {
 
   getDeal: TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.DealStructOutput], "view">;
 
+  getDeliveries: TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.DeliveryStructOutput[]], "view">;
+
   getEntries: TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.EntryStructOutput[]], "view">;
 
   getModules: TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.ModuleStructOutput[]], "view">;
 
+  keyHasher: TypedContractMethod<[], [string], "view">;
+
   nextDealId: TypedContractMethod<[], [bigint], "view">;
 
   propose: TypedContractMethod<
+    [
+      price: BigNumberish,
+      token: AddressLike,
+      buyer: AddressLike,
+      baseModelHash: BytesLike,
+      modules: LoraEscrow.ModuleSpecStruct[],
+      provingWindow: BigNumberish,
+    ],
+    [bigint],
+    "nonpayable"
+  >;
+
+  proposeWithDelivery: TypedContractMethod<
     [
       price: BigNumberish,
       token: AddressLike,
@@ -508,10 +611,26 @@ export interface LoraEscrow extends BaseContract {
 
   settle: TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
 
+  settleWithKeys: TypedContractMethod<[dealId: BigNumberish, keys: BigNumberish[]], [void], "nonpayable">;
+
   submit: TypedContractMethod<
     [
       dealId: BigNumberish,
       entryIndex: BigNumberish,
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+    ],
+    [void],
+    "nonpayable"
+  >;
+
+  submitDelivery: TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      module: BigNumberish,
+      hK: BigNumberish,
+      hC: BigNumberish,
       a: [BigNumberish, BigNumberish],
       b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
       c: [BigNumberish, BigNumberish],
@@ -534,6 +653,9 @@ export interface LoraEscrow extends BaseContract {
   getFunction(nameOrSignature: "MAX_PROVING_WINDOW"): TypedContractMethod<[], [bigint], "view">;
   getFunction(nameOrSignature: "cancel"): TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
   getFunction(
+    nameOrSignature: "deliveryRequired",
+  ): TypedContractMethod<[dealId: BigNumberish], [boolean], "view">;
+  getFunction(
     nameOrSignature: "entryProven",
   ): TypedContractMethod<[dealId: BigNumberish, entryIndex: BigNumberish], [boolean], "view">;
   getFunction(
@@ -543,14 +665,32 @@ export interface LoraEscrow extends BaseContract {
     nameOrSignature: "getDeal",
   ): TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.DealStructOutput], "view">;
   getFunction(
+    nameOrSignature: "getDeliveries",
+  ): TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.DeliveryStructOutput[]], "view">;
+  getFunction(
     nameOrSignature: "getEntries",
   ): TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.EntryStructOutput[]], "view">;
   getFunction(
     nameOrSignature: "getModules",
   ): TypedContractMethod<[dealId: BigNumberish], [LoraEscrow.ModuleStructOutput[]], "view">;
+  getFunction(nameOrSignature: "keyHasher"): TypedContractMethod<[], [string], "view">;
   getFunction(nameOrSignature: "nextDealId"): TypedContractMethod<[], [bigint], "view">;
   getFunction(
     nameOrSignature: "propose",
+  ): TypedContractMethod<
+    [
+      price: BigNumberish,
+      token: AddressLike,
+      buyer: AddressLike,
+      baseModelHash: BytesLike,
+      modules: LoraEscrow.ModuleSpecStruct[],
+      provingWindow: BigNumberish,
+    ],
+    [bigint],
+    "nonpayable"
+  >;
+  getFunction(
+    nameOrSignature: "proposeWithDelivery",
   ): TypedContractMethod<
     [
       price: BigNumberish,
@@ -577,11 +717,29 @@ export interface LoraEscrow extends BaseContract {
   ): TypedContractMethod<[dealId: BigNumberish, entryIndex: BigNumberish], [bigint], "view">;
   getFunction(nameOrSignature: "settle"): TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
   getFunction(
+    nameOrSignature: "settleWithKeys",
+  ): TypedContractMethod<[dealId: BigNumberish, keys: BigNumberish[]], [void], "nonpayable">;
+  getFunction(
     nameOrSignature: "submit",
   ): TypedContractMethod<
     [
       dealId: BigNumberish,
       entryIndex: BigNumberish,
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+    ],
+    [void],
+    "nonpayable"
+  >;
+  getFunction(
+    nameOrSignature: "submitDelivery",
+  ): TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      module: BigNumberish,
+      hK: BigNumberish,
+      hC: BigNumberish,
       a: [BigNumberish, BigNumberish],
       b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
       c: [BigNumberish, BigNumberish],
@@ -629,6 +787,20 @@ export interface LoraEscrow extends BaseContract {
     DealSettledEvent.OutputObject
   >;
   getEvent(
+    key: "DeliveryProven",
+  ): TypedContractEvent<
+    DeliveryProvenEvent.InputTuple,
+    DeliveryProvenEvent.OutputTuple,
+    DeliveryProvenEvent.OutputObject
+  >;
+  getEvent(
+    key: "DeliveryRequired",
+  ): TypedContractEvent<
+    DeliveryRequiredEvent.InputTuple,
+    DeliveryRequiredEvent.OutputTuple,
+    DeliveryRequiredEvent.OutputObject
+  >;
+  getEvent(
     key: "EntryProven",
   ): TypedContractEvent<
     EntryProvenEvent.InputTuple,
@@ -641,6 +813,13 @@ export interface LoraEscrow extends BaseContract {
     EntryRegisteredEvent.InputTuple,
     EntryRegisteredEvent.OutputTuple,
     EntryRegisteredEvent.OutputObject
+  >;
+  getEvent(
+    key: "KeysRevealed",
+  ): TypedContractEvent<
+    KeysRevealedEvent.InputTuple,
+    KeysRevealedEvent.OutputTuple,
+    KeysRevealedEvent.OutputObject
   >;
   getEvent(
     key: "ModuleCommitted",
@@ -706,6 +885,28 @@ export interface LoraEscrow extends BaseContract {
       DealSettledEvent.OutputObject
     >;
 
+    "DeliveryProven(uint256,uint256,uint256,uint256)": TypedContractEvent<
+      DeliveryProvenEvent.InputTuple,
+      DeliveryProvenEvent.OutputTuple,
+      DeliveryProvenEvent.OutputObject
+    >;
+    DeliveryProven: TypedContractEvent<
+      DeliveryProvenEvent.InputTuple,
+      DeliveryProvenEvent.OutputTuple,
+      DeliveryProvenEvent.OutputObject
+    >;
+
+    "DeliveryRequired(uint256)": TypedContractEvent<
+      DeliveryRequiredEvent.InputTuple,
+      DeliveryRequiredEvent.OutputTuple,
+      DeliveryRequiredEvent.OutputObject
+    >;
+    DeliveryRequired: TypedContractEvent<
+      DeliveryRequiredEvent.InputTuple,
+      DeliveryRequiredEvent.OutputTuple,
+      DeliveryRequiredEvent.OutputObject
+    >;
+
     "EntryProven(uint256,uint256,uint256,uint256)": TypedContractEvent<
       EntryProvenEvent.InputTuple,
       EntryProvenEvent.OutputTuple,
@@ -726,6 +927,17 @@ export interface LoraEscrow extends BaseContract {
       EntryRegisteredEvent.InputTuple,
       EntryRegisteredEvent.OutputTuple,
       EntryRegisteredEvent.OutputObject
+    >;
+
+    "KeysRevealed(uint256,uint256[])": TypedContractEvent<
+      KeysRevealedEvent.InputTuple,
+      KeysRevealedEvent.OutputTuple,
+      KeysRevealedEvent.OutputObject
+    >;
+    KeysRevealed: TypedContractEvent<
+      KeysRevealedEvent.InputTuple,
+      KeysRevealedEvent.OutputTuple,
+      KeysRevealedEvent.OutputObject
     >;
 
     "ModuleCommitted(uint256,uint256,bytes32,uint256,address,string)": TypedContractEvent<

@@ -24,6 +24,20 @@ import type {
 } from "./common.js";
 
 export declare namespace VerifierRegistry {
+  export type DeliveryShapeStruct = {
+    verifier: AddressLike;
+    din: BigNumberish;
+    r: BigNumberish;
+    dout: BigNumberish;
+  };
+
+  export type DeliveryShapeStructOutput = [verifier: string, din: bigint, r: bigint, dout: bigint] & {
+    verifier: string;
+    din: bigint;
+    r: bigint;
+    dout: bigint;
+  };
+
   export type ShapeStruct = {
     verifier: AddressLike;
     variant: BytesLike;
@@ -46,11 +60,19 @@ export declare namespace VerifierRegistry {
 export interface VerifierRegistryInterface extends Interface {
   getFunction(
     nameOrSignature:
+      | "DELIVERY_VARIANT_V1"
       | "VARIANT_V1"
+      | "deliveryShapeCount"
+      | "deliveryShapeIdAt"
+      | "deliveryShapeIdOf"
+      | "deliveryVerifierForShape"
+      | "deliveryVerifierOf"
+      | "getDeliveryShape"
       | "getShape"
       | "isRegistered"
       | "owner"
       | "register"
+      | "registerDelivery"
       | "renounceOwnership"
       | "shapeCount"
       | "shapeIdAt"
@@ -59,15 +81,31 @@ export interface VerifierRegistryInterface extends Interface {
       | "verifierOf",
   ): FunctionFragment;
 
-  getEvent(nameOrSignatureOrTopic: "OwnershipTransferred" | "ShapeRegistered"): EventFragment;
+  getEvent(
+    nameOrSignatureOrTopic: "DeliveryShapeRegistered" | "OwnershipTransferred" | "ShapeRegistered",
+  ): EventFragment;
 
+  encodeFunctionData(functionFragment: "DELIVERY_VARIANT_V1", values?: undefined): string;
   encodeFunctionData(functionFragment: "VARIANT_V1", values?: undefined): string;
+  encodeFunctionData(functionFragment: "deliveryShapeCount", values?: undefined): string;
+  encodeFunctionData(functionFragment: "deliveryShapeIdAt", values: [BigNumberish]): string;
+  encodeFunctionData(
+    functionFragment: "deliveryShapeIdOf",
+    values: [BigNumberish, BigNumberish, BigNumberish],
+  ): string;
+  encodeFunctionData(functionFragment: "deliveryVerifierForShape", values: [BytesLike]): string;
+  encodeFunctionData(functionFragment: "deliveryVerifierOf", values: [BytesLike]): string;
+  encodeFunctionData(functionFragment: "getDeliveryShape", values: [BytesLike]): string;
   encodeFunctionData(functionFragment: "getShape", values: [BytesLike]): string;
   encodeFunctionData(functionFragment: "isRegistered", values: [BytesLike]): string;
   encodeFunctionData(functionFragment: "owner", values?: undefined): string;
   encodeFunctionData(
     functionFragment: "register",
     values: [BytesLike, BigNumberish, BigNumberish, BigNumberish, BigNumberish, AddressLike],
+  ): string;
+  encodeFunctionData(
+    functionFragment: "registerDelivery",
+    values: [BigNumberish, BigNumberish, BigNumberish, AddressLike],
   ): string;
   encodeFunctionData(functionFragment: "renounceOwnership", values?: undefined): string;
   encodeFunctionData(functionFragment: "shapeCount", values?: undefined): string;
@@ -79,17 +117,47 @@ export interface VerifierRegistryInterface extends Interface {
   encodeFunctionData(functionFragment: "transferOwnership", values: [AddressLike]): string;
   encodeFunctionData(functionFragment: "verifierOf", values: [BytesLike]): string;
 
+  decodeFunctionResult(functionFragment: "DELIVERY_VARIANT_V1", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "VARIANT_V1", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryShapeCount", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryShapeIdAt", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryShapeIdOf", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryVerifierForShape", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryVerifierOf", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "getDeliveryShape", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "getShape", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "isRegistered", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "owner", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "register", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "registerDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "renounceOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "shapeCount", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "shapeIdAt", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "shapeIdOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "transferOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verifierOf", data: BytesLike): Result;
+}
+
+export namespace DeliveryShapeRegisteredEvent {
+  export type InputTuple = [
+    deliveryShapeId: BytesLike,
+    verifier: AddressLike,
+    din: BigNumberish,
+    r: BigNumberish,
+    dout: BigNumberish,
+  ];
+  export type OutputTuple = [deliveryShapeId: string, verifier: string, din: bigint, r: bigint, dout: bigint];
+  export interface OutputObject {
+    deliveryShapeId: string;
+    verifier: string;
+    din: bigint;
+    r: bigint;
+    dout: bigint;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
 }
 
 export namespace OwnershipTransferredEvent {
@@ -172,7 +240,33 @@ export interface VerifierRegistry extends BaseContract {
   listeners(eventName?: string): Promise<Array<Listener>>;
   removeAllListeners<TCEvent extends TypedContractEvent>(event?: TCEvent): Promise<this>;
 
+  DELIVERY_VARIANT_V1: TypedContractMethod<[], [string], "view">;
+
   VARIANT_V1: TypedContractMethod<[], [string], "view">;
+
+  deliveryShapeCount: TypedContractMethod<[], [bigint], "view">;
+
+  deliveryShapeIdAt: TypedContractMethod<[index: BigNumberish], [string], "view">;
+
+  deliveryShapeIdOf: TypedContractMethod<
+    [din: BigNumberish, r: BigNumberish, dout: BigNumberish],
+    [string],
+    "view"
+  >;
+
+  deliveryVerifierForShape: TypedContractMethod<
+    [shapeId: BytesLike],
+    [[string, string] & { verifier: string; deliveryShapeId: string }],
+    "view"
+  >;
+
+  deliveryVerifierOf: TypedContractMethod<[deliveryShapeId: BytesLike], [string], "view">;
+
+  getDeliveryShape: TypedContractMethod<
+    [deliveryShapeId: BytesLike],
+    [VerifierRegistry.DeliveryShapeStructOutput],
+    "view"
+  >;
 
   getShape: TypedContractMethod<[shapeId: BytesLike], [VerifierRegistry.ShapeStructOutput], "view">;
 
@@ -189,6 +283,12 @@ export interface VerifierRegistry extends BaseContract {
       dout: BigNumberish,
       verifier: AddressLike,
     ],
+    [string],
+    "nonpayable"
+  >;
+
+  registerDelivery: TypedContractMethod<
+    [din: BigNumberish, r: BigNumberish, dout: BigNumberish, verifier: AddressLike],
     [string],
     "nonpayable"
   >;
@@ -211,7 +311,28 @@ export interface VerifierRegistry extends BaseContract {
 
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
+  getFunction(nameOrSignature: "DELIVERY_VARIANT_V1"): TypedContractMethod<[], [string], "view">;
   getFunction(nameOrSignature: "VARIANT_V1"): TypedContractMethod<[], [string], "view">;
+  getFunction(nameOrSignature: "deliveryShapeCount"): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
+    nameOrSignature: "deliveryShapeIdAt",
+  ): TypedContractMethod<[index: BigNumberish], [string], "view">;
+  getFunction(
+    nameOrSignature: "deliveryShapeIdOf",
+  ): TypedContractMethod<[din: BigNumberish, r: BigNumberish, dout: BigNumberish], [string], "view">;
+  getFunction(
+    nameOrSignature: "deliveryVerifierForShape",
+  ): TypedContractMethod<
+    [shapeId: BytesLike],
+    [[string, string] & { verifier: string; deliveryShapeId: string }],
+    "view"
+  >;
+  getFunction(
+    nameOrSignature: "deliveryVerifierOf",
+  ): TypedContractMethod<[deliveryShapeId: BytesLike], [string], "view">;
+  getFunction(
+    nameOrSignature: "getDeliveryShape",
+  ): TypedContractMethod<[deliveryShapeId: BytesLike], [VerifierRegistry.DeliveryShapeStructOutput], "view">;
   getFunction(
     nameOrSignature: "getShape",
   ): TypedContractMethod<[shapeId: BytesLike], [VerifierRegistry.ShapeStructOutput], "view">;
@@ -231,6 +352,13 @@ export interface VerifierRegistry extends BaseContract {
     [string],
     "nonpayable"
   >;
+  getFunction(
+    nameOrSignature: "registerDelivery",
+  ): TypedContractMethod<
+    [din: BigNumberish, r: BigNumberish, dout: BigNumberish, verifier: AddressLike],
+    [string],
+    "nonpayable"
+  >;
   getFunction(nameOrSignature: "renounceOwnership"): TypedContractMethod<[], [void], "nonpayable">;
   getFunction(nameOrSignature: "shapeCount"): TypedContractMethod<[], [bigint], "view">;
   getFunction(nameOrSignature: "shapeIdAt"): TypedContractMethod<[index: BigNumberish], [string], "view">;
@@ -247,6 +375,13 @@ export interface VerifierRegistry extends BaseContract {
   getFunction(nameOrSignature: "verifierOf"): TypedContractMethod<[shapeId: BytesLike], [string], "view">;
 
   getEvent(
+    key: "DeliveryShapeRegistered",
+  ): TypedContractEvent<
+    DeliveryShapeRegisteredEvent.InputTuple,
+    DeliveryShapeRegisteredEvent.OutputTuple,
+    DeliveryShapeRegisteredEvent.OutputObject
+  >;
+  getEvent(
     key: "OwnershipTransferred",
   ): TypedContractEvent<
     OwnershipTransferredEvent.InputTuple,
@@ -262,6 +397,17 @@ export interface VerifierRegistry extends BaseContract {
   >;
 
   filters: {
+    "DeliveryShapeRegistered(bytes32,address,uint256,uint256,uint256)": TypedContractEvent<
+      DeliveryShapeRegisteredEvent.InputTuple,
+      DeliveryShapeRegisteredEvent.OutputTuple,
+      DeliveryShapeRegisteredEvent.OutputObject
+    >;
+    DeliveryShapeRegistered: TypedContractEvent<
+      DeliveryShapeRegisteredEvent.InputTuple,
+      DeliveryShapeRegisteredEvent.OutputTuple,
+      DeliveryShapeRegisteredEvent.OutputObject
+    >;
+
     "OwnershipTransferred(address,address)": TypedContractEvent<
       OwnershipTransferredEvent.InputTuple,
       OwnershipTransferredEvent.OutputTuple,

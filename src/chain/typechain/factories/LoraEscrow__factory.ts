@@ -12,6 +12,11 @@ const _abi = [
         name: "registry_",
         type: "address",
       },
+      {
+        internalType: "contract IPoseidon1",
+        name: "keyHasher_",
+        type: "address",
+      },
     ],
     stateMutability: "nonpayable",
     type: "constructor",
@@ -25,6 +30,49 @@ const _abi = [
       },
     ],
     name: "AllEntriesProven",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "missing",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveriesMissing",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveryAlreadyProven",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveryNotRequired",
     type: "error",
   },
   {
@@ -90,6 +138,22 @@ const _abi = [
     inputs: [
       {
         internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "InvalidDeliveryProof",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
         name: "count",
         type: "uint256",
       },
@@ -132,6 +196,49 @@ const _abi = [
       },
     ],
     name: "InvalidProvingWindow",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "expected",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "received",
+        type: "uint256",
+      },
+    ],
+    name: "KeyCountMismatch",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "address",
+        name: "keyHasher",
+        type: "address",
+      },
+    ],
+    name: "KeyHasherHasNoCode",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "KeysRequired",
     type: "error",
   },
   {
@@ -357,6 +464,38 @@ const _abi = [
     inputs: [
       {
         internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "UnknownModule",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+      {
+        internalType: "bytes32",
+        name: "deliveryShapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "UnregisteredDeliveryShape",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
         name: "module",
         type: "uint256",
       },
@@ -367,6 +506,22 @@ const _abi = [
       },
     ],
     name: "UnregisteredShape",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "WrongKey",
     type: "error",
   },
   {
@@ -590,6 +745,50 @@ const _abi = [
       {
         indexed: true,
         internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256",
+        name: "hK",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256",
+        name: "hC",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveryProven",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveryRequired",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        indexed: true,
+        internalType: "uint256",
         name: "entryIndex",
         type: "uint256",
       },
@@ -650,6 +849,25 @@ const _abi = [
       },
     ],
     name: "EntryRegistered",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256[]",
+        name: "keys",
+        type: "uint256[]",
+      },
+    ],
+    name: "KeysRevealed",
     type: "event",
   },
   {
@@ -758,6 +976,25 @@ const _abi = [
     name: "cancel",
     outputs: [],
     stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "deliveryRequired",
+    outputs: [
+      {
+        internalType: "bool",
+        name: "",
+        type: "bool",
+      },
+    ],
+    stateMutability: "view",
     type: "function",
   },
   {
@@ -908,6 +1145,47 @@ const _abi = [
         type: "uint256",
       },
     ],
+    name: "getDeliveries",
+    outputs: [
+      {
+        components: [
+          {
+            internalType: "address",
+            name: "verifier",
+            type: "address",
+          },
+          {
+            internalType: "bool",
+            name: "proven",
+            type: "bool",
+          },
+          {
+            internalType: "uint256",
+            name: "hK",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "hC",
+            type: "uint256",
+          },
+        ],
+        internalType: "struct LoraEscrow.Delivery[]",
+        name: "deliveries",
+        type: "tuple[]",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
     name: "getEntries",
     outputs: [
       {
@@ -989,6 +1267,19 @@ const _abi = [
   },
   {
     inputs: [],
+    name: "keyHasher",
+    outputs: [
+      {
+        internalType: "contract IPoseidon1",
+        name: "",
+        type: "address",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
     name: "nextDealId",
     outputs: [
       {
@@ -1051,6 +1342,67 @@ const _abi = [
       },
     ],
     name: "propose",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "price",
+        type: "uint256",
+      },
+      {
+        internalType: "address",
+        name: "token",
+        type: "address",
+      },
+      {
+        internalType: "address",
+        name: "buyer",
+        type: "address",
+      },
+      {
+        internalType: "bytes32",
+        name: "baseModelHash",
+        type: "bytes32",
+      },
+      {
+        components: [
+          {
+            internalType: "string",
+            name: "target",
+            type: "string",
+          },
+          {
+            internalType: "bytes32",
+            name: "shapeId",
+            type: "bytes32",
+          },
+          {
+            internalType: "uint256",
+            name: "commitment",
+            type: "uint256",
+          },
+        ],
+        internalType: "struct LoraEscrow.ModuleSpec[]",
+        name: "modules",
+        type: "tuple[]",
+      },
+      {
+        internalType: "uint256",
+        name: "provingWindow",
+        type: "uint256",
+      },
+    ],
+    name: "proposeWithDelivery",
     outputs: [
       {
         internalType: "uint256",
@@ -1156,6 +1508,24 @@ const _abi = [
         type: "uint256",
       },
       {
+        internalType: "uint256[]",
+        name: "keys",
+        type: "uint256[]",
+      },
+    ],
+    name: "settleWithKeys",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
         internalType: "uint256",
         name: "entryIndex",
         type: "uint256",
@@ -1177,6 +1547,49 @@ const _abi = [
       },
     ],
     name: "submit",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "hK",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "hC",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "a",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2][2]",
+        name: "b",
+        type: "uint256[2][2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "c",
+        type: "uint256[2]",
+      },
+    ],
+    name: "submitDelivery",
     outputs: [],
     stateMutability: "nonpayable",
     type: "function",

@@ -20,6 +20,43 @@ const _abi = [
     inputs: [
       {
         internalType: "bytes32",
+        name: "deliveryShapeId",
+        type: "bytes32",
+      },
+      {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+    ],
+    name: "DeliveryShapeAlreadyRegistered",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "din",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "r",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "dout",
+        type: "uint256",
+      },
+    ],
+    name: "InvalidDeliveryShape",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
         name: "variant",
         type: "bytes32",
       },
@@ -117,6 +154,43 @@ const _abi = [
     inputs: [
       {
         indexed: true,
+        internalType: "bytes32",
+        name: "deliveryShapeId",
+        type: "bytes32",
+      },
+      {
+        indexed: true,
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+      {
+        indexed: false,
+        internalType: "uint256",
+        name: "din",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256",
+        name: "r",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256",
+        name: "dout",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveryShapeRegistered",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
         internalType: "address",
         name: "previousOwner",
         type: "address",
@@ -182,12 +256,170 @@ const _abi = [
   },
   {
     inputs: [],
+    name: "DELIVERY_VARIANT_V1",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
     name: "VARIANT_V1",
     outputs: [
       {
         internalType: "bytes32",
         name: "",
         type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "deliveryShapeCount",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "index",
+        type: "uint256",
+      },
+    ],
+    name: "deliveryShapeIdAt",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "din",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "r",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "dout",
+        type: "uint256",
+      },
+    ],
+    name: "deliveryShapeIdOf",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "pure",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "deliveryVerifierForShape",
+    outputs: [
+      {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+      {
+        internalType: "bytes32",
+        name: "deliveryShapeId",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
+        name: "deliveryShapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "deliveryVerifierOf",
+    outputs: [
+      {
+        internalType: "address",
+        name: "",
+        type: "address",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
+        name: "deliveryShapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "getDeliveryShape",
+    outputs: [
+      {
+        components: [
+          {
+            internalType: "address",
+            name: "verifier",
+            type: "address",
+          },
+          {
+            internalType: "uint256",
+            name: "din",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "r",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "dout",
+            type: "uint256",
+          },
+        ],
+        internalType: "struct VerifierRegistry.DeliveryShape",
+        name: "",
+        type: "tuple",
       },
     ],
     stateMutability: "view",
@@ -314,6 +546,40 @@ const _abi = [
       {
         internalType: "bytes32",
         name: "shapeId",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "din",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "r",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "dout",
+        type: "uint256",
+      },
+      {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+    ],
+    name: "registerDelivery",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "deliveryShapeId",
         type: "bytes32",
       },
     ],
