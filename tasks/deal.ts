@@ -71,6 +71,11 @@ export const proposeTask = task(
     description: "Proving window in seconds after funding (default 86400)",
     defaultValue: "86400",
   })
+  .addFlag({
+    name: "deliver",
+    description:
+      "Deliver the weights with the payment (zero-knowledge contingent payment): zklora:deliver before funding, zklora:reveal to settle",
+  })
   .setAction(() => import("./actions/propose.js"))
   .build();
 

@@ -8,5 +8,14 @@ import { circuitsTask } from "./circuits.js";
 import { dealTasks } from "./deal.js";
 import { demoTask } from "./demo.js";
 import { deployTask } from "./deploy.js";
+import { deliverTasks } from "./deliver.js";
+import { decryptTasks } from "./decrypt.js";
 
-export const zkloraTasks: TaskDefinition[] = [deployTask, circuitsTask, ...dealTasks, demoTask];
+export const zkloraTasks: TaskDefinition[] = [
+  deployTask,
+  circuitsTask,
+  ...dealTasks,
+  ...deliverTasks,
+  ...decryptTasks,
+  demoTask,
+];

@@ -6,7 +6,9 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
-import type { ZkloraClient, EntryInput, EntryView, TxResult } from "../chain/index.js";
+import type { ZkloraClient, EntryInput, EntryView, ProposeParams, TxResult } from "../chain/index.js";
+import { proposeWithDelivery } from "../chain/delivery.js";
+import { deliveryFiles } from "../mpi/delivery.js";
 import { loadBaseModel, loadPeftAdapter, type BaseModel } from "../model/index.js";
 import {
   ContributorServer,
@@ -88,6 +90,8 @@ export interface ProposeStepOptions {
   token?: string | null;
   buyer?: string | null;
   provingWindow: bigint | number;
+  /** Propose a deal that delivers the weights (proposeWithDelivery; then zklora:deliver before funding). */
+  delivery?: boolean;
 }
 
 /** Contributor: propose the deal on-chain from manifest.json; writes deal.json. */
@@ -105,7 +109,11 @@ export async function proposeStep(
   }
   const signer = o.client.runner as Signer;
   const contributor = getAddress(await signer.getAddress());
-  const { dealId, tx } = await o.client.propose({
+  const propose =
+    o.delivery === true
+      ? (p: ProposeParams) => proposeWithDelivery(o.client, p)
+      : (p: ProposeParams) => o.client.propose(p);
+  const { dealId, tx } = await propose({
     price: o.price,
     token: o.token,
     buyer: o.buyer,
@@ -178,6 +186,11 @@ export async function startServe(
         ? { enabled: false }
         : { concurrency: o.provingConcurrency ?? 1, proofDir: o.workspace.serverProofs },
     log: o.log,
+    // Published weight deliveries (zklora:deliver), served at GET /v1/deals/:id/ciphertexts/:m.
+    getDelivery: async (_dealId, m) => {
+      const file = deliveryFiles(o.workspace.dir).module(m);
+      return existsSync(file) ? readJsonFile(file) : undefined;
+    },
   });
   await server.addDeal({ ...deal, buyer: buyer === ZeroAddress ? undefined : buyer }, secrets);
   const { url } = await server.listen();

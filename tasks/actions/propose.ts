@@ -14,6 +14,7 @@ interface Args {
   token: string;
   buyer: string;
   window: string;
+  deliver?: boolean;
 }
 
 export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
@@ -42,11 +43,14 @@ export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvir
       token,
       buyer,
       provingWindow: window,
+      delivery: args.deliver === true,
     });
     console.log(
       `proposed deal ${dealId} on ${connection.networkName}: price ${formatAmount(price, info)}, buyer ${buyer ?? "open"}, window ${window} s`,
     );
     console.log(`tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed})`);
     console.log(`wrote ${ws.deal}: send it and manifest.json to the buyer`);
+    if (args.deliver === true)
+      console.log("the deal delivers its weights: run zklora:deliver before the buyer funds");
   });
 }
