@@ -89,4 +89,6 @@ declare module "circomlibjs" {
     F: PoseidonField;
   }
   export function buildPoseidonOpt(): Promise<PoseidonOpt>;
+  /** The same permutation compiled to WebAssembly (single-threaded, no workers left behind). */
+  export function buildPoseidon(): Promise<PoseidonOpt>;
 }
