@@ -611,7 +611,10 @@ contract LoraEscrow is ReentrancyGuard {
     ///      contributor owes within it; afterwards the buyer can refund). The hashes are staticcalls to
     ///      `keyHasher`; checks-effects-interactions (status `Settled` before the transfer), `nonReentrant`.
     ///      Reverts with `DeliveryNotRequired`, `EntriesUnproven`, `ProvingWindowClosed`,
-    ///      `KeyCountMismatch`, `NotAFieldElement` or `WrongKey`.
+    ///      `KeyCountMismatch`, `NotAFieldElement` or `WrongKey`. The keys are public from the moment
+    ///      the transaction is broadcast, even if it then reverts: send it well before the deadline (a
+    ///      transaction mined after it reverts, and the buyer may refund) and let the contributor be an
+    ///      account that accepts the payment.
     /// @param dealId The deal.
     /// @param keys The delivery key of each module, in module order.
     function settleWithKeys(uint256 dealId, uint256[] calldata keys) external nonReentrant {
