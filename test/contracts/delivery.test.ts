@@ -110,7 +110,11 @@ describe("# LoraEscrow weight delivery with real proofs", function () {
     W1 = await makeWeights(shape, 22);
     X1 = matrix(shape.T, shape.DIN, 31, 500);
     X2 = matrix(shape.T, shape.DIN, 32, 500);
-    [D0, D1, D1underK0] = await Promise.all([delivery(W0, K0, 0), delivery(W1, K1, 1), delivery(W1, K0, 0)]);
+    // One after the other: concurrent first proofs would each build a snarkjs curve (worker threads),
+    // and only the one in globalThis is terminated by the root hook, so the process would not exit.
+    D0 = await delivery(W0, K0, 0);
+    D1 = await delivery(W1, K1, 1);
+    D1underK0 = await delivery(W1, K0, 0);
   });
 
   async function propose(f: Fixture, delivered = true, weights: Weights[] = [W0, W1]): Promise<bigint> {
