@@ -7,11 +7,15 @@
  * crash never leaves a half-written entry behind, and two processes racing on one key both end
  * with a complete entry.
  *
- * The cache dir is `$ZKLORA_CACHE_DIR` when set, else `.cache/` in the project root (gitignored).
+ * The cache dir is `$ZKLORA_CACHE_DIR` when set, else the user's cache dir
+ * (`$XDG_CACHE_HOME/zklora-escrow`, by default `~/.cache/zklora-escrow`), shared by every clone of
+ * the project on the machine: entries are keyed by content, so a clone never reads an entry made
+ * from other inputs, and a second clone (or CI on the same machine) skips ceremonies already run.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, rename, rm, stat, mkdtemp, writeFile, readFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,7 +24,9 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 /** Where cached artifacts live. */
 export function cacheDir(): string {
-  return process.env.ZKLORA_CACHE_DIR ?? path.join(PROJECT_ROOT, ".cache");
+  if (process.env.ZKLORA_CACHE_DIR) return process.env.ZKLORA_CACHE_DIR;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache");
+  return path.join(base, "zklora-escrow");
 }
 
 /** sha256 (hex) of a file's content, streamed. */
