@@ -104,7 +104,7 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
     `module ${a[0]}'s weight shape ${a[1]} has no delivery verifier in the registry: add it to circuits/delivery-shapes.json, npm run circuits:delivery, redeploy`,
   DeliveryNotRequired: (a) => `deal ${a[0]} was proposed without weight delivery`,
   KeysRequired: (a) =>
-    `deal ${a[0]} delivers weights: settle it with the delivery keys (zklora:settle --keys / settleWithKeys)`,
+    `deal ${a[0]} delivers weights: settle it with the delivery keys (the contributor runs zklora:reveal: settleWithKeys)`,
   UnknownModule: (a) => `deal ${a[0]} has no module ${a[1]}`,
   DeliveryAlreadyProven: (a) =>
     `module ${a[1]} of deal ${a[0]} already has a proven delivery (it cannot be replaced)`,
