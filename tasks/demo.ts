@@ -3,7 +3,7 @@ import { task } from "hardhat/config";
 
 export const demoTask = task(
   "zklora:demo",
-  "Run a complete demo deal on the embedded Hardhat network: generated rank-4 LoRA on stories260k, deploy, commit, propose, serve (127.0.0.1), infer, fund, prove, submit, settle. Out: a report (modules, constraints, proving/verification times, gas per step, loss with/without adapter, payments); files in --workspace",
+  "Run a complete demo deal on the embedded Hardhat network: generated rank-4 LoRA on stories260k, commit, deploy, propose with weight delivery, deliver (encrypt + prove each module's weights), serve (127.0.0.1), check the ciphertexts, infer, fund, prove, submit, settle with the keys, decrypt. Out: a report (modules, constraints, proving/verification times, gas per step, loss with/without adapter, payments, the delivered adapter); files in --workspace, the buyer's decrypted PEFT adapter in <workspace>/buyer/delivered-adapter",
 )
   .addOption({
     name: "workspace",
@@ -23,5 +23,10 @@ export const demoTask = task(
     defaultValue: "8",
   })
   .addOption({ name: "json", description: "Also write the report as JSON to this file", defaultValue: "" })
+  .addFlag({
+    name: "skipDelivery",
+    description:
+      "Plain deal without weight delivery: propose, settle (no delivery proofs, keys or adapter for the buyer)",
+  })
   .setAction(() => import("./actions/demo.js"))
   .build();

@@ -12,7 +12,14 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { ZkloraClient, TxResult } from "../chain/index.js";
 import { getDeliveries, revealedKeys, settleWithKeys, submitDelivery } from "../chain/delivery.js";
-import { savePeftAdapter } from "../model/index.js";
+import {
+  crossEntropy,
+  floatLoraHook,
+  loadPeftAdapter,
+  savePeftAdapter,
+  type BaseModel,
+  type PeftAdapter,
+} from "../model/index.js";
 import {
   checkDelivery,
   decryptDeliveries,
@@ -28,9 +35,17 @@ import {
   saveDeliveries,
   writeJsonAtomic,
   deliveryToJson,
+  type CommitManifest,
   type ModuleDelivery,
 } from "../mpi/index.js";
-import { buildDeliveryCircuit, type DeliveryArtifacts, type DeliveryShape } from "../zk/index.js";
+import {
+  buildDeliveryCircuit,
+  quantizeLora,
+  weightCommitment,
+  type DeliveryArtifacts,
+  type DeliveryShape,
+  type ModuleWeights,
+} from "../zk/index.js";
 import { UsageError } from "./errors.js";
 import type { Workspace } from "./workspace.js";
 
@@ -176,7 +191,16 @@ export async function decryptStep(o: {
   client: ZkloraClient;
   out?: string;
   fromBlock?: number;
-}): Promise<{ dealId: bigint; dir: string; modules: number; keysTx: string }> {
+}): Promise<{
+  dealId: bigint;
+  dir: string;
+  modules: number;
+  keysTx: string;
+  /** The revealed keys (from the KeysRevealed event), one per module. */
+  keys: bigint[];
+  /** The decrypted quantized weights, each checked against its C_m. */
+  weights: ModuleWeights[];
+}> {
   const ws = o.workspace;
   const deal = await loadDealContext(ws.need(ws.deal, "the deal.json the contributor sent"));
   const revealed = await revealedKeys(o.client, deal.dealId, { fromBlock: o.fromBlock });
@@ -194,5 +218,74 @@ export async function decryptStep(o: {
   );
   const dir = o.out !== undefined && o.out !== "" ? path.resolve(o.out) : deliveredAdapterDir(ws);
   await savePeftAdapter(dir, deliveredAdapter(deal.manifest, weights));
-  return { dealId: deal.dealId, dir, modules: weights.length, keysTx: revealed.transactionHash };
+  return {
+    dealId: deal.dealId,
+    dir,
+    modules: weights.length,
+    keysTx: revealed.transactionHash,
+    keys: revealed.keys,
+    weights,
+  };
+}
+
+/** Per module: does the written adapter give back the committed weights? */
+export interface DeliveredModuleCheck {
+  index: number;
+  target: string;
+  /** The adapter's lora_A / lora_B, re-quantized with the manifest's scales, equal the decrypted A / B. */
+  weightsMatch: boolean;
+  /** Those re-quantized weights with the decrypted salt open the deal's C_m. */
+  commitmentMatches: boolean;
+}
+
+/**
+ * Buyer: loads a delivered PEFT adapter folder with the project's PEFT loader (src/model), re-quantizes
+ * every module with the manifest's scales and checks it against the decrypted weights and the deal's
+ * C_m (so the files on disk, not just the decrypted numbers, are the committed adapter). Returns the
+ * loaded adapter and a check per module; `matches` is true when every module matches.
+ */
+export async function checkDeliveredAdapter(
+  dir: string,
+  manifest: CommitManifest,
+  weights: readonly ModuleWeights[],
+): Promise<{ adapter: PeftAdapter; matches: boolean; modules: DeliveredModuleCheck[] }> {
+  const adapter = await loadPeftAdapter(dir);
+  const modules: DeliveredModuleCheck[] = [];
+  for (const m of manifest.modules) {
+    const a = adapter.modules.find((x) => x.name === m.target);
+    const w = weights[m.index];
+    if (a === undefined || w === undefined || a.R !== m.R || a.DIN !== m.DIN || a.DOUT !== m.DOUT) {
+      modules.push({ index: m.index, target: m.target, weightsMatch: false, commitmentMatches: false });
+      continue;
+    }
+    const q = quantizeLora(a.loraA, a.loraB, m.R, m.DIN, m.DOUT, m.scales.fa, m.scales.fb);
+    const same = (x: readonly bigint[][], y: readonly bigint[][]) =>
+      x.length === y.length &&
+      x.every((row, i) => row.length === y[i].length && row.every((v, j) => v === y[i][j]));
+    modules.push({
+      index: m.index,
+      target: m.target,
+      weightsMatch: same(q.A, w.A) && same(q.B, w.B),
+      commitmentMatches: (await weightCommitment(q.A, q.B, w.salt)).toString() === m.C_m,
+    });
+  }
+  const matches =
+    modules.length === manifest.modules.length &&
+    adapter.modules.length === manifest.modules.length &&
+    modules.every((c) => c.weightsMatch && c.commitmentMatches);
+  return { adapter, matches, modules };
+}
+
+/**
+ * Buyer: the loss and perplexity of `tokens` with a (delivered) adapter applied locally, in float,
+ * without the contributor: what the buyer can do once it owns the weights.
+ */
+export async function localAdapterLoss(
+  model: BaseModel,
+  adapter: PeftAdapter,
+  tokens: readonly number[],
+): Promise<{ loss: number; perplexity: number }> {
+  const targets = model.targets(adapter.modules.map((m) => m.name));
+  const out = await model.forward(tokens, { targets, hook: floatLoraHook(adapter) });
+  return crossEntropy(out.logits, out.T, model.vocabSize, tokens);
 }

@@ -6,7 +6,7 @@ import { UsageError } from "../../src/app/errors.js";
 import { runDemo, type DemoReport } from "../../src/app/demo.js";
 import { collectZkloraArtifacts } from "../../src/chain/deploy.js";
 import { decimalStrings } from "../../src/mpi/index.js";
-import { loadShapes } from "../../src/zk/index.js";
+import { loadDeliveryShapes, loadShapes } from "../../src/zk/index.js";
 import { connect, runTask } from "./lib.js";
 
 interface Args {
@@ -14,6 +14,7 @@ interface Args {
   layers: string;
   tokens: string;
   json: string;
+  skipDelivery?: boolean;
 }
 
 export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<DemoReport> {
@@ -50,9 +51,11 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
       workspace: args.workspace,
       layers,
       tokens: Number(args.tokens),
-      artifacts: async (names) => {
+      skipDelivery: args.skipDelivery === true,
+      artifacts: async (names, deliveryNames) => {
         const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
           only: names,
+          deliveryShapes: (await loadDeliveryShapes()).filter((d) => deliveryNames.includes(d.name)),
         });
         return artifacts;
       },
@@ -60,6 +63,8 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
     console.log(
       `demo finished in ${((performance.now() - t0) / 1000).toFixed(1)} s; files in ${path.resolve(args.workspace)}`,
     );
+    if (report.delivery !== null)
+      console.log(`the buyer's delivered PEFT adapter: ${report.delivery.adapterDir}`);
     if (args.json !== "") await writeFile(args.json, JSON.stringify(decimalStrings(report), null, 2) + "\n");
     return report;
   });
