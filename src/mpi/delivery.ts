@@ -284,7 +284,9 @@ export async function checkDelivery(
 
 /**
  * Buyer, after settlement: decrypts each module with its revealed key and checks the plaintext
- * against the module's C_m (and the ciphertext against hC). Returns the quantized weights.
+ * against the module's C_m (which alone proves the weights are the committed ones; the ciphertext
+ * was checked against the proven hC before funding, by `checkModuleDelivery`). Returns the
+ * quantized weights.
  */
 export async function decryptDeliveries(
   deliveries: readonly ModuleDelivery[],

@@ -140,7 +140,12 @@ async function templateFiles(): Promise<string[]> {
   return names.map((n) => path.join(CIRCUITS_DIR, n));
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
+/** Runs a child process and collects its stdout + stderr. */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -151,46 +156,68 @@ function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; 
   });
 }
 
-/** Compiles a shape's circuit (cached); returns the r1cs and wasm paths. */
-export async function compileCircuit(
-  shape: Shape,
+/** A compiled circuit in the cache. */
+export interface CompiledCircuit {
+  r1cs: string;
+  wasm: string;
+  dir: string;
+  hit: boolean;
+}
+
+/**
+ * Compiles a main file with circom2 (`--O2 --r1cs --wasm`) into the "zk-compile" cache. The key is
+ * the tool versions and flags followed by `keyParts` (the caller names the circuit and lists every
+ * source file it depends on). Outputs are named after the main file's stem.
+ */
+export async function compileMain(
+  label: string,
+  main: string,
+  keyParts: KeyPart[],
   onProgress?: ProgressFn,
-): Promise<{ r1cs: string; wasm: string; dir: string; hit: boolean }> {
-  const main = await writeMainFile(shape);
+): Promise<CompiledCircuit> {
+  const stem = path.basename(main, ".circom");
   const parts: KeyPart[] = [
     `circom2@${TOOL_VERSIONS.circom2}`,
     `circomlib@${TOOL_VERSIONS.circomlib}`,
     "--O2 --r1cs --wasm",
-    shape.name,
+    ...keyParts,
   ];
-  for (const f of await templateFiles()) parts.push(path.basename(f), { file: f });
-  parts.push({ file: main });
   const res = await cached("zk-compile", parts, async (out) => {
     const cli = path.join(packageDir("circom2"), "cli.js");
-    const { code, output } = await timed(onProgress, `compile ${shape.name}`, () =>
-      run(
+    const { code, output } = await timed(onProgress, `compile ${label}`, () =>
+      runProcess(
         process.execPath,
         [cli, main, "--O2", "--r1cs", "--wasm", "-l", path.join(PROJECT_ROOT, "node_modules"), "-o", out],
         PROJECT_ROOT,
       ),
     );
-    if (code !== 0 || !existsSync(path.join(out, `${shape.name}.r1cs`))) {
+    if (code !== 0 || !existsSync(path.join(out, `${stem}.r1cs`))) {
       throw new CompileError(`circom2 failed on ${main} (exit ${code}):\n${output.slice(-4000)}`);
     }
   });
   return {
     dir: res.dir,
     hit: res.hit,
-    r1cs: path.join(res.dir, `${shape.name}.r1cs`),
-    wasm: path.join(res.dir, `${shape.name}_js`, `${shape.name}.wasm`),
+    r1cs: path.join(res.dir, `${stem}.r1cs`),
+    wasm: path.join(res.dir, `${stem}_js`, `${stem}.wasm`),
   };
+}
+
+/** Compiles a shape's circuit (cached); returns the r1cs and wasm paths. */
+export async function compileCircuit(shape: Shape, onProgress?: ProgressFn): Promise<CompiledCircuit> {
+  const main = await writeMainFile(shape);
+  const parts: KeyPart[] = [shape.name];
+  for (const f of await templateFiles()) parts.push(path.basename(f), { file: f });
+  parts.push({ file: main });
+  return compileMain(shape.name, main, parts, onProgress);
 }
 
 function hexOf(bytes: Uint8Array | unknown): string {
   return bytes instanceof Uint8Array ? Buffer.from(bytes).toString("hex") : "";
 }
 
-function normalizeHex(h: string, what: string): string {
+/** Lower-case hex without 0x; throws CeremonyError on anything else. */
+export function normalizeHex(h: string, what: string): string {
   const s = h.toLowerCase().replace(/^0x/, "");
   if (!/^[0-9a-f]+$/.test(s) || s.length % 2 !== 0 || s.length === 0 || s.length > 510) {
     throw new CeremonyError(`${what} must be a non-empty even-length hex string, got ${JSON.stringify(h)}`);
@@ -227,13 +254,17 @@ async function committedDevKey(
   return { zkey, r1cs, ptau };
 }
 
-/**
- * Builds a shape's circuit, key and verifier (all cached by content). Development mode (no
- * contributions, no beacon) is deterministic; see the module comment.
- */
-export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Promise<CircuitArtifacts> {
-  const shape = validateShape(shapeIn);
-  const onProgress = opts.onProgress;
+/** The ceremony a BuildOptions selects (development unless contributions or a beacon are given). */
+export interface CeremonyPlan {
+  production: boolean;
+  beaconHash: string;
+  contributions: readonly Contribution[];
+  /** Part of the setup's cache key. */
+  descriptor: string;
+}
+
+/** Validates the ceremony options; throws CeremonyError saying what is missing. */
+export function ceremonyPlan(opts: BuildOptions): CeremonyPlan {
   const production = opts.contributions !== undefined || opts.beacon !== undefined;
   if (production && opts.beacon === undefined) {
     throw new CeremonyError(
@@ -244,13 +275,6 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
     throw new CeremonyError("a production ceremony needs at least one --contribute NAME");
   }
   const beaconHash = normalizeHex(opts.beacon ?? DEV_BEACON, "beacon");
-
-  const compiled = await compileCircuit(shape, onProgress);
-  const info = await readR1csInfo(compiled.r1cs);
-  const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
-  onProgress?.(`${shape.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
-  const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
-
   const contributions = production ? (opts.contributions ?? []) : DEV_CONTRIBUTIONS;
   const descriptor = JSON.stringify({
     mode: production ? "production" : "development",
@@ -258,93 +282,152 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
     beacon: beaconHash,
     iterationsExp: BEACON_ITERATIONS_EXP,
   });
+  return { production, beaconHash, contributions, descriptor };
+}
+
+/** One Groth16 setup + phase-2 ceremony (see the module comment), for any compiled circuit. */
+export interface SetupSpec {
+  /** Name used in progress lines and errors. */
+  label: string;
+  r1cs: string;
+  ptau: PtauChoice;
+  plan: CeremonyPlan;
+  /** Appended to the key `[snarkjs version, r1cs content, ptau sha256, ceremony descriptor]`. */
+  keyParts: KeyPart[];
+  /** The number of public signals the circuit must have. */
+  publicSignals: number;
+  /** True when a final zkey with this sha256 is known to verify (skips `zkey verify`). */
+  alreadyVerified?: (finalSha256: string) => Promise<boolean>;
+  /** Turns snarkjs's `Groth16Verifier` source into the project's named, annotated verifier. */
+  renameVerifier: (sol: string, record: CeremonyRecord) => string;
+  onProgress?: ProgressFn;
+}
+
+/**
+ * Runs (or finds in the cache) a ceremony: groth16 setup, the plan's contributions, the closing
+ * beacon, `zkey verify`, then writes `final.zkey`, `vkey.json`, `verifier.sol`, `ceremony.json` and
+ * `ptau.json` into the cache entry, whose folder it returns. A production ceremony is random, so
+ * it is never reused.
+ */
+export async function runSetup(spec: SetupSpec): Promise<{ dir: string; hit: boolean }> {
+  const { label, r1cs, ptau, plan, onProgress } = spec;
   const keyParts: KeyPart[] = [
     `snarkjs@${TOOL_VERSIONS.snarkjs}`,
-    { file: compiled.r1cs },
+    { file: r1cs },
     ptau.sha256,
-    descriptor,
-    shape.name,
+    plan.descriptor,
+    ...spec.keyParts,
   ];
-  // A production ceremony is random: never reuse a cached one.
-  if (production) keyParts.push(`nonce:${sha256(globalThis.crypto.getRandomValues(new Uint8Array(32)))}`);
-
-  const setup = await cached(production ? "zk-setup-production" : "zk-setup", keyParts, async (out) => {
+  if (plan.production)
+    keyParts.push(`nonce:${sha256(globalThis.crypto.getRandomValues(new Uint8Array(32)))}`);
+  return cached(plan.production ? "zk-setup-production" : "zk-setup", keyParts, async (out) => {
     const record: CeremonyRecord = {
-      mode: production ? "production" : "development",
+      mode: plan.production ? "production" : "development",
       contributions: [],
-      beacon: { hash: beaconHash, iterationsExp: BEACON_ITERATIONS_EXP },
+      beacon: { hash: plan.beaconHash, iterationsExp: BEACON_ITERATIONS_EXP },
     };
     let cur = path.join(out, "step_0000.zkey");
-    const log = (step: string) => progressLogger(onProgress, `${shape.name} ${step}`);
-    await timed(onProgress, `${shape.name}: groth16 setup`, () =>
-      snarkjs.zKey.newZKey(compiled.r1cs, ptau.path, cur, log("setup")),
+    const log = (step: string) => progressLogger(onProgress, `${label} ${step}`);
+    await timed(onProgress, `${label}: groth16 setup`, () =>
+      snarkjs.zKey.newZKey(r1cs, ptau.path, cur, log("setup")),
     );
-    for (let i = 0; i < contributions.length; i++) {
-      const c = contributions[i];
+    for (let i = 0; i < plan.contributions.length; i++) {
+      const c = plan.contributions[i];
       const next = path.join(out, `step_${String(i + 1).padStart(4, "0")}.zkey`);
       let hash: Uint8Array | false;
-      if (production) {
+      if (plan.production) {
         if (c.entropy.length === 0) throw new CeremonyError(`contribution ${c.name}: empty entropy`);
-        hash = await timed(onProgress, `${shape.name}: contribution ${i + 1} (${c.name})`, () =>
+        hash = await timed(onProgress, `${label}: contribution ${i + 1} (${c.name})`, () =>
           snarkjs.zKey.contribute(cur, next, c.name, c.entropy, log("contribute")),
         );
       } else {
-        hash = await timed(onProgress, `${shape.name}: development contribution ${i + 1} (${c.name})`, () =>
+        hash = await timed(onProgress, `${label}: development contribution ${i + 1} (${c.name})`, () =>
           snarkjs.zKey.beacon(cur, next, c.name, sha256(c.entropy), BEACON_ITERATIONS_EXP, log("contribute")),
         );
       }
       if (hash === false) throw new CeremonyError(`contribution ${c.name} failed`);
       record.contributions.push({
         name: c.name,
-        kind: production ? "random" : "public-entropy",
+        kind: plan.production ? "random" : "public-entropy",
         hash: hexOf(hash),
       });
       await rm(cur);
       cur = next;
     }
     const final = path.join(out, "final.zkey");
-    const b = await timed(onProgress, `${shape.name}: beacon`, () =>
+    const b = await timed(onProgress, `${label}: beacon`, () =>
       snarkjs.zKey.beacon(
         cur,
         final,
         "zklora-escrow final beacon",
-        beaconHash,
+        plan.beaconHash,
         BEACON_ITERATIONS_EXP,
         log("beacon"),
       ),
     );
     if (b === false) throw new CeremonyError("the beacon failed (see the log)");
     await rm(cur);
-    // `zkey verify` costs minutes at 2^16. A development key that is byte-identical to the one
-    // circuits/manifest.json records (same r1cs, same ptau) was verified when that entry was
-    // written, so identical bytes need no second check; anything else is verified here.
-    const finalSha256 = await sha256File(final);
-    const committed = production ? undefined : await committedDevKey(shape.name);
-    const known =
-      committed !== undefined &&
-      committed.zkey === finalSha256 &&
-      committed.r1cs === (await sha256File(compiled.r1cs)) &&
-      committed.ptau === ptau.sha256;
-    if (known) {
-      onProgress?.(`${shape.name}: zkey identical to the committed manifest's (verified when recorded)`);
+    if (await spec.alreadyVerified?.(await sha256File(final))) {
+      onProgress?.(`${label}: zkey identical to the committed manifest's (verified when recorded)`);
     } else {
-      const ok = await timed(onProgress, `${shape.name}: zkey verify`, () =>
-        snarkjs.zKey.verifyFromR1cs(compiled.r1cs, ptau.path, final, log("verify")),
+      const ok = await timed(onProgress, `${label}: zkey verify`, () =>
+        snarkjs.zKey.verifyFromR1cs(r1cs, ptau.path, final, log("verify")),
       );
-      if (!ok) throw new CeremonyError(`${shape.name}: the zkey does not verify against the r1cs and ptau`);
+      if (!ok) throw new CeremonyError(`${label}: the zkey does not verify against the r1cs and ptau`);
     }
     const vkey = await snarkjs.zKey.exportVerificationKey(final);
+    if (vkey.nPublic !== spec.publicSignals) {
+      throw new CeremonyError(
+        `${label}: ${String(vkey.nPublic)} public signals, expected ${spec.publicSignals}`,
+      );
+    }
     await writeFile(path.join(out, "vkey.json"), JSON.stringify(vkey, null, 1) + "\n");
     const template = await readFile(
       path.join(packageDir("snarkjs"), "templates", "verifier_groth16.sol.ejs"),
       "utf8",
     );
     const sol = await snarkjs.zKey.exportSolidityVerifier(final, { groth16: template });
-    await writeFile(path.join(out, "verifier.sol"), renameVerifier(sol, shape, record));
+    await writeFile(path.join(out, "verifier.sol"), spec.renameVerifier(sol, record));
     await writeFile(path.join(out, "ceremony.json"), JSON.stringify(record, null, 1) + "\n");
     await writeFile(path.join(out, "ptau.json"), JSON.stringify(ptau, null, 1) + "\n");
   });
+}
 
+/**
+ * Builds a shape's circuit, key and verifier (all cached by content). Development mode (no
+ * contributions, no beacon) is deterministic; see the module comment.
+ */
+export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Promise<CircuitArtifacts> {
+  const shape = validateShape(shapeIn);
+  const onProgress = opts.onProgress;
+  const plan = ceremonyPlan(opts);
+  const compiled = await compileCircuit(shape, onProgress);
+  const info = await readR1csInfo(compiled.r1cs);
+  const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
+  onProgress?.(`${shape.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
+  const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
+  const setup = await runSetup({
+    label: shape.name,
+    r1cs: compiled.r1cs,
+    ptau,
+    plan,
+    keyParts: [shape.name],
+    publicSignals: 4,
+    // `zkey verify` costs minutes at 2^16. A development key that is byte-identical to the one
+    // circuits/manifest.json records (same r1cs, same ptau) was verified when that entry was
+    // written, so identical bytes need no second check; anything else is verified.
+    alreadyVerified: async (finalSha256) => {
+      const committed = plan.production ? undefined : await committedDevKey(shape.name);
+      return (
+        committed !== undefined &&
+        committed.zkey === finalSha256 &&
+        committed.r1cs === (await sha256File(compiled.r1cs)) &&
+        committed.ptau === ptau.sha256
+      );
+    },
+    renameVerifier: (sol, record) => renameVerifier(sol, shape, record),
+    onProgress,
+  });
   return assembleArtifacts(shape, compiled, info.nConstraints, ptau, setup.dir);
 }
 

@@ -9,23 +9,21 @@
  * its module comment. Development keys are reproducible, so the committed delivery verifiers
  * regenerate byte for byte.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AbiCoder, encodeBytes32String, keccak256 } from "ethers";
-import * as snarkjs from "snarkjs";
-import { PROJECT_ROOT, cached, sha256, sha256File, type KeyPart } from "../common/cache.js";
+import { PROJECT_ROOT, sha256, sha256File, type KeyPart } from "../common/cache.js";
 import {
-  BEACON_ITERATIONS_EXP,
-  DEV_BEACON,
-  DEV_CONTRIBUTIONS,
   TOOL_VERSIONS,
+  ceremonyPlan,
+  compileMain,
+  runSetup,
   type BuildOptions,
   type CeremonyRecord,
 } from "./build.js";
-import { CeremonyError, CompileError, ShapeError, ZkError } from "./errors.js";
-import { progressLogger, timed, type ProgressFn } from "./progress.js";
+import { CeremonyError, ShapeError, ZkError } from "./errors.js";
+import { type ProgressFn } from "./progress.js";
 import { requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
 import { readR1csInfo } from "./r1cs.js";
 import { CIRCUITS_DIR } from "./shape.js";
@@ -164,25 +162,6 @@ export interface TargetArtifacts {
   sha256: { r1cs: string; wasm: string; zkey: string; vkey: string; verifier: string };
 }
 
-function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, output }));
-  });
-}
-
-function normalizeHex(h: string, what: string): string {
-  const s = h.toLowerCase().replace(/^0x/, "");
-  if (!/^[0-9a-f]+$/.test(s) || s.length % 2 !== 0 || s.length === 0 || s.length > 510) {
-    throw new CeremonyError(`${what} must be a non-empty even-length hex string, got ${JSON.stringify(h)}`);
-  }
-  return s;
-}
-
 /**
  * Compiles a target (circom2 --O2, cached by the content of its sources) and runs the ceremony of
  * build.ts (development: deterministic; production: random contributions + a beacon).
@@ -192,139 +171,29 @@ export async function buildCircuitTarget(
   opts: BuildOptions = {},
 ): Promise<TargetArtifacts> {
   const onProgress: ProgressFn | undefined = opts.onProgress;
-  const production = opts.contributions !== undefined || opts.beacon !== undefined;
-  if (production && opts.beacon === undefined) {
-    throw new CeremonyError(
-      "a production ceremony needs --beacon HEX (e.g. a future block hash announced in advance)",
-    );
-  }
-  if (production && (opts.contributions ?? []).length === 0) {
-    throw new CeremonyError("a production ceremony needs at least one --contribute NAME");
-  }
-  const beaconHash = normalizeHex(opts.beacon ?? DEV_BEACON, "beacon");
-
+  const plan = ceremonyPlan(opts);
   const old = existsSync(target.mainFile) ? await readFile(target.mainFile, "utf8") : undefined;
   if (old !== target.mainSource) {
     await mkdir(path.dirname(target.mainFile), { recursive: true });
     await writeFile(target.mainFile, target.mainSource);
   }
-  const stem = path.basename(target.mainFile, ".circom");
-  const parts: KeyPart[] = [
-    `circom2@${TOOL_VERSIONS.circom2}`,
-    `circomlib@${TOOL_VERSIONS.circomlib}`,
-    "--O2 --r1cs --wasm",
-    `target:${target.name}`,
-  ];
+  const parts: KeyPart[] = [`target:${target.name}`];
   for (const f of [...target.sources].sort()) parts.push(path.relative(CIRCUITS_DIR, f), { file: f });
   parts.push({ file: target.mainFile });
-  const compiled = await cached("zk-compile", parts, async (out) => {
-    const cli = path.join(PROJECT_ROOT, "node_modules", "circom2", "cli.js");
-    const args = [
-      cli,
-      target.mainFile,
-      "--O2",
-      "--r1cs",
-      "--wasm",
-      "-l",
-      path.join(PROJECT_ROOT, "node_modules"),
-    ];
-    const { code, output } = await timed(onProgress, `compile ${target.name}`, () =>
-      run(process.execPath, [...args, "-o", out], PROJECT_ROOT),
-    );
-    if (code !== 0 || !existsSync(path.join(out, `${stem}.r1cs`))) {
-      throw new CompileError(`circom2 failed on ${target.mainFile} (exit ${code}):\n${output.slice(-4000)}`);
-    }
-  });
-  const r1cs = path.join(compiled.dir, `${stem}.r1cs`);
-  const wasm = path.join(compiled.dir, `${stem}_js`, `${stem}.wasm`);
+  const { r1cs, wasm } = await compileMain(target.name, target.mainFile, parts, onProgress);
   const info = await readR1csInfo(r1cs);
   const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
   onProgress?.(`${target.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
   const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
-
-  const contributions = production ? (opts.contributions ?? []) : DEV_CONTRIBUTIONS;
-  const descriptor = JSON.stringify({
-    mode: production ? "production" : "development",
-    contributions: production ? contributions.map((c) => c.name) : contributions,
-    beacon: beaconHash,
-    iterationsExp: BEACON_ITERATIONS_EXP,
-  });
-  const keyParts: KeyPart[] = [
-    `snarkjs@${TOOL_VERSIONS.snarkjs}`,
-    { file: r1cs },
-    ptau.sha256,
-    descriptor,
-    `target:${target.name}`,
-    target.verifierContract,
-    target.header.join("\n"),
-  ];
-  if (production) keyParts.push(`nonce:${sha256(globalThis.crypto.getRandomValues(new Uint8Array(32)))}`);
-
-  const setup = await cached(production ? "zk-setup-production" : "zk-setup", keyParts, async (out) => {
-    const record: CeremonyRecord = {
-      mode: production ? "production" : "development",
-      contributions: [],
-      beacon: { hash: beaconHash, iterationsExp: BEACON_ITERATIONS_EXP },
-    };
-    let cur = path.join(out, "step_0000.zkey");
-    const log = (step: string) => progressLogger(onProgress, `${target.name} ${step}`);
-    await timed(onProgress, `${target.name}: groth16 setup`, () =>
-      snarkjs.zKey.newZKey(r1cs, ptau.path, cur, log("setup")),
-    );
-    for (let i = 0; i < contributions.length; i++) {
-      const c = contributions[i];
-      const next = path.join(out, `step_${String(i + 1).padStart(4, "0")}.zkey`);
-      let hash: Uint8Array | false;
-      if (production) {
-        if (c.entropy.length === 0) throw new CeremonyError(`contribution ${c.name}: empty entropy`);
-        hash = await timed(onProgress, `${target.name}: contribution ${i + 1} (${c.name})`, () =>
-          snarkjs.zKey.contribute(cur, next, c.name, c.entropy, log("contribute")),
-        );
-      } else {
-        hash = await timed(onProgress, `${target.name}: development contribution ${i + 1} (${c.name})`, () =>
-          snarkjs.zKey.beacon(cur, next, c.name, sha256(c.entropy), BEACON_ITERATIONS_EXP, log("contribute")),
-        );
-      }
-      if (hash === false) throw new CeremonyError(`contribution ${c.name} failed`);
-      record.contributions.push({
-        name: c.name,
-        kind: production ? "random" : "public-entropy",
-        hash: hash instanceof Uint8Array ? Buffer.from(hash).toString("hex") : "",
-      });
-      await rm(cur);
-      cur = next;
-    }
-    const final = path.join(out, "final.zkey");
-    const b = await timed(onProgress, `${target.name}: beacon`, () =>
-      snarkjs.zKey.beacon(
-        cur,
-        final,
-        "zklora-escrow final beacon",
-        beaconHash,
-        BEACON_ITERATIONS_EXP,
-        log("beacon"),
-      ),
-    );
-    if (b === false) throw new CeremonyError("the beacon failed (see the log)");
-    await rm(cur);
-    const ok = await timed(onProgress, `${target.name}: zkey verify`, () =>
-      snarkjs.zKey.verifyFromR1cs(r1cs, ptau.path, final, log("verify")),
-    );
-    if (!ok) throw new CeremonyError(`${target.name}: the zkey does not verify against the r1cs and ptau`);
-    const vkey = await snarkjs.zKey.exportVerificationKey(final);
-    if (vkey.nPublic !== target.publicSignals) {
-      throw new CeremonyError(
-        `${target.name}: ${String(vkey.nPublic)} public signals, expected ${target.publicSignals}`,
-      );
-    }
-    await writeFile(path.join(out, "vkey.json"), JSON.stringify(vkey, null, 1) + "\n");
-    const template = await readFile(
-      path.join(PROJECT_ROOT, "node_modules", "snarkjs", "templates", "verifier_groth16.sol.ejs"),
-      "utf8",
-    );
-    const sol = await snarkjs.zKey.exportSolidityVerifier(final, { groth16: template });
-    await writeFile(path.join(out, "verifier.sol"), renameTargetVerifier(sol, target, record));
-    await writeFile(path.join(out, "ceremony.json"), JSON.stringify(record, null, 1) + "\n");
+  const setup = await runSetup({
+    label: target.name,
+    r1cs,
+    ptau,
+    plan,
+    keyParts: [`target:${target.name}`, target.verifierContract, target.header.join("\n")],
+    publicSignals: target.publicSignals,
+    renameVerifier: (sol, record) => renameTargetVerifier(sol, target, record),
+    onProgress,
   });
 
   const vkeyPath = path.join(setup.dir, "vkey.json");
