@@ -285,7 +285,7 @@ export async function checkDelivery(
 /**
  * Buyer, after settlement: decrypts each module with its revealed key and checks the plaintext
  * against the module's C_m (which alone proves the weights are the committed ones; the ciphertext
- * was checked against the proven hC before funding, by `checkModuleDelivery`). Returns the
+ * was checked against the proven hC before funding, by `checkDelivery`). Returns the
  * quantized weights.
  */
 export async function decryptDeliveries(
