@@ -173,6 +173,64 @@ contract VerifierRegistry is Ownable {
         return _shapeIds[index];
     }
 
+    // ------------------------------------------------------------------ batch verifiers
+
+    mapping(bytes32 shapeId => address) private _batchVerifiers;
+    bytes32[] private _batchShapeIds;
+
+    /// @notice Emitted once per shape, when its batch verifier is registered.
+    event BatchVerifierRegistered(bytes32 indexed shapeId, address indexed batchVerifier);
+
+    /// @notice The shape has a batch verifier already; it can never be replaced.
+    error BatchVerifierAlreadyRegistered(bytes32 shapeId, address batchVerifier);
+
+    /// @notice Registers the batch verifier of a registered shape (owner only, once per shape: append-only).
+    /// @dev The batch verifier (`Groth16BatchVerifier`) must hold exactly the verification key of the
+    ///      shape's verifier; the owner vouches for that as for the verifier itself (src/chain/deploy.ts
+    ///      builds it from the constants of the committed `Groth16Verifier_<shape>.sol`). Deals copy it
+    ///      at proposal, so registering one later never changes a proposed deal. Reverts with
+    ///      `UnknownShape`, `ZeroVerifier`, `VerifierHasNoCode` or `BatchVerifierAlreadyRegistered`.
+    /// @param shapeId A registered shape.
+    /// @param batchVerifier The deployed batch verifier of the shape's key.
+    function registerBatchVerifier(bytes32 shapeId, address batchVerifier) external onlyOwner {
+        if (_shapes[shapeId].verifier == address(0)) revert UnknownShape(shapeId);
+        if (batchVerifier == address(0)) revert ZeroVerifier();
+        if (batchVerifier.code.length == 0) revert VerifierHasNoCode(batchVerifier);
+        address existing = _batchVerifiers[shapeId];
+        if (existing != address(0)) revert BatchVerifierAlreadyRegistered(shapeId, existing);
+        _batchVerifiers[shapeId] = batchVerifier;
+        _batchShapeIds.push(shapeId);
+        emit BatchVerifierRegistered(shapeId, batchVerifier);
+    }
+
+    /// @notice The batch verifier of a shape, or the zero address when it has none.
+    /// @param shapeId The shape id.
+    /// @return The batch verifier.
+    function batchVerifierOf(bytes32 shapeId) external view returns (address) {
+        return _batchVerifiers[shapeId];
+    }
+
+    /// @notice A shape's verifier and batch verifier (zero when unknown / none), in one call.
+    /// @param shapeId The shape id.
+    /// @return verifier The shape's Groth16 verifier.
+    /// @return batchVerifier The shape's batch verifier.
+    function verifiersOf(bytes32 shapeId) external view returns (address verifier, address batchVerifier) {
+        return (_shapes[shapeId].verifier, _batchVerifiers[shapeId]);
+    }
+
+    /// @notice How many shapes have a batch verifier.
+    /// @return The count.
+    function batchShapeCount() external view returns (uint256) {
+        return _batchShapeIds.length;
+    }
+
+    /// @notice The id of the `index`-th shape that got a batch verifier (registration order).
+    /// @param index Position, below `batchShapeCount()`.
+    /// @return The shape id.
+    function batchShapeIdAt(uint256 index) external view returns (bytes32) {
+        return _batchShapeIds[index];
+    }
+
     // ------------------------------------------------------------------ delivery verifiers
 
     /// @notice The id of a weight shape (the LoRA matrices of one module), as delivery proofs name it.

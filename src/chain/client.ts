@@ -151,6 +151,7 @@ export interface TokenInfo {
 export type EscrowEventName =
   | "DealProposed"
   | "ModuleCommitted"
+  | "ModuleBatchVerifier"
   | "DealCancelled"
   | "DealFunded"
   | "EntryRegistered"
@@ -425,6 +426,32 @@ export class ZkloraClient {
     return mined(`submitMany(${dealId}, ${proofs.length} proofs)`, () =>
       this.escrow.submitMany(dealId, list),
     );
+  }
+
+  /**
+   * Submits several proofs of one deal checked together by the modules' batch verifiers (one pairing
+   * check per module shape: n + 3 pairings instead of 4n); all or nothing. Every entry's module needs a
+   * batch verifier (`batchVerifiersOf`), else use `submitMany`.
+   */
+  async submitBatch(dealId: BigNumberish, proofs: readonly EntryProof[]): Promise<TxResult> {
+    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...toArgs(p) }));
+    return mined(`submitBatch(${dealId}, ${proofs.length} proofs)`, () =>
+      this.escrow.submitBatch(dealId, list),
+    );
+  }
+
+  /**
+   * The batch verifier of each module of a deal (copied at proposal), or null where the module's shape
+   * had none (then only `submit` / `submitMany` prove its entries).
+   */
+  async batchVerifiersOf(dealId: BigNumberish): Promise<(string | null)[]> {
+    const deal = await this.getDeal(dealId);
+    const out: (string | null)[] = [];
+    for (let m = 0; m < Number(deal.moduleCount); m++) {
+      const a = await view(`batchVerifierOf(${dealId}, ${m})`, () => this.escrow.batchVerifierOf(dealId, m));
+      out.push(a === ZeroAddress ? null : a);
+    }
+    return out;
   }
 
   /** Pays the contributor once every entry is proven (anyone may call). */

@@ -1,7 +1,8 @@
 /**
  * Deploys a zklora instance: the verifier registry, one Groth16 verifier per circuit shape (the
- * snarkjs-generated `contracts/verifiers/Groth16Verifier_<shape>.sol`), their registration, and the
- * escrow. The same function is the deploy task's body and the contract tests' fixture.
+ * snarkjs-generated `contracts/verifiers/Groth16Verifier_<shape>.sol`), their registration, one
+ * `Groth16BatchVerifier` per shape with the same key (from ./verifierKeys.ts, parsed from those files)
+ * registered with `registerBatchVerifier`, and the escrow. The same function is the deploy task's body and the contract tests' fixture.
  *
  * Pure ethers v6: artifacts and shapes come in as arguments (see `collectZkloraArtifacts`), so this
  * module bundles for a browser.
@@ -21,6 +22,8 @@ import type {
   DeploymentRecord,
 } from "./deployments.js";
 import { POSEIDON1_ABI, POSEIDON1_BYTECODE } from "./poseidon1.js";
+import { bytecodeHoldsKey, type BatchVerificationKey } from "./batch.js";
+import { VERIFIER_KEYS } from "./verifierKeys.js";
 
 /** What deploying a contract needs from its compiled artifact. */
 export interface ContractArtifact {
@@ -44,6 +47,11 @@ export interface VerifierSpec {
   shapeDims: ShapeDims;
   /** The compiled `Groth16Verifier_<shapeName>`. */
   artifact: ContractArtifact;
+  /**
+   * The verifier's key, for its `Groth16BatchVerifier` (`collectZkloraArtifacts` takes it from
+   * VERIFIER_KEYS); no batch verifier is deployed for the shape without it.
+   */
+  verificationKey?: BatchVerificationKey;
 }
 
 /** A weight shape's dimensions (the LoRA matrices of one module). */
@@ -78,6 +86,8 @@ export interface ZkloraArtifacts {
   deliveryVerifiers?: DeliveryVerifierSpec[];
   /** The escrow's key hasher (default: POSEIDON1_ARTIFACT). */
   keyHasher?: ContractArtifact;
+  /** The compiled `Groth16BatchVerifier`; without it no batch verifiers are deployed. */
+  batchVerifier?: ContractArtifact;
 }
 
 /** Options of `deployZklora`. */
@@ -98,6 +108,8 @@ export interface ZkloraDeployment {
   escrow: Contract;
   /** Verifier contract per shape name. */
   verifiers: Record<string, Contract>;
+  /** Batch verifier contract per shape name (shapes with a verification key only). */
+  batchVerifiers: Record<string, Contract>;
   /** Delivery verifier contract per delivery shape name. */
   deliveryVerifiers: Record<string, Contract>;
   /** The escrow's Poseidon(1) key hasher. */
@@ -113,6 +125,8 @@ export const VARIANT_V1 = encodeBytes32String("zklora.lora-module.v1");
 
 /** The prefix of the generated verifiers' contract names. */
 export const VERIFIER_PREFIX = "Groth16Verifier_";
+/** The batch verifier's contract name (one deployment per shape, with the shape's key). */
+export const BATCH_VERIFIER_CONTRACT = "Groth16BatchVerifier";
 /** The prefix of the generated delivery verifiers' contract names. */
 export const DELIVERY_VERIFIER_PREFIX = "Groth16Delivery_";
 
@@ -181,6 +195,7 @@ export async function deployZklora(
   const registry = await deployOne(signer, artifacts.registry, [deployer], log);
   const shapes: DeployedShape[] = [];
   const verifiers: Record<string, Contract> = {};
+  const batchVerifiers: Record<string, Contract> = {};
   const abis: Record<string, InterfaceAbi> = {
     [artifacts.registry.contractName]: artifacts.registry.abi,
     [artifacts.escrow.contractName]: artifacts.escrow.abi,
@@ -203,7 +218,34 @@ export async function deployZklora(
     log(`registered shape ${spec.shapeName} (${shapeId}) → ${verifier.info.address}`);
     verifiers[spec.shapeName] = verifier.contract;
     abis[spec.artifact.contractName] = spec.artifact.abi;
-    shapes.push({ name: spec.shapeName, T, DIN, R, DOUT, shapeId, variant, verifier: verifier.info });
+    const shape: DeployedShape = {
+      name: spec.shapeName,
+      T,
+      DIN,
+      R,
+      DOUT,
+      shapeId,
+      variant,
+      verifier: verifier.info,
+    };
+    const batchArtifact = artifacts.batchVerifier;
+    if (batchArtifact !== undefined && spec.verificationKey !== undefined) {
+      if (!bytecodeHoldsKey(spec.artifact.bytecode, spec.verificationKey)) {
+        throw new DeployError(
+          `the batch verification key of ${spec.shapeName} is not the key of the compiled ${spec.artifact.contractName}: run \`npm run abi\` to regenerate src/chain/verifierKeys.ts from contracts/verifiers`,
+        );
+      }
+      const batch = await deployOne(signer, batchArtifact, [spec.verificationKey], log);
+      const btx = await registry.contract.getFunction("registerBatchVerifier")(shapeId, batch.info.address);
+      const breceipt = await btx.wait();
+      if (breceipt === null || breceipt.status !== 1)
+        throw new DeployError(`registering the batch verifier of ${spec.shapeName} failed`);
+      log(`registered batch verifier of ${spec.shapeName} → ${batch.info.address}`);
+      batchVerifiers[spec.shapeName] = batch.contract;
+      abis[batchArtifact.contractName] = batchArtifact.abi;
+      shape.batchVerifier = batch.info;
+    }
+    shapes.push(shape);
   }
   const deliveryShapes: DeployedDeliveryShape[] = [];
   const deliveryVerifiers: Record<string, Contract> = {};
@@ -263,6 +305,7 @@ export async function deployZklora(
     registry: registry.contract,
     escrow: escrow.contract,
     verifiers,
+    batchVerifiers,
     deliveryVerifiers,
     keyHasher: keyHasher.contract,
     record,
@@ -327,6 +370,7 @@ export async function collectZkloraArtifacts(
       shapeName: shape.name,
       shapeDims: { T: shape.T, DIN: shape.DIN, R: shape.R, DOUT: shape.DOUT },
       artifact: toArtifact(await source.readArtifact(contractName)),
+      ...(VERIFIER_KEYS[shape.name] !== undefined ? { verificationKey: VERIFIER_KEYS[shape.name] } : {}),
     });
   }
   const deliveryVerifiers: DeliveryVerifierSpec[] = [];
@@ -350,6 +394,9 @@ export async function collectZkloraArtifacts(
       escrow: toArtifact(await source.readArtifact("LoraEscrow")),
       verifiers,
       deliveryVerifiers,
+      ...((await source.artifactExists(BATCH_VERIFIER_CONTRACT))
+        ? { batchVerifier: toArtifact(await source.readArtifact(BATCH_VERIFIER_CONTRACT)) }
+        : {}),
     },
     missing,
   };

@@ -36,6 +36,8 @@ export interface DeployedShape {
   variant: string;
   /** The shape's Groth16 verifier. */
   verifier: DeployedContract;
+  /** The shape's `Groth16BatchVerifier` (same key), registered with `registerBatchVerifier`; absent when none. */
+  batchVerifier?: DeployedContract;
 }
 
 /** A weight shape whose delivery verifier is registered in the deployment's registry. */
@@ -158,6 +160,7 @@ export function parseDeployment(json: unknown): DeploymentRecord {
       throw new DeploymentRecordError(`shapes[${i}]: shapeId and variant must be bytes32 hex`);
     }
     checkContract(`shapes[${i}].verifier`, s.verifier);
+    if (s.batchVerifier !== undefined) checkContract(`shapes[${i}].batchVerifier`, s.batchVerifier);
   });
   return r as DeploymentRecord;
 }

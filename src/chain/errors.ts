@@ -6,6 +6,7 @@
 import { Interface, formatUnits, isCallException, type ErrorDescription } from "ethers";
 import {
   IERC20Metadata__factory,
+  IGroth16BatchVerifier4__factory,
   LoraEscrow__factory,
   VerifierRegistry__factory,
 } from "./typechain/index.js";
@@ -49,6 +50,7 @@ const INTERFACES: Interface[] = [
   LoraEscrow__factory.createInterface(),
   VerifierRegistry__factory.createInterface(),
   IERC20Metadata__factory.createInterface(),
+  IGroth16BatchVerifier4__factory.createInterface(),
   SOLIDITY_ERRORS,
 ];
 
@@ -80,6 +82,18 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
   InvalidProof: (a) =>
     `the proof of entry ${a[1]} of deal ${a[0]} does not verify: it is for other weights, inputs or outputs, or corrupt`,
   NoProofs: () => "no proofs to submit",
+  NoBatchVerifier: (a) =>
+    `module ${a[1]} of deal ${a[0]} has no batch verifier (its shape had none when the deal was proposed): use submit / submitMany`,
+  InvalidBatchProof: (a) =>
+    `the batch of ${a[2]} proofs checked by ${a[1]} for deal ${a[0]} does not verify: at least one proof is for other weights, inputs or outputs, or corrupt (submit them one by one to find it)`,
+  EmptyBatch: () => "the batch has no proofs",
+  SignalNotInField: (a) =>
+    `public signal ${a[1]} of proof ${a[0]} is ${a[2]}, not below the BN254 scalar field modulus`,
+  CoordinateNotInField: (a) =>
+    `a coordinate of proof ${a[0]} is ${a[1]}, not below the BN254 base field modulus`,
+  PointNotOnCurve: (a) =>
+    `point ${a[1] === true ? "C" : "A"} of proof ${a[0]} is not on the BN254 curve: corrupt proof`,
+  BatchVerifierAlreadyRegistered: (a) => `shape ${a[0]} already has the batch verifier ${a[1]}`,
   ProvingWindowClosed: (a) => `deal ${a[0]}'s proving window closed at ${when(a[1])}`,
   ProvingWindowOpen: (a) =>
     `deal ${a[0]}'s proving window is open until ${when(a[1])}; a refund is possible only after it`,

@@ -52,6 +52,7 @@ describe("# deploy", function () {
       record.contracts.LoraEscrow,
       record.contracts.VerifierRegistry,
       ...record.shapes.map((s) => s.verifier),
+      ...record.shapes.flatMap((s) => (s.batchVerifier === undefined ? [] : [s.batchVerifier])),
       ...(record.contracts.Poseidon1 === undefined ? [] : [record.contracts.Poseidon1]),
       ...(record.deliveryShapes ?? []).map((s) => s.verifier),
     ]) {
@@ -63,6 +64,8 @@ describe("# deploy", function () {
     for (const s of record.shapes) {
       expect(s.shapeId).to.equal(shapeId(s));
       expect(await f.registry.verifierOf(s.shapeId)).to.equal(s.verifier.address);
+      expect(s.batchVerifier?.contractName).to.equal("Groth16BatchVerifier");
+      expect(await f.registry.batchVerifierOf(s.shapeId)).to.equal(s.batchVerifier?.address);
     }
     const file = await writeDeployment("unit", record, { dir, abis });
     expect(file).to.equal(path.join(dir, "unit.json"));
@@ -72,10 +75,12 @@ describe("# deploy", function () {
       record.contracts.LoraEscrow,
       record.contracts.VerifierRegistry,
       ...record.shapes.map((s) => s.verifier),
+      ...record.shapes.flatMap((s) => (s.batchVerifier === undefined ? [] : [s.batchVerifier])),
       ...(record.contracts.Poseidon1 === undefined ? [] : [record.contracts.Poseidon1]),
       ...(record.deliveryShapes ?? []).map((s) => s.verifier),
     ]
       .map((c) => path.basename(c.abi))
+      .filter((name, i, all) => all.indexOf(name) === i)
       .sort();
     expect(abiFiles).to.deep.equal(expected);
     const escrowAbi = JSON.parse(
@@ -93,6 +98,10 @@ describe("# deploy", function () {
       ["chainId", (r) => (r.chainId = 0)],
       ["contracts.LoraEscrow.address", (r) => (r.contracts.LoraEscrow.address = "0x1234")],
       ["shapes[0].T", (r) => (r.shapes[0].T = 0)],
+      [
+        "shapes[0].batchVerifier.address",
+        (r) => ((r.shapes[0].batchVerifier as { address: string }).address = "0xabc"),
+      ],
       ["deployer", (r) => (r.deployer = "me")],
     ];
     for (const [field, breakIt] of broken) {

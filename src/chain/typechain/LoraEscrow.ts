@@ -147,6 +147,7 @@ export interface LoraEscrowInterface extends Interface {
       | "MAX_ENTRIES"
       | "MAX_MODULES"
       | "MAX_PROVING_WINDOW"
+      | "batchVerifierOf"
       | "cancel"
       | "deliveryRequired"
       | "entryProven"
@@ -166,6 +167,7 @@ export interface LoraEscrowInterface extends Interface {
       | "settle"
       | "settleWithKeys"
       | "submit"
+      | "submitBatch"
       | "submitDelivery"
       | "submitMany",
   ): FunctionFragment;
@@ -182,6 +184,7 @@ export interface LoraEscrowInterface extends Interface {
       | "EntryProven"
       | "EntryRegistered"
       | "KeysRevealed"
+      | "ModuleBatchVerifier"
       | "ModuleCommitted",
   ): EventFragment;
 
@@ -189,6 +192,7 @@ export interface LoraEscrowInterface extends Interface {
   encodeFunctionData(functionFragment: "MAX_ENTRIES", values?: undefined): string;
   encodeFunctionData(functionFragment: "MAX_MODULES", values?: undefined): string;
   encodeFunctionData(functionFragment: "MAX_PROVING_WINDOW", values?: undefined): string;
+  encodeFunctionData(functionFragment: "batchVerifierOf", values: [BigNumberish, BigNumberish]): string;
   encodeFunctionData(functionFragment: "cancel", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "deliveryRequired", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "entryProven", values: [BigNumberish, BigNumberish]): string;
@@ -224,6 +228,10 @@ export interface LoraEscrowInterface extends Interface {
     ],
   ): string;
   encodeFunctionData(
+    functionFragment: "submitBatch",
+    values: [BigNumberish, LoraEscrow.ProofStruct[]],
+  ): string;
+  encodeFunctionData(
     functionFragment: "submitDelivery",
     values: [
       BigNumberish,
@@ -244,6 +252,7 @@ export interface LoraEscrowInterface extends Interface {
   decodeFunctionResult(functionFragment: "MAX_ENTRIES", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "MAX_MODULES", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "MAX_PROVING_WINDOW", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "batchVerifierOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "cancel", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "deliveryRequired", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "entryProven", data: BytesLike): Result;
@@ -263,6 +272,7 @@ export interface LoraEscrowInterface extends Interface {
   decodeFunctionResult(functionFragment: "settle", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "settleWithKeys", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submit", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "submitBatch", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitMany", data: BytesLike): Result;
 }
@@ -475,6 +485,20 @@ export namespace KeysRevealedEvent {
   export type LogDescription = TypedLogDescription<Event>;
 }
 
+export namespace ModuleBatchVerifierEvent {
+  export type InputTuple = [dealId: BigNumberish, module: BigNumberish, batchVerifier: AddressLike];
+  export type OutputTuple = [dealId: bigint, module: bigint, batchVerifier: string];
+  export interface OutputObject {
+    dealId: bigint;
+    module: bigint;
+    batchVerifier: string;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
 export namespace ModuleCommittedEvent {
   export type InputTuple = [
     dealId: BigNumberish,
@@ -546,6 +570,8 @@ export interface LoraEscrow extends BaseContract {
   MAX_MODULES: TypedContractMethod<[], [bigint], "view">;
 
   MAX_PROVING_WINDOW: TypedContractMethod<[], [bigint], "view">;
+
+  batchVerifierOf: TypedContractMethod<[dealId: BigNumberish, module: BigNumberish], [string], "view">;
 
   cancel: TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
 
@@ -625,6 +651,12 @@ export interface LoraEscrow extends BaseContract {
     "nonpayable"
   >;
 
+  submitBatch: TypedContractMethod<
+    [dealId: BigNumberish, proofs: LoraEscrow.ProofStruct[]],
+    [void],
+    "nonpayable"
+  >;
+
   submitDelivery: TypedContractMethod<
     [
       dealId: BigNumberish,
@@ -651,6 +683,9 @@ export interface LoraEscrow extends BaseContract {
   getFunction(nameOrSignature: "MAX_ENTRIES"): TypedContractMethod<[], [bigint], "view">;
   getFunction(nameOrSignature: "MAX_MODULES"): TypedContractMethod<[], [bigint], "view">;
   getFunction(nameOrSignature: "MAX_PROVING_WINDOW"): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
+    nameOrSignature: "batchVerifierOf",
+  ): TypedContractMethod<[dealId: BigNumberish, module: BigNumberish], [string], "view">;
   getFunction(nameOrSignature: "cancel"): TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
   getFunction(
     nameOrSignature: "deliveryRequired",
@@ -732,6 +767,9 @@ export interface LoraEscrow extends BaseContract {
     [void],
     "nonpayable"
   >;
+  getFunction(
+    nameOrSignature: "submitBatch",
+  ): TypedContractMethod<[dealId: BigNumberish, proofs: LoraEscrow.ProofStruct[]], [void], "nonpayable">;
   getFunction(
     nameOrSignature: "submitDelivery",
   ): TypedContractMethod<
@@ -820,6 +858,13 @@ export interface LoraEscrow extends BaseContract {
     KeysRevealedEvent.InputTuple,
     KeysRevealedEvent.OutputTuple,
     KeysRevealedEvent.OutputObject
+  >;
+  getEvent(
+    key: "ModuleBatchVerifier",
+  ): TypedContractEvent<
+    ModuleBatchVerifierEvent.InputTuple,
+    ModuleBatchVerifierEvent.OutputTuple,
+    ModuleBatchVerifierEvent.OutputObject
   >;
   getEvent(
     key: "ModuleCommitted",
@@ -938,6 +983,17 @@ export interface LoraEscrow extends BaseContract {
       KeysRevealedEvent.InputTuple,
       KeysRevealedEvent.OutputTuple,
       KeysRevealedEvent.OutputObject
+    >;
+
+    "ModuleBatchVerifier(uint256,uint256,address)": TypedContractEvent<
+      ModuleBatchVerifierEvent.InputTuple,
+      ModuleBatchVerifierEvent.OutputTuple,
+      ModuleBatchVerifierEvent.OutputObject
+    >;
+    ModuleBatchVerifier: TypedContractEvent<
+      ModuleBatchVerifierEvent.InputTuple,
+      ModuleBatchVerifierEvent.OutputTuple,
+      ModuleBatchVerifierEvent.OutputObject
     >;
 
     "ModuleCommitted(uint256,uint256,bytes32,uint256,address,string)": TypedContractEvent<

@@ -62,6 +62,9 @@ export interface VerifierRegistryInterface extends Interface {
     nameOrSignature:
       | "DELIVERY_VARIANT_V1"
       | "VARIANT_V1"
+      | "batchShapeCount"
+      | "batchShapeIdAt"
+      | "batchVerifierOf"
       | "deliveryShapeCount"
       | "deliveryShapeIdAt"
       | "deliveryShapeIdOf"
@@ -72,21 +75,27 @@ export interface VerifierRegistryInterface extends Interface {
       | "isRegistered"
       | "owner"
       | "register"
+      | "registerBatchVerifier"
       | "registerDelivery"
       | "renounceOwnership"
       | "shapeCount"
       | "shapeIdAt"
       | "shapeIdOf"
       | "transferOwnership"
-      | "verifierOf",
+      | "verifierOf"
+      | "verifiersOf",
   ): FunctionFragment;
 
   getEvent(
-    nameOrSignatureOrTopic: "DeliveryShapeRegistered" | "OwnershipTransferred" | "ShapeRegistered",
+    nameOrSignatureOrTopic:
+      "BatchVerifierRegistered" | "DeliveryShapeRegistered" | "OwnershipTransferred" | "ShapeRegistered",
   ): EventFragment;
 
   encodeFunctionData(functionFragment: "DELIVERY_VARIANT_V1", values?: undefined): string;
   encodeFunctionData(functionFragment: "VARIANT_V1", values?: undefined): string;
+  encodeFunctionData(functionFragment: "batchShapeCount", values?: undefined): string;
+  encodeFunctionData(functionFragment: "batchShapeIdAt", values: [BigNumberish]): string;
+  encodeFunctionData(functionFragment: "batchVerifierOf", values: [BytesLike]): string;
   encodeFunctionData(functionFragment: "deliveryShapeCount", values?: undefined): string;
   encodeFunctionData(functionFragment: "deliveryShapeIdAt", values: [BigNumberish]): string;
   encodeFunctionData(
@@ -103,6 +112,7 @@ export interface VerifierRegistryInterface extends Interface {
     functionFragment: "register",
     values: [BytesLike, BigNumberish, BigNumberish, BigNumberish, BigNumberish, AddressLike],
   ): string;
+  encodeFunctionData(functionFragment: "registerBatchVerifier", values: [BytesLike, AddressLike]): string;
   encodeFunctionData(
     functionFragment: "registerDelivery",
     values: [BigNumberish, BigNumberish, BigNumberish, AddressLike],
@@ -116,9 +126,13 @@ export interface VerifierRegistryInterface extends Interface {
   ): string;
   encodeFunctionData(functionFragment: "transferOwnership", values: [AddressLike]): string;
   encodeFunctionData(functionFragment: "verifierOf", values: [BytesLike]): string;
+  encodeFunctionData(functionFragment: "verifiersOf", values: [BytesLike]): string;
 
   decodeFunctionResult(functionFragment: "DELIVERY_VARIANT_V1", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "VARIANT_V1", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "batchShapeCount", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "batchShapeIdAt", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "batchVerifierOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "deliveryShapeCount", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "deliveryShapeIdAt", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "deliveryShapeIdOf", data: BytesLike): Result;
@@ -129,6 +143,7 @@ export interface VerifierRegistryInterface extends Interface {
   decodeFunctionResult(functionFragment: "isRegistered", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "owner", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "register", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "registerBatchVerifier", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "registerDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "renounceOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "shapeCount", data: BytesLike): Result;
@@ -136,6 +151,20 @@ export interface VerifierRegistryInterface extends Interface {
   decodeFunctionResult(functionFragment: "shapeIdOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "transferOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verifierOf", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "verifiersOf", data: BytesLike): Result;
+}
+
+export namespace BatchVerifierRegisteredEvent {
+  export type InputTuple = [shapeId: BytesLike, batchVerifier: AddressLike];
+  export type OutputTuple = [shapeId: string, batchVerifier: string];
+  export interface OutputObject {
+    shapeId: string;
+    batchVerifier: string;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
 }
 
 export namespace DeliveryShapeRegisteredEvent {
@@ -244,6 +273,12 @@ export interface VerifierRegistry extends BaseContract {
 
   VARIANT_V1: TypedContractMethod<[], [string], "view">;
 
+  batchShapeCount: TypedContractMethod<[], [bigint], "view">;
+
+  batchShapeIdAt: TypedContractMethod<[index: BigNumberish], [string], "view">;
+
+  batchVerifierOf: TypedContractMethod<[shapeId: BytesLike], [string], "view">;
+
   deliveryShapeCount: TypedContractMethod<[], [bigint], "view">;
 
   deliveryShapeIdAt: TypedContractMethod<[index: BigNumberish], [string], "view">;
@@ -287,6 +322,12 @@ export interface VerifierRegistry extends BaseContract {
     "nonpayable"
   >;
 
+  registerBatchVerifier: TypedContractMethod<
+    [shapeId: BytesLike, batchVerifier: AddressLike],
+    [void],
+    "nonpayable"
+  >;
+
   registerDelivery: TypedContractMethod<
     [din: BigNumberish, r: BigNumberish, dout: BigNumberish, verifier: AddressLike],
     [string],
@@ -309,10 +350,23 @@ export interface VerifierRegistry extends BaseContract {
 
   verifierOf: TypedContractMethod<[shapeId: BytesLike], [string], "view">;
 
+  verifiersOf: TypedContractMethod<
+    [shapeId: BytesLike],
+    [[string, string] & { verifier: string; batchVerifier: string }],
+    "view"
+  >;
+
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
   getFunction(nameOrSignature: "DELIVERY_VARIANT_V1"): TypedContractMethod<[], [string], "view">;
   getFunction(nameOrSignature: "VARIANT_V1"): TypedContractMethod<[], [string], "view">;
+  getFunction(nameOrSignature: "batchShapeCount"): TypedContractMethod<[], [bigint], "view">;
+  getFunction(
+    nameOrSignature: "batchShapeIdAt",
+  ): TypedContractMethod<[index: BigNumberish], [string], "view">;
+  getFunction(
+    nameOrSignature: "batchVerifierOf",
+  ): TypedContractMethod<[shapeId: BytesLike], [string], "view">;
   getFunction(nameOrSignature: "deliveryShapeCount"): TypedContractMethod<[], [bigint], "view">;
   getFunction(
     nameOrSignature: "deliveryShapeIdAt",
@@ -353,6 +407,9 @@ export interface VerifierRegistry extends BaseContract {
     "nonpayable"
   >;
   getFunction(
+    nameOrSignature: "registerBatchVerifier",
+  ): TypedContractMethod<[shapeId: BytesLike, batchVerifier: AddressLike], [void], "nonpayable">;
+  getFunction(
     nameOrSignature: "registerDelivery",
   ): TypedContractMethod<
     [din: BigNumberish, r: BigNumberish, dout: BigNumberish, verifier: AddressLike],
@@ -373,7 +430,21 @@ export interface VerifierRegistry extends BaseContract {
     nameOrSignature: "transferOwnership",
   ): TypedContractMethod<[newOwner: AddressLike], [void], "nonpayable">;
   getFunction(nameOrSignature: "verifierOf"): TypedContractMethod<[shapeId: BytesLike], [string], "view">;
+  getFunction(
+    nameOrSignature: "verifiersOf",
+  ): TypedContractMethod<
+    [shapeId: BytesLike],
+    [[string, string] & { verifier: string; batchVerifier: string }],
+    "view"
+  >;
 
+  getEvent(
+    key: "BatchVerifierRegistered",
+  ): TypedContractEvent<
+    BatchVerifierRegisteredEvent.InputTuple,
+    BatchVerifierRegisteredEvent.OutputTuple,
+    BatchVerifierRegisteredEvent.OutputObject
+  >;
   getEvent(
     key: "DeliveryShapeRegistered",
   ): TypedContractEvent<
@@ -397,6 +468,17 @@ export interface VerifierRegistry extends BaseContract {
   >;
 
   filters: {
+    "BatchVerifierRegistered(bytes32,address)": TypedContractEvent<
+      BatchVerifierRegisteredEvent.InputTuple,
+      BatchVerifierRegisteredEvent.OutputTuple,
+      BatchVerifierRegisteredEvent.OutputObject
+    >;
+    BatchVerifierRegistered: TypedContractEvent<
+      BatchVerifierRegisteredEvent.InputTuple,
+      BatchVerifierRegisteredEvent.OutputTuple,
+      BatchVerifierRegisteredEvent.OutputObject
+    >;
+
     "DeliveryShapeRegistered(bytes32,address,uint256,uint256,uint256)": TypedContractEvent<
       DeliveryShapeRegisteredEvent.InputTuple,
       DeliveryShapeRegisteredEvent.OutputTuple,

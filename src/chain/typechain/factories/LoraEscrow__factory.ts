@@ -142,6 +142,27 @@ const _abi = [
         type: "uint256",
       },
       {
+        internalType: "address",
+        name: "batchVerifier",
+        type: "address",
+      },
+      {
+        internalType: "uint256",
+        name: "proofCount",
+        type: "uint256",
+      },
+    ],
+    name: "InvalidBatchProof",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
         internalType: "uint256",
         name: "module",
         type: "uint256",
@@ -271,6 +292,22 @@ const _abi = [
       },
     ],
     name: "ModuleOutOfRange",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "NoBatchVerifier",
     type: "error",
   },
   {
@@ -886,6 +923,31 @@ const _abi = [
         type: "uint256",
       },
       {
+        indexed: false,
+        internalType: "address",
+        name: "batchVerifier",
+        type: "address",
+      },
+    ],
+    name: "ModuleBatchVerifier",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+      {
         indexed: true,
         internalType: "bytes32",
         name: "shapeId",
@@ -960,6 +1022,30 @@ const _abi = [
         internalType: "uint256",
         name: "",
         type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "batchVerifierOf",
+    outputs: [
+      {
+        internalType: "address",
+        name: "",
+        type: "address",
       },
     ],
     stateMutability: "view",
@@ -1547,6 +1633,46 @@ const _abi = [
       },
     ],
     name: "submit",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        components: [
+          {
+            internalType: "uint256",
+            name: "entryIndex",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "a",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256[2][2]",
+            name: "b",
+            type: "uint256[2][2]",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "c",
+            type: "uint256[2]",
+          },
+        ],
+        internalType: "struct LoraEscrow.Proof[]",
+        name: "proofs",
+        type: "tuple[]",
+      },
+    ],
+    name: "submitBatch",
     outputs: [],
     stateMutability: "nonpayable",
     type: "function",

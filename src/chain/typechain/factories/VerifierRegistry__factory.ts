@@ -20,6 +20,22 @@ const _abi = [
     inputs: [
       {
         internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+      {
+        internalType: "address",
+        name: "batchVerifier",
+        type: "address",
+      },
+    ],
+    name: "BatchVerifierAlreadyRegistered",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
         name: "deliveryShapeId",
         type: "bytes32",
       },
@@ -155,6 +171,25 @@ const _abi = [
       {
         indexed: true,
         internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+      {
+        indexed: true,
+        internalType: "address",
+        name: "batchVerifier",
+        type: "address",
+      },
+    ],
+    name: "BatchVerifierRegistered",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "bytes32",
         name: "deliveryShapeId",
         type: "bytes32",
       },
@@ -275,6 +310,57 @@ const _abi = [
         internalType: "bytes32",
         name: "",
         type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "batchShapeCount",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "index",
+        type: "uint256",
+      },
+    ],
+    name: "batchShapeIdAt",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "batchVerifierOf",
+    outputs: [
+      {
+        internalType: "address",
+        name: "",
+        type: "address",
       },
     ],
     stateMutability: "view",
@@ -555,6 +641,24 @@ const _abi = [
   {
     inputs: [
       {
+        internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+      {
+        internalType: "address",
+        name: "batchVerifier",
+        type: "address",
+      },
+    ],
+    name: "registerBatchVerifier",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
         internalType: "uint256",
         name: "din",
         type: "uint256",
@@ -690,6 +794,30 @@ const _abi = [
       {
         internalType: "address",
         name: "",
+        type: "address",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "verifiersOf",
+    outputs: [
+      {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+      {
+        internalType: "address",
+        name: "batchVerifier",
         type: "address",
       },
     ],
