@@ -1,11 +1,12 @@
 /**
  * Background proving: a bounded-concurrency queue of module proofs, one per answered call.
- * Proving runs asynchronously (snarkjs uses worker threads), so the server keeps answering
- * while proofs are being made.
+ * By default each proof runs in a prover process of the shared proving pool (src/zk/pool.ts), so
+ * witness calculation and snarkjs never block the server's event loop while inference goes on.
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { buildCircuit, proveModule, toSolidityProof } from "../zk/index.js";
+import { buildCircuit, proveModule, toSolidityProof, type Groth16Proof } from "../zk/index.js";
+import { ProvingPool, type ProvingPoolOptions } from "../zk/pool.js";
 import type { ShapeRef } from "./types.js";
 import { writeJsonAtomic } from "./types.js";
 import type { SolidityProofJson } from "./wire.js";
@@ -39,8 +40,52 @@ export type ProofState =
   | { status: "ready"; record: ProofRecord }
   | { status: "failed"; reason: string };
 
-/** The default prover: build (cached) the shape's circuit and prove. */
-export async function proveJob(job: ProofJob): Promise<ProofRecord> {
+let shared: ProvingPool | null = null;
+
+/**
+ * The process-wide proving pool behind {@link proveJob}, made on first use (default options: as
+ * many provers as cores, 75 % of free memory). Its idle provers do not keep the process alive;
+ * {@link closeSharedProvingPool} ends them.
+ */
+export function sharedProvingPool(opts?: ProvingPoolOptions): ProvingPool {
+  shared ??= new ProvingPool(opts);
+  return shared;
+}
+
+/** Ends the shared pool's provers (the next {@link proveJob} makes a new pool). */
+export async function closeSharedProvingPool(): Promise<void> {
+  const p = shared;
+  shared = null;
+  await p?.close();
+}
+
+function record(proof: Groth16Proof, publicSignals: readonly bigint[], t0: number): ProofRecord {
+  return {
+    proof,
+    publicSignals: publicSignals.map((s) => s.toString()),
+    solidity: decimalStrings(toSolidityProof(proof)) as SolidityProofJson,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/**
+ * The default prover: build (cached) the shape's circuit and prove the call's public signals
+ * `job.expected` in a prover process of `pool` (default: the shared pool). Rejects with
+ * WitnessError when the witness does not give `job.expected`.
+ */
+export async function proveJob(job: ProofJob, pool: ProvingPool = sharedProvingPool()): Promise<ProofRecord> {
+  const t0 = performance.now();
+  const art = await buildCircuit(job.shape);
+  const out = await pool.prove(
+    art,
+    { A: job.A, B: job.B, salt: job.salt, X: job.X, rho: job.rho },
+    { expected: job.expected },
+  );
+  return record(out.proof, out.publicSignals, t0);
+}
+
+/** The in-process prover (blocks the event loop during witness calculation and parts of proving). */
+export async function proveJobInProcess(job: ProofJob): Promise<ProofRecord> {
   const t0 = performance.now();
   const art = await buildCircuit(job.shape);
   const { proof, publicSignals } = await proveModule(art, {
@@ -50,19 +95,13 @@ export async function proveJob(job: ProofJob): Promise<ProofRecord> {
     X: job.X,
     rho: job.rho,
   });
-  const got = publicSignals.map((s) => BigInt(s));
   const want = job.expected;
-  if (got.length !== 4 || got.some((v, i) => v !== want[i])) {
+  if (publicSignals.some((v, i) => v !== want[i])) {
     throw new Error(
-      `public signals [${got.join(", ")}] differ from the call's [C_m, hX, rho, fY] = [${want.join(", ")}]`,
+      `public signals [${publicSignals.join(", ")}] differ from the call's [C_m, hX, rho, fY] = [${want.join(", ")}]`,
     );
   }
-  return {
-    proof,
-    publicSignals: publicSignals.map((s) => s.toString()),
-    solidity: decimalStrings(toSolidityProof(proof)) as SolidityProofJson,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  return record(proof, publicSignals, t0);
 }
 
 /** Replaces every bigint in a nested array/object by its decimal string (JSON-safe). */
@@ -86,9 +125,14 @@ export class ProofQueue {
   private running = 0;
   private idleWaiters: (() => void)[] = [];
 
+  /**
+   * @param concurrency proofs at a time
+   * @param prove the prover (default {@link proveJob}: the shared proving pool's processes)
+   * @param proofDir also write each finished proof as JSON into this folder
+   */
   constructor(
     private readonly concurrency = 1,
-    private readonly prove: (job: ProofJob) => Promise<ProofRecord> = proveJob,
+    private readonly prove: (job: ProofJob) => Promise<ProofRecord> = (job) => proveJob(job),
     private readonly proofDir?: string,
   ) {
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error("proof concurrency must be >= 1");
