@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
+import os from "node:os";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
 import type { ZkloraClient, EntryInput, EntryView, ProposeParams, TxResult } from "../chain/index.js";
 import { proposeWithDelivery } from "../chain/delivery.js";
@@ -35,14 +36,14 @@ import {
 import {
   buildCircuit,
   computeRho,
-  proveModule,
   toSolidityProof,
   verifyModule,
   type CircuitArtifacts,
   type Groth16Proof,
 } from "../zk/index.js";
+import { ProvingPool } from "../zk/pool.js";
 import { UsageError } from "./errors.js";
-import { ProgressLine, pool } from "./progress.js";
+import { ProgressLine } from "./progress.js";
 import type { Workspace } from "./workspace.js";
 
 /** Reports progress of a long step (a line of text). */
@@ -379,8 +380,10 @@ export interface ProveStepOptions {
   workspace: Workspace;
   /** Any connected client (reads the registered entries). */
   client: ZkloraClient;
-  /** Proofs at a time (default 1). */
+  /** Proofs at a time: prover processes of the proving pool (default: one per core; the pool also bounds by memory). */
   jobs?: number;
+  /** Prove in this pool (left open) instead of a pool made and closed by the step (`jobs` is then ignored). */
+  pool?: ProvingPool;
   /** Re-prove even when a background proof exists. */
   fresh?: boolean;
   progress?: boolean;
@@ -417,7 +420,12 @@ function callOf(
   return hit;
 }
 
-/** Contributor: a proof per registered, unproven entry (from the server transcript); writes proofs/entry-<i>.json. */
+/**
+ * Contributor: a proof per registered, unproven entry (from the server transcript); writes
+ * proofs/entry-<i>.json. Every entry is submitted at once to a proving pool (src/zk/pool.ts: prover
+ * processes, FIFO, bounded by `jobs`, cores and memory); when one fails, the others still finish
+ * (and are written) before the first failure is thrown.
+ */
 export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
   const ws = o.workspace;
   const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
@@ -440,7 +448,8 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
   };
   await mkdir(ws.proofs, { recursive: true });
   const bar = new ProgressLine(`proving deal ${deal.dealId}`, todo.length, { enabled: o.progress !== false });
-  const proofs = await pool(todo, Math.max(1, o.jobs ?? 1), async (e) => {
+  const provers = o.pool ?? new ProvingPool({ maxWorkers: Math.max(1, o.jobs ?? os.availableParallelism()) });
+  const proveEntry = async (e: EntryView): Promise<EntryProofFile> => {
     const call = callOf(transcript.entries, deal, e);
     const mod = deal.manifest.modules[e.module];
     const rho = computeRho({
@@ -471,15 +480,12 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
     }
     if (proof === undefined) {
       const s = secrets.modules[e.module];
-      const t0 = performance.now();
-      const out = await proveModule(art, {
-        A: s.A,
-        B: s.B,
-        salt: s.salt,
-        X: call.X.map((r) => r.map((v) => BigInt(v))),
-        rho,
-      });
-      proveSeconds = (performance.now() - t0) / 1000;
+      const out = await provers.prove(
+        art,
+        { A: s.A, B: s.B, salt: s.salt, X: call.X.map((r) => r.map((v) => BigInt(v))), rho },
+        { expected: [signals[0], signals[1], signals[2], signals[3]] },
+      );
+      proveSeconds = (out.witnessMs + out.proveMs) / 1000;
       proof = out.proof;
     }
     const t1 = performance.now();
@@ -505,8 +511,17 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
     await writeJsonAtomic(ws.proofFile(e.index), file);
     bar.tick(`entry ${e.index} (${source}, ${proveSeconds.toFixed(1)} s)`);
     return file;
-  });
+  };
+  let settled: PromiseSettledResult<EntryProofFile>[];
+  try {
+    settled = await Promise.allSettled(todo.map(proveEntry));
+  } finally {
+    if (o.pool === undefined) await provers.close();
+  }
+  const failed = settled.find((r) => r.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
   bar.finish();
+  const proofs = settled.map((r) => (r as PromiseFulfilledResult<EntryProofFile>).value);
   return { dealId: deal.dealId, proofs, skipped };
 }
 
