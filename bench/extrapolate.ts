@@ -54,17 +54,21 @@ export interface ExtrapolationBase {
   /** The largest measured shape. */
   from: string;
   fromConstraints: number;
-  /** fromConstraints / its median prove time (this machine, this load). */
+  /** fromConstraints / its best prove time of --reps (this machine, this load). */
   constraintsPerSecond: number;
+  /** fromConstraints / its median prove time. */
+  constraintsPerSecondMedian: number;
   zkeyBytesPerConstraint: number;
   /** Median of the shapes' median verify times: Groth16 verification does not grow with the circuit. */
   verifyMs: number;
   /** Prover RSS = a + b · constraints through the smallest and largest measured shape. */
   proveRss: { interceptMiB: number; miBPerConstraint: number };
-  /** Compile (r1cs + wasm, as the pipeline compiles) per constraint, from the largest compile. */
+  /** The largest successful compile. */
+  compileFrom?: string;
+  /** Compile time per constraint, from the largest successful compile. */
   compileMsPerConstraint?: number;
-  /** Compiler peak RSS = a + b · constraints (two points); where it meets circom2's 4 GiB. */
-  compileRss?: { interceptMiB: number; miBPerConstraint: number; constraintsAt4GiB: number };
+  /** Compiler peak RSS = a + b · constraints (least squares); where it meets circom2's 4 GiB. */
+  compileRss?: { interceptMiB: number; miBPerConstraint: number; constraintsAt4GiB: number; points: number };
   method: string;
 }
 
@@ -73,48 +77,76 @@ function line(x0: number, y0: number, x1: number, y1: number): { intercept: numb
   return { intercept: y0 - slope * x0, slope };
 }
 
-/** The extrapolation base from the measured rows (at least one). */
-export function extrapolationBase(rows: readonly MeasuredRow[]): ExtrapolationBase {
+/** One successful compile, for the compile extrapolations. */
+export interface CompilePoint {
+  shape: string;
+  constraints: number;
+  wallMs: number;
+  peakRssMiB: number;
+  flags: string;
+}
+
+/** Compiles below this size peak in circom2's fixed witness-generator overhead (~0.5 GiB), not in the r1cs. */
+export const COMPILE_FIT_MIN_CONSTRAINTS = 10_000;
+
+function leastSquares(pts: readonly { x: number; y: number }[]): { intercept: number; slope: number } {
+  const n = pts.length;
+  const mx = pts.reduce((a, p) => a + p.x, 0) / n;
+  const my = pts.reduce((a, p) => a + p.y, 0) / n;
+  const sxx = pts.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  const sxy = pts.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return { intercept: my - slope * mx, slope };
+}
+
+/**
+ * The extrapolation base from the measured rows (at least one) and every successful compile
+ * (committed shapes with `--wasm`, `--compile-big` shapes r1cs only).
+ */
+export function extrapolationBase(
+  rows: readonly MeasuredRow[],
+  compiles: readonly CompilePoint[],
+): ExtrapolationBase {
   const byC = [...rows].sort((a, b) => a.constraints - b.constraints);
   const lo = byC[0];
   const hi = byC[byC.length - 1];
   const verifies = rows.map((r) => r.prove.verifyMedianMs).sort((a, b) => a - b);
   const rss = line(lo.constraints, lo.prove.peakRssMiB, hi.constraints, hi.prove.peakRssMiB);
-  const compiled = byC.filter((r) => r.compile?.ok === true && r.compile.peakRssMiB !== undefined);
+  const bestProveMs = Math.min(...hi.prove.proveMs);
+  const byCompile = [...compiles].sort((a, b) => a.constraints - b.constraints);
+  const largest = byCompile.at(-1);
+  const fitPts = byCompile
+    .filter((c) => c.constraints >= COMPILE_FIT_MIN_CONSTRAINTS)
+    .map((c) => ({ x: c.constraints, y: c.peakRssMiB }));
   let compileRss: ExtrapolationBase["compileRss"];
-  let compileMsPerConstraint: number | undefined;
-  if (compiled.length >= 1) {
-    const c1 = compiled[compiled.length - 1];
-    compileMsPerConstraint = (c1.compile as CompileMeasurement).wallMs / c1.constraints;
-    if (compiled.length >= 2) {
-      const c0 = compiled[0];
-      const l = line(
-        c0.constraints,
-        c0.compile?.peakRssMiB as number,
-        c1.constraints,
-        c1.compile?.peakRssMiB as number,
-      );
-      compileRss = {
-        interceptMiB: l.intercept,
-        miBPerConstraint: l.slope,
-        constraintsAt4GiB:
-          l.slope > 0 ? Math.floor((CIRCOM2_WASM_LIMIT_MIB - l.intercept) / l.slope) : Infinity,
-      };
-    }
+  if (fitPts.length >= 2 && fitPts[fitPts.length - 1].x > fitPts[0].x) {
+    const l = leastSquares(fitPts);
+    compileRss = {
+      interceptMiB: l.intercept,
+      miBPerConstraint: l.slope,
+      constraintsAt4GiB:
+        l.slope > 0 ? Math.floor((CIRCOM2_WASM_LIMIT_MIB - l.intercept) / l.slope) : Infinity,
+      points: fitPts.length,
+    };
   }
   return {
     from: hi.shape,
     fromConstraints: hi.constraints,
-    constraintsPerSecond: hi.constraints / (hi.prove.proveMedianMs / 1000),
+    constraintsPerSecond: hi.constraints / (bestProveMs / 1000),
+    constraintsPerSecondMedian: hi.constraints / (hi.prove.proveMedianMs / 1000),
     zkeyBytesPerConstraint: hi.zkeyBytes / hi.constraints,
     verifyMs: verifies[verifies.length >> 1],
     proveRss: { interceptMiB: rss.intercept, miBPerConstraint: rss.slope },
-    compileMsPerConstraint,
+    compileFrom: largest?.shape,
+    compileMsPerConstraint: largest !== undefined ? largest.wallMs / largest.constraints : undefined,
     compileRss,
     method:
-      "linear in constraints from the largest measured shape (prove time, zkey bytes, compile time) or a line " +
-      "through the smallest and largest (RSS). Groth16 proving is O(n log n) (FFTs) plus MSMs, so linear " +
-      "scaling UNDERESTIMATES big shapes; snarkjs's memory limits are not modelled.",
+      "prove time: constraints / the rate of the largest measured shape's BEST of --reps proofs (other jobs " +
+      "share this machine; the median rate is also recorded); zkey bytes: linear from the largest shape; " +
+      "prover RSS: line through the smallest and largest shape; compile time: linear from the largest successful " +
+      `compile; compile peak RSS: least squares over compiles of >= ${COMPILE_FIT_MIN_CONSTRAINTS} constraints. ` +
+      "Groth16 proving is O(n log n) (FFTs) plus MSMs, so linear scaling UNDERESTIMATES big shapes; " +
+      "snarkjs's own memory limits are not modelled.",
   };
 }
 
@@ -141,6 +173,9 @@ export interface BigRow extends BenchShape {
       verifyS: number;
       submitGas?: number;
       submitManyGas?: number;
+      /** chunks × the per-module gas of bench/batch.ts's largest batch (H3's results, when present). */
+      submitBatchGas?: number;
+      batchN?: number;
     };
   };
   compile?: CompileMeasurement;
@@ -151,7 +186,7 @@ export interface BigRow extends BenchShape {
 export function bigRow(
   s: BenchShape,
   base: ExtrapolationBase,
-  gas: { submitGas?: number; submitManyGas?: number },
+  gas: { submitGas?: number; submitManyGas?: number; batch?: { n: number; perModule: number } },
 ): BigRow {
   const b = constraintModel(s);
   const n = b.total;
@@ -182,6 +217,8 @@ export function bigRow(
         verifyS: (chunks.chunks * base.verifyMs) / 1000,
         submitGas: gas.submitGas !== undefined ? chunks.chunks * gas.submitGas : undefined,
         submitManyGas: gas.submitManyGas !== undefined ? chunks.chunks * gas.submitManyGas : undefined,
+        submitBatchGas: gas.batch !== undefined ? chunks.chunks * gas.batch.perModule : undefined,
+        batchN: gas.batch?.n,
       },
     },
   };

@@ -16,7 +16,7 @@
  * Options: --reps N (prove repetitions, default 3) · --shapes a,b (committed shapes to measure) ·
  * --no-compile · --no-gas · --gas-shapes a,b (default t2_i8_r2_o8) · --compile-big[=name,name] ·
  * --compile-big-all (keep compiling after an out-of-memory) · --compile-timeout S (default 1800).
- * Writes bench/results/bench-<ISO date>.json and .md.
+ * Writes bench/results/bench-<ISO date>.json and .md. `--render FILE.json` re-renders an earlier run's .md.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -38,15 +38,16 @@ import {
 import { findShape, loadShapes, type Shape } from "../src/zk/shape.js";
 import { randomSalt } from "../src/zk/sponge.js";
 import { compileMeasured, type CompileMeasurement } from "./compile-measure.js";
-import { markdownReport } from "./report.js";
 import {
   bigRow,
   comparisons,
   extrapolationBase,
   type BigRow,
+  type CompilePoint,
   type MeasuredRow,
   type ProveMeasurement,
 } from "./extrapolate.js";
+import { batchRows, markdownReport, type BenchResult } from "./report.js";
 import { LADDER_SHAPES, REAL_SHAPES, ZKLORA_PUBLISHED, RECORDED_SETUP, type BenchShape } from "./shapes.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
@@ -286,6 +287,14 @@ async function manifestConstraints(): Promise<Map<string, number>> {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "--child-prove") return childProve(argv[1], Number(argv[2]));
+  if (argv[0] === "--render") {
+    // Re-renders the Markdown of an earlier run's JSON (e.g. after changing bench/report.ts).
+    const file = path.resolve(argv[1] ?? "");
+    const md = markdownReport(JSON.parse(await readFile(file, "utf8")) as BenchResult);
+    await writeFile(file.replace(/\.json$/, ".md"), md);
+    console.log(md);
+    return;
+  }
   const opts = parseArgs(argv);
   const startedAt = new Date();
   const log = (m: string) => console.error(`[bench] ${m}`);
@@ -369,29 +378,56 @@ async function main(): Promise<void> {
   const submitManyGas =
     okGas?.gas?.submitMany_perProof !== undefined ? Number(okGas.gas.submitMany_perProof) : undefined;
 
-  // 3. Big shapes: exact constraints, extrapolations, models; optional real compiles.
-  const base = extrapolationBase(measured);
+  // 3. Big shapes: optional real compiles (r1cs only, temp dir), then exact constraints,
+  // extrapolations and models.
   const bigShapes: BenchShape[] = [...LADDER_SHAPES, ...REAL_SHAPES].sort(
     (a, b) => constraintModel(a).total - constraintModel(b).total,
   );
-  const big: BigRow[] = bigShapes.map((s) => bigRow(s, base, { submitGas, submitManyGas }));
+  const bigCompiles = new Map<string, CompileMeasurement | string>();
   if (opts.compileBig !== undefined) {
     const wanted = opts.compileBig;
     let oomAt: string | undefined;
-    for (const row of big) {
-      if (wanted !== "all" && !wanted.includes(row.name)) continue;
+    for (const s of bigShapes) {
+      if (wanted !== "all" && !wanted.includes(s.name)) continue;
       if (oomAt !== undefined && !opts.compileBigAll) {
-        row.compileSkipped = `skipped: the smaller ${oomAt} already ran out of memory (--compile-big-all to try anyway)`;
+        bigCompiles.set(
+          s.name,
+          `skipped: the smaller ${oomAt} already ran out of memory (--compile-big-all to try anyway)`,
+        );
         continue;
       }
-      log(`${row.name}: compile-only attempt (${row.breakdown.total} constraints by the model)`);
-      const c = await compileMeasured(row, { wasm: false, timeoutMs: opts.compileTimeoutS * 1000 });
-      row.compile = c;
-      log(JSON.stringify({ shape: row.name, ...c }));
-      if (c.ok) check(row, "compile-big", c.constraints as number);
-      else if (c.failure === "out-of-memory") oomAt = row.name;
+      log(`${s.name}: compile-only attempt (${constraintModel(s).total} constraints by the model)`);
+      const c = await compileMeasured(s, { wasm: false, timeoutMs: opts.compileTimeoutS * 1000 });
+      bigCompiles.set(s.name, c);
+      log(JSON.stringify({ shape: s.name, ...c }));
+      if (c.ok) check(s, "compile-big", c.constraints as number);
+      else if (c.failure === "out-of-memory") oomAt = s.name;
     }
   }
+  const compilePoints: CompilePoint[] = [];
+  const addPoint = (shape: string, c: CompileMeasurement | string | undefined) => {
+    if (typeof c === "object" && c.ok && c.peakRssMiB !== undefined && c.constraints !== undefined) {
+      compilePoints.push({
+        shape,
+        constraints: c.constraints,
+        wallMs: c.wallMs,
+        peakRssMiB: c.peakRssMiB,
+        flags: c.flags,
+      });
+    }
+  };
+  for (const m of measured) addPoint(m.shape, m.compile);
+  for (const [name, c] of bigCompiles) addPoint(name, c);
+  const base = extrapolationBase(measured, compilePoints);
+  const batch = await latestBatch();
+  const batchBest = batchRows(batch).sort((a, b) => b.n - a.n)[0];
+  const big: BigRow[] = bigShapes.map((s) => {
+    const row = bigRow(s, base, { submitGas, submitManyGas, batch: batchBest });
+    const c = bigCompiles.get(s.name);
+    if (typeof c === "string") row.compileSkipped = c;
+    else if (c !== undefined) row.compile = c;
+    return row;
+  });
 
   const result = {
     kind: "zklora-escrow bench (issue #5)",
@@ -411,7 +447,8 @@ async function main(): Promise<void> {
     measured,
     gas,
     previousGas,
-    batch: await latestBatch(),
+    batch,
+    compilePoints,
     extrapolationBase: base,
     bigShapes: big,
     zklora: ZKLORA_PUBLISHED,
@@ -420,7 +457,8 @@ async function main(): Promise<void> {
   };
   await mkdir(RESULTS, { recursive: true });
   const stem = path.join(RESULTS, `bench-${environment.date.replace(/[:.]/g, "-")}`);
-  await writeFile(`${stem}.json`, JSON.stringify(result, null, 2) + "\n");
+  const typed: BenchResult = result;
+  await writeFile(`${stem}.json`, JSON.stringify(typed, null, 2) + "\n");
   await writeFile(`${stem}.md`, markdownReport(result));
   console.log(markdownReport(result));
   console.log(`wrote ${path.relative(PROJECT_ROOT, stem)}.json and .md`);

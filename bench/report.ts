@@ -47,7 +47,16 @@ const dur = (sec: number) =>
         : `${fix(sec * 1000, 0)} ms`;
 const pct = (part: number, total: number) => `${Math.round((100 * part) / total)}`;
 
-function compileCell(c: CompileMeasurement | undefined, skipped?: string): string {
+function compileCell(
+  c: CompileMeasurement | undefined,
+  skipped?: string,
+  e?: BigRow["extrapolated"],
+): string {
+  if (c === undefined && e?.compileS !== undefined) {
+    const mem = e.compilePeakMiB;
+    const oom = mem !== undefined && mem > 4096 ? " → OOM" : "";
+    return `*E* ${dur(e.compileS)}${mem !== undefined ? `, ${gib(mem)}${oom}` : ""}${skipped !== undefined ? " (skipped)" : ""}`;
+  }
   if (skipped !== undefined) return "skipped (smaller shape OOM)";
   if (c === undefined) return "—";
   const mem = c.peakRssMiB !== undefined ? `, ${gib(c.peakRssMiB)}` : "";
@@ -55,21 +64,37 @@ function compileCell(c: CompileMeasurement | undefined, skipped?: string): strin
   return `**${c.failure}** after ${dur(c.wallMs / 1000)}${mem}`;
 }
 
+/** H3's bench/batch.ts rows (gas as decimal strings), read defensively. */
+export function batchRows(
+  batch: BenchResult["batch"],
+): { n: number; perModule: number; submitManyPerModule?: number }[] {
+  const rows = (batch?.data as { rows?: unknown } | undefined)?.rows;
+  if (!Array.isArray(rows)) return [];
+  return rows
+    .map((r: Record<string, unknown>) => ({
+      n: Number(r.n),
+      perModule: Number(r.submitBatch_perModule),
+      submitManyPerModule: r.submitMany_perModule !== undefined ? Number(r.submitMany_perModule) : undefined,
+    }))
+    .filter((r) => Number.isFinite(r.n) && Number.isFinite(r.perModule));
+}
+
 function batchLines(batch: BenchResult["batch"]): string[] {
   if (batch === undefined) return [];
-  const d = batch.data as Record<string, unknown>;
-  const flat: string[] = [];
-  const walk = (o: unknown, prefix: string) => {
-    if (flat.length >= 12 || o === null || typeof o !== "object") return;
-    for (const [k, v] of Object.entries(o as Record<string, unknown>)) {
-      if (/gas/i.test(prefix + k) && (typeof v === "number" || (typeof v === "string" && /^\d+$/.test(v)))) {
-        flat.push(`${prefix}${k} ${int(Number(v))}`);
-      } else if (typeof v === "object") walk(v, `${prefix}${k}.`);
-    }
-  };
-  walk(d, "");
+  const rows = batchRows(batch);
+  if (rows.length === 0)
+    return [`Batch verification: ${batch.file} (format not recognised; see the file).`, ""];
+  const date = (batch.data as { date?: string }).date ?? "";
   return [
-    `Batch verification (${batch.file}, bench/batch.ts): ${flat.length > 0 ? flat.join(", ") : "see the file"}.`,
+    `**Batch verification** (measured by \`bench/batch.ts\`, ${batch.file}, ${date}): submitBatch gas per module — ` +
+      rows
+        .map(
+          (r) =>
+            `n = ${r.n}: ${int(r.perModule)}` +
+            (r.submitManyPerModule !== undefined ? ` (submitMany ${int(r.submitManyPerModule)})` : ""),
+        )
+        .join("; ") +
+      ".",
     "",
   ];
 }
@@ -125,9 +150,9 @@ export function markdownReport(r: BenchResult): string {
   out.push(...batchLines(r.batch));
   out.push(
     `**Real shapes and ladder** (T 15, R 8). Constraints are exact (validated model). *E* = extrapolated from ` +
-      `\`${base.from}\` (${int(base.constraintsPerSecond)} constraints/s proving, ${int(base.zkeyBytesPerConstraint)} zkey bytes/constraint; ` +
-      `linear, so an underestimate). *M* = model of a circuit not in this repo. Compile = measured with \`--compile-big\` ` +
-      `(r1cs only), else —.`,
+      `\`${base.from}\` (${int(base.constraintsPerSecond)} constraints/s = its best proof, ${int(base.constraintsPerSecondMedian)} at the median; ` +
+      `${int(base.zkeyBytesPerConstraint)} zkey bytes/constraint; linear, so an underestimate). *M* = model of a circuit ` +
+      `not in this repo. Compile: measured (\`--compile-big\`, \`--O2 --r1cs\` into a temp dir) or *E*.`,
     "",
     "| shape | DIN → DOUT | constraints | weights / inputs / fp | ptau | prove (E) | zkey (E) | prover RSS (E) | setup (E) | compile | 16-bit pack (M) | 8-bit pack (M) | 2^16 chunks (M) | chunk gas (M) |",
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -139,17 +164,18 @@ export function markdownReport(r: BenchResult): string {
       `| ${b.name} | ${b.DIN} → ${b.DOUT} | ${int(b.breakdown.total)} | ${pct(b.breakdown.weightHash, b.breakdown.total)} / ` +
         `${pct(b.breakdown.inputHash, b.breakdown.total)} / ${pct(b.breakdown.fingerprint, b.breakdown.total)} % | ` +
         `2^${b.breakdown.ptauPower}${b.ptauAvailable ? "" : " (absent)"} | ${dur(x.proveS)} | ${mb(x.zkeyBytes)} | ${gib(x.proveRssMiB)} | ` +
-        `${dur(x.setupS[0])}–${dur(x.setupS[1])} | ${compileCell(b.compile, b.compileSkipped)} | ` +
+        `${dur(x.setupS[0])}–${dur(x.setupS[1])} | ${compileCell(b.compile, b.compileSkipped, x)} | ` +
         `${int(b.model.packed16.total)} (2^${b.model.packed16.ptauPower}) | ${int(b.model.packed8.total)} (2^${b.model.packed8.ptauPower}) | ` +
-        `${k.chunks} | ${k.submitManyGas !== undefined ? `${fix(k.submitManyGas / 1e6, 1)} M` : "—"} |`,
+        `${k.chunks} | ${k.submitManyGas !== undefined ? `${fix(k.submitManyGas / 1e6, 1)} M` : "—"}` +
+        `${k.submitBatchGas !== undefined ? ` (batched: ${fix(k.submitBatchGas / 1e6, 1)} M)` : ""} |`,
     );
   }
   out.push("");
   if (base.compileRss !== undefined) {
     out.push(
-      `circom2 is wasm32 (4 GiB linear memory). Compile peak RSS (r1cs + wasm) grows by ` +
-        `${fix(base.compileRss.miBPerConstraint * 1000, 2)} MiB per 1k constraints in the measured shapes, which would ` +
-        `reach 4 GiB near ${int(base.compileRss.constraintsAt4GiB)} constraints (E).`,
+      `circom2 is wasm32 (4 GiB linear memory). Compiler peak RSS grows by ` +
+        `${fix(base.compileRss.miBPerConstraint * 1000, 2)} MiB per 1k constraints (least squares over ${base.compileRss.points} ` +
+        `compiles of ≥ 10k constraints), reaching 4 GiB near ${int(base.compileRss.constraintsAt4GiB)} constraints (*E*).`,
       "",
     );
   }
