@@ -71,8 +71,8 @@ contract Groth16BatchVerifier is IGroth16BatchVerifier4 {
     /// @notice A word of the verification key is not a valid coordinate or point (word index in the
     ///         order alpha, beta, gamma, delta, ic; 24 means a G2 point failed the precompile's check).
     error InvalidVerificationKey(uint256 word);
-    /// @notice A precompile call failed where it cannot for valid input (out of gas).
-    error PrecompileFailed(uint256 precompile);
+    /// @notice An ecMul or ecAdd call failed, which checked input cannot cause: the call ran out of gas.
+    error PrecompileFailed();
 
     bytes32 private immutable _vkHash;
     uint256 private immutable _alphaX;
@@ -208,12 +208,12 @@ contract Groth16BatchVerifier is IGroth16BatchVerifier4 {
                     mstore(32, i)
                     r := mod(keccak256(0, 64), P)
                     if iszero(mulTo(slot, calldataload(p), calldataload(add(p, 32)), r, scratch)) {
-                        failed := 7
+                        failed := 1
                     }
                     if iszero(
                         mulAdd(accC, calldataload(add(p, 192)), calldataload(add(p, 224)), r, scratch)
                     ) {
-                        failed := 7
+                        failed := 1
                     }
                 }
                 // B as given (snarkjs call data order = EIP-197 order).
@@ -239,7 +239,7 @@ contract Groth16BatchVerifier is IGroth16BatchVerifier4 {
             }
             default {
                 if iszero(mulTo(slot, mload(vk), mload(add(vk, 32)), sumR, scratch)) {
-                    failed := 7
+                    failed := 1
                 }
             }
             negate(slot)
@@ -254,22 +254,22 @@ contract Groth16BatchVerifier is IGroth16BatchVerifier4 {
             }
             default {
                 if iszero(mulTo(slot, mload(add(vk, 448)), mload(add(vk, 480)), sumR, scratch)) {
-                    failed := 7
+                    failed := 1
                 }
             }
             if iszero(mulAdd(slot, mload(add(vk, 512)), mload(add(vk, 544)), mload(add(sums, 32)), scratch)) {
-                failed := 7
+                failed := 1
             }
             if iszero(mulAdd(slot, mload(add(vk, 576)), mload(add(vk, 608)), mload(add(sums, 64)), scratch)) {
-                failed := 7
+                failed := 1
             }
             if iszero(mulAdd(slot, mload(add(vk, 640)), mload(add(vk, 672)), mload(add(sums, 96)), scratch)) {
-                failed := 7
+                failed := 1
             }
             if iszero(
                 mulAdd(slot, mload(add(vk, 704)), mload(add(vk, 736)), mload(add(sums, 128)), scratch)
             ) {
-                failed := 7
+                failed := 1
             }
             negate(slot)
             mcopy(add(slot, 64), add(vk, 192), 128)
@@ -284,7 +284,7 @@ contract Groth16BatchVerifier is IGroth16BatchVerifier4 {
             let success := staticcall(gas(), 8, buf, mul(add(n, 3), 192), 0, 32)
             ok := and(success, mload(0))
         }
-        if (failed != 0) revert PrecompileFailed(failed);
+        if (failed != 0) revert PrecompileFailed();
         return ok;
     }
 

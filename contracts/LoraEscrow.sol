@@ -609,6 +609,8 @@ contract LoraEscrow is ReentrancyGuard {
     ///      `WrongStatus`, or the batch verifier's own input errors (`CoordinateNotInField`,
     ///      `PointNotOnCurve`). Gas (tiny shape, bench/batch.ts): about 97k per proof at 8 proofs, 84k at 16,
     ///      175k at 2; one proof costs 266k, more than `submit` (258k).
+    ///      Like the snarkjs verifier, a batch verifier given too little gas for ecPairing returns false, so
+    ///      a transaction with a too low gas limit reverts `InvalidBatchProof`: estimate the gas.
     /// @param dealId The deal.
     /// @param proofs The proofs, each with its entry index (b as in `submit`).
     function submitBatch(uint256 dealId, Proof[] calldata proofs) external {

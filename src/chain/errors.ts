@@ -6,7 +6,7 @@
 import { Interface, formatUnits, isCallException, type ErrorDescription } from "ethers";
 import {
   IERC20Metadata__factory,
-  IGroth16BatchVerifier4__factory,
+  Groth16BatchVerifier__factory,
   LoraEscrow__factory,
   VerifierRegistry__factory,
 } from "./typechain/index.js";
@@ -50,7 +50,7 @@ const INTERFACES: Interface[] = [
   LoraEscrow__factory.createInterface(),
   VerifierRegistry__factory.createInterface(),
   IERC20Metadata__factory.createInterface(),
-  IGroth16BatchVerifier4__factory.createInterface(),
+  Groth16BatchVerifier__factory.createInterface(),
   SOLIDITY_ERRORS,
 ];
 
@@ -93,6 +93,9 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
     `a coordinate of proof ${a[0]} is ${a[1]}, not below the BN254 base field modulus`,
   PointNotOnCurve: (a) =>
     `point ${a[1] === true ? "C" : "A"} of proof ${a[0]} is not on the BN254 curve: corrupt proof`,
+  PrecompileFailed: () => "an elliptic-curve precompile ran out of gas: raise the gas limit",
+  InvalidVerificationKey: (a) =>
+    `word ${a[0]} of the batch verification key is not a valid coordinate or point: regenerate src/chain/verifierKeys.ts (npm run abi)`,
   BatchVerifierAlreadyRegistered: (a) => `shape ${a[0]} already has the batch verifier ${a[1]}`,
   ProvingWindowClosed: (a) => `deal ${a[0]}'s proving window closed at ${when(a[1])}`,
   ProvingWindowOpen: (a) =>

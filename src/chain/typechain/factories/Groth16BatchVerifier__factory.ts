@@ -92,13 +92,7 @@ const _abi = [
     type: "error",
   },
   {
-    inputs: [
-      {
-        internalType: "uint256",
-        name: "precompile",
-        type: "uint256",
-      },
-    ],
+    inputs: [],
     name: "PrecompileFailed",
     type: "error",
   },
