@@ -7,18 +7,26 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
 import type { Contract } from "ethers";
-import { parseVerifierKey, verifierKeyWords, VerifierKeyError } from "../../src/chain/batch.js";
+import {
+  bytecodeHoldsKey,
+  parseVerifierKey,
+  verifierKeyWords,
+  VerifierKeyError,
+} from "../../src/chain/batch.js";
+import { collectZkloraArtifacts, deployZklora, DeployError } from "../../src/chain/deploy.js";
 import { VERIFIER_KEYS } from "../../src/chain/verifierKeys.js";
 import { PROJECT_ROOT } from "../../src/common/cache.js";
 import {
   P,
   buildCircuit,
   findShape,
+  loadShapes,
   proveModule,
   toSolidityProof,
   type CircuitArtifacts,
   type SolidityProof,
 } from "../../src/zk/index.js";
+import hre from "hardhat";
 import {
   deployFixture,
   ethers,
@@ -157,6 +165,31 @@ describe("# Groth16BatchVerifier with real proofs", function () {
         "utf8",
       );
       expect(() => parseVerifierKey(delivery)).to.throw(VerifierKeyError);
+    });
+
+    it("Should deploy a batch verifier only with the key its verifier's bytecode holds", async function () {
+      const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes());
+      const tiny = artifacts.verifiers.find((v) => v.shapeName === TINY_SHAPE);
+      const other = artifacts.verifiers.find((v) => v.shapeName !== TINY_SHAPE);
+      if (tiny === undefined || other === undefined) throw new Error("needs two compiled verifiers");
+      expect(bytecodeHoldsKey(tiny.artifact.bytecode, VERIFIER_KEYS[TINY_SHAPE])).to.equal(true);
+      expect(bytecodeHoldsKey(tiny.artifact.bytecode, VERIFIER_KEYS[other.shapeName])).to.equal(false);
+      const [deployer] = await ethers.getSigners();
+      const swapped = { ...tiny, verificationKey: VERIFIER_KEYS[other.shapeName] };
+      const err = await deployZklora(
+        deployer,
+        { ...artifacts, verifiers: [swapped] },
+        { network: "test" },
+      ).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(DeployError);
+      expect((err as Error).message).to.match(/npm run abi/);
+      const { batchVerifiers, record } = await deployZklora(
+        deployer,
+        { ...artifacts, verifiers: [tiny], batchVerifier: undefined },
+        { network: "test" },
+      );
+      expect(batchVerifiers).to.deep.equal({});
+      expect(record.shapes[0].batchVerifier).to.equal(undefined);
     });
 
     it("Should refuse to deploy with a key that is not on the curve or not canonical", async function () {
