@@ -1,5 +1,5 @@
 /**
- * Batch-verification gas benchmark (`npx hardhat run bench/batch.ts`, issue #5): deploys zklora with the
+ * Batch-verification gas benchmark (`npm run bench:batch`, issue #5): deploys zklora with the
  * project's deploy code on Hardhat's in-process chain, funds one deal of 16 tiny-shape modules (one
  * entry each) with REAL proofs, and measures, from the same chain snapshot for every n in 1, 2, 4, 8, 16:
  * `submitBatch` (Groth16BatchVerifier: n + 3 pairings), `submitMany` (the generated verifier per proof:
