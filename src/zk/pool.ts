@@ -21,8 +21,8 @@
  * the pool is made); the head of the queue waits until its reservation fits, except that a proof
  * always runs when nothing else does.
  *
- * Idle provers are unref'd (a forgotten pool does not keep a process alive); `close()` ends every
- * prover together with its snarkjs curve.
+ * Idle provers are unref'd (a forgotten pool does not keep a process alive) and exit after
+ * `idleTimeoutMs` without work; `close()` ends every prover together with its snarkjs curve.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
@@ -90,6 +90,11 @@ export interface ProvingPoolOptions {
    * per core in every prover (default false).
    */
   singleThread?: boolean;
+  /**
+   * An idle prover exits after this many ms without work, freeing its memory (a stories260k
+   * prover holds ~450 MiB); the next proof starts a new one (~1 s). Default 60 000; Infinity keeps them.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** What the pool needs of a circuit: its shape and the paths of its wasm and zkey. */
@@ -133,7 +138,9 @@ export interface PoolStats {
   maxRunning: number;
   /** Bytes reserved by the running proofs. */
   reservedBytes: number;
+  /** Proofs that finished. */
   completed: number;
+  /** Proofs that started and failed (rejections before the start, e.g. ShapeError, not counted). */
   failed: number;
   /** Provers that died during a proof. */
   crashed: number;
@@ -165,6 +172,8 @@ interface Slot {
   gone: boolean;
   /** Resolves when the process has exited and its IPC channel is closed. */
   exited: Promise<void>;
+  /** Retires the prover after `idleTimeoutMs` without work. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 interface ResultMessage {
@@ -187,6 +196,7 @@ export class ProvingPool {
   readonly memoryBudgetBytes: number;
   private readonly memOf: (zkeyBytes: number) => number;
   private readonly singleThread: boolean;
+  private readonly idleTimeoutMs: number;
   private readonly zkeyBytes = new Map<string, number>();
   /** Largest measured prover peak RSS per zkey path, and per shape name (for stats). */
   private readonly measured = new Map<string, number>();
@@ -215,6 +225,9 @@ export class ProvingPool {
     }
     this.memOf = opts.proofMemoryBytes ?? estimateProofMemory;
     this.singleThread = opts.singleThread ?? false;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+    if (!(this.idleTimeoutMs >= 0))
+      throw new RangeError(`idleTimeoutMs must be >= 0, got ${opts.idleTimeoutMs}`);
   }
 
   /**
@@ -282,6 +295,7 @@ export class ProvingPool {
     }
     const ends: Promise<void>[] = [];
     for (const slot of [...this.slots]) {
+      clearTimeout(slot.idleTimer);
       const job = slot.job;
       if (job !== null) {
         this.finish(slot, job);
@@ -307,6 +321,14 @@ export class ProvingPool {
     // check phase), so none is live when close() resolves
     for (let i = 0; i < 2; i++) await new Promise<void>((r) => setImmediate(r));
     this.wakeIdle();
+  }
+
+  /** Closes an idle prover (its curve, then the process). */
+  private retire(slot: Slot): void {
+    if (slot.job !== null || slot.gone) return;
+    slot.gone = true;
+    if (slot.child.connected) slot.child.send({ type: "close" });
+    setTimeout(() => this.kill(slot), 5_000).unref();
   }
 
   private kill(slot: Slot): void {
@@ -408,6 +430,7 @@ export class ProvingPool {
   }
 
   private start(slot: Slot, job: Job): void {
+    clearTimeout(slot.idleTimer);
     slot.job = job;
     slot.msgId = this.nextId++;
     this.setRef(slot, true);
@@ -449,7 +472,13 @@ export class ProvingPool {
     slot.job = null;
     this.running--;
     this.reserved -= job.mem ?? 0;
-    if (!slot.gone) this.setRef(slot, false);
+    if (!slot.gone) {
+      this.setRef(slot, false);
+      if (Number.isFinite(this.idleTimeoutMs)) {
+        slot.idleTimer = setTimeout(() => this.retire(slot), this.idleTimeoutMs);
+        slot.idleTimer.unref();
+      }
+    }
   }
 
   private onResult(slot: Slot, m: ResultMessage): void {
@@ -461,6 +490,8 @@ export class ProvingPool {
       this.measuredByShape[name] = Math.max(this.measuredByShape[name] ?? 0, m.maxRssBytes);
     }
     this.finish(slot, job);
+    // snarkjs may leave state behind when it throws (it leaks the zkey's file handle): retire that prover
+    if (!m.ok && m.stage === "prove") this.retire(slot);
     void this.settle(job, m, slot.child.pid ?? 0).finally(() => this.pump());
   }
 

@@ -180,6 +180,7 @@ describe("# proving pool (prover processes; t2_i8_r2_o8, t3_i5_r3_o4)", function
     expect((missing as Error).message).to.match(/cannot read the zkey/);
     const out = await pool.prove(t2, randomWitness(t2.shape, 8));
     expect(await verifyModule(t2.vkey, out.proof, out.publicSignals)).to.equal(true);
+    expect(pool.stats()).to.include({ failed: 1, completed: 1, crashed: 0, killed: 0 });
   });
 
   it("Should reject with ProverCrashedError when a prover dies mid-proof, and replace it", async function () {
@@ -217,6 +218,18 @@ describe("# proving pool (prover processes; t2_i8_r2_o8, t3_i5_r3_o4)", function
     expect(processHandles()).to.equal(before);
     expect(await rejection(pool.prove(t2, randomWitness(t2.shape, 43)))).to.be.instanceOf(PoolClosedError);
     await pool.close(); // idempotent
+  });
+
+  it("Should let an idle prover exit after idleTimeoutMs and start a new one for the next proof", async function () {
+    const pool = poolOf({ maxWorkers: 1, idleTimeoutMs: 100 });
+    const first = await pool.prove(t2, randomWitness(t2.shape, 60));
+    for (let i = 0; i < 200 && alive(first.pid); i++) await sleep(25);
+    expect(alive(first.pid), "the idle prover exited").to.equal(false);
+    expect(pool.pids()).to.deep.equal([]);
+    const second = await pool.prove(t2, randomWitness(t2.shape, 61));
+    expect(second.pid).to.not.equal(first.pid);
+    expect(await verifyModule(t2.vkey, second.proof, second.publicSignals)).to.equal(true);
+    expect(pool.stats()).to.include({ crashed: 0, killed: 0, completed: 2 });
   });
 
   it("Should close idle provers gracefully (each terminates its curve and exits; none killed)", async function () {
