@@ -176,12 +176,12 @@ export const proveTask = task(
 
 export const submitTask = task(
   "zklora:submit",
-  "Submit the proofs in <workspace>/proofs/ for the deal's unproven entries (batched submitMany). Out: transactions with gas",
+  "Submit the proofs in <workspace>/proofs/ for the deal's unproven entries: several per transaction through the shape's batch verifier (submitBatch, else submitMany), one alone through submit. Out: transactions with method and gas",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("the deal's contributor"))
-  .addOption({ name: "batch", description: "Proofs per transaction (default 8)", defaultValue: "8" })
+  .addOption({ name: "batch", description: "Proofs per transaction (default 16)", defaultValue: "16" })
   .setAction(() => import("./actions/submit.js"))
   .build();
 

@@ -530,14 +530,19 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
 export interface SubmitStepOptions {
   workspace: Workspace;
   client: ZkloraClient;
-  /** Proofs per transaction (default 8). */
+  /** Proofs per transaction (default 16). */
   batch?: number;
 }
 
-/** Anyone (usually the contributor): submit the proofs of the unproven entries in batches. */
+/**
+ * Anyone (usually the contributor): submit the proofs of the unproven entries, `batch` per
+ * transaction. A transaction of several proofs uses `submitBatch` (one random-linear-combination
+ * pairing check per shape: ~97k gas per proof at 8, ~84k at 16) when every module involved has a
+ * batch verifier, else `submitMany`; a single proof uses `submit` (cheapest for one).
+ */
 export async function submitStep(o: SubmitStepOptions): Promise<{
   dealId: bigint;
-  txs: (TxResult & { entries: number[] })[];
+  txs: (TxResult & { entries: number[]; method: "submit" | "submitBatch" | "submitMany" })[];
   submitted: number;
   alreadyProven: number;
 }> {
@@ -570,15 +575,21 @@ export async function submitStep(o: SubmitStepOptions): Promise<{
       c: [f.solidity.c[0], f.solidity.c[1]] as const,
     });
   }
-  const size = Math.max(1, o.batch ?? 8);
-  const txs: (TxResult & { entries: number[] })[] = [];
+  const size = Math.max(1, o.batch ?? 16);
+  const batchVerifiers = await o.client.batchVerifiersOf(deal.dealId);
+  const moduleOf = new Map(entries.map((e) => [e.index, e.module]));
+  const txs: (TxResult & { entries: number[]; method: "submit" | "submitBatch" | "submitMany" })[] = [];
   for (let i = 0; i < proofs.length; i += size) {
     const chunk = proofs.slice(i, i + size);
+    const batchable = chunk.every((p) => batchVerifiers[moduleOf.get(p.entryIndex) ?? -1] != null);
+    const method = chunk.length === 1 ? "submit" : batchable ? "submitBatch" : "submitMany";
     const tx =
-      chunk.length === 1
+      method === "submit"
         ? await o.client.submit(deal.dealId, chunk[0])
-        : await o.client.submitMany(deal.dealId, chunk);
-    txs.push({ ...tx, entries: chunk.map((p) => p.entryIndex) });
+        : method === "submitBatch"
+          ? await o.client.submitBatch(deal.dealId, chunk)
+          : await o.client.submitMany(deal.dealId, chunk);
+    txs.push({ ...tx, entries: chunk.map((p) => p.entryIndex), method });
   }
   return { dealId: deal.dealId, txs, submitted: proofs.length, alreadyProven: entries.length - todo.length };
 }

@@ -22,7 +22,7 @@ export default async function submitAction(args: Args, hre: HardhatRuntimeEnviro
     const r = await submitStep({ workspace: ws, client, batch });
     for (const tx of r.txs) {
       console.log(
-        `entries ${tx.entries.join(", ")}: tx ${tx.hash} (gas ${tx.gasUsed}, ${tx.gasUsed / BigInt(tx.entries.length)} per proof)`,
+        `entries ${tx.entries.join(", ")}: ${tx.method} tx ${tx.hash} (gas ${tx.gasUsed}, ${tx.gasUsed / BigInt(tx.entries.length)} per proof)`,
       );
     }
     const d = await client.getDeal(r.dealId);
