@@ -14,6 +14,7 @@ export interface BenchResult {
     loadavgStart: number[];
     loadavgEnd: number[];
     wallS: number;
+    argv?: string[];
   };
   formulaChecks: { shape: string; source: string; match: boolean }[];
   measured: MeasuredRow[];
@@ -105,11 +106,14 @@ export function markdownReport(r: BenchResult): string {
   const base = r.extrapolationBase;
   const checks = r.formulaChecks;
   const out: string[] = [];
-  out.push(`### Benchmark ${e.date.slice(0, 16).replace("T", " ")} UTC (\`npm run bench\`)`, "");
+  const cmd = ["npm run bench", ...(e.argv !== undefined && e.argv.length > 0 ? ["--", ...e.argv] : [])].join(
+    " ",
+  );
+  out.push(`### Benchmark ${e.date.slice(0, 16).replace("T", " ")} UTC (\`${cmd}\`)`, "");
   out.push(
     `${e.cpus} × ${e.cpuModel ?? "cpu"}, ${e.memGiB} GiB, Node ${e.node}, snarkjs ${e.tools.snarkjs}, circom2 ` +
       `${e.tools.circom2}. Load average (1/5/15 min) ${la(e.loadavgStart)} at start, ${la(e.loadavgEnd)} at end: ` +
-      `other jobs shared the cores, so times are pessimistic. Constraint model \`src/zk/cost.ts\` = r1cs in ` +
+      `other jobs shared the cores, so times are pessimistic; run took ${dur(e.wallS)}. Constraint model \`src/zk/cost.ts\` = r1cs in ` +
       `${checks.filter((c) => c.match).length}/${checks.length} checks.`,
     "",
   );
