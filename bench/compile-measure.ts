@@ -72,7 +72,8 @@ export async function compileMeasured(
       "-o",
       dir,
     ];
-    const useTime = existsSync(GNU_TIME);
+    // ZKLORA_BENCH_NO_GNU_TIME=1 forces the /proc polling fallback (machines without GNU time).
+    const useTime = existsSync(GNU_TIME) && process.env.ZKLORA_BENCH_NO_GNU_TIME !== "1";
     const [cmd, args] = useTime
       ? [GNU_TIME, ["-v", process.execPath, ...circomArgs]]
       : [process.execPath, circomArgs];
