@@ -17,10 +17,11 @@ import { buildPoseidonOpt, type PoseidonOpt } from "circomlibjs";
 import * as snarkjs from "snarkjs";
 import type { DeliveryArtifacts, DeliveryShape } from "./delivery-build.js";
 import { FieldError, ShapeError, WitnessError } from "./errors.js";
-import { P, assertField, fromFieldSigned, toField } from "./field.js";
+import { assertField, fromFieldSigned, toField } from "./field.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
 import { calculateWitness, type Groth16Proof } from "./prove.js";
 import { SPONGE_RATE, randomSalt, spongeHash, weightCommitment } from "./sponge.js";
+import { preparedVerifierFor } from "./verifier.js";
 
 /** Domain of the keystream blocks: block b absorbs `KEYSTREAM_DOMAIN * 2^64 + b` in state[1]. */
 export const KEYSTREAM_DOMAIN = 3n;
@@ -210,20 +211,17 @@ export async function proveDelivery(
   return { proof: proof as Groth16Proof, publicSignals: signals, ciphertext };
 }
 
-/** Verifies a delivery proof off-chain against a delivery verification key. */
+/**
+ * Verifies a delivery proof off-chain against a delivery verification key (cached prepared
+ * verifier, as verifyModule).
+ */
 export async function verifyDelivery(
   vkey: object,
   proof: Groth16Proof,
   publicSignals: readonly (bigint | string)[],
 ): Promise<boolean> {
   if (publicSignals.length !== 3) return false;
-  const sigs = publicSignals.map((s) => BigInt(s));
-  if (sigs.some((v) => v < 0n || v >= P)) return false;
-  return snarkjs.groth16.verify(
-    vkey,
-    sigs.map((v) => v.toString()),
-    proof,
-  );
+  return (await preparedVerifierFor(vkey)).verify(proof, publicSignals);
 }
 
 /** The delivery shape a module's weights need (checks that the dims are positive). */

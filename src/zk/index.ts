@@ -142,3 +142,14 @@ export {
   type DeliverySignals,
   type ModuleWeights,
 } from "./delivery.js";
+export {
+  PreparedVerifier,
+  VerificationKeyError,
+  BatchInputError,
+  prepareVerifier,
+  preparedVerifierFor,
+  verifyGroth16,
+  verifyGroth16Snarkjs,
+  type SignalsInput,
+  type VerifyOutcome,
+} from "./verifier.js";

@@ -2,11 +2,12 @@
 import * as snarkjs from "snarkjs";
 import type { CircuitArtifacts } from "./build.js";
 import { ShapeError, WitnessError } from "./errors.js";
-import { P, assertField, toField } from "./field.js";
+import { assertField, toField } from "./field.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
 import type { Shape } from "./shape.js";
 import { activationHash, weightCommitment } from "./sponge.js";
 import { fingerprint, loraProduct } from "./statement.js";
+import { preparedVerifierFor } from "./verifier.js";
 
 /** A snarkjs Groth16 proof (decimal strings, projective coordinates). */
 export interface Groth16Proof {
@@ -132,22 +133,19 @@ export async function proveModule(
   return { proof: proof as Groth16Proof, publicSignals: pub };
 }
 
-/** Verifies a module proof off-chain against a verification key. */
+/**
+ * Verifies a module proof off-chain against a verification key, with the cached prepared
+ * verifier of src/zk/verifier.ts (one final exponentiation, no worker threads; stricter than
+ * snarkjs only where the EVM is too: coordinates below q, pi_b in G2).
+ * `verifyGroth16Snarkjs` keeps stock snarkjs verification for parity checks.
+ */
 export async function verifyModule(
   vkey: object,
   proof: Groth16Proof,
   publicSignals: readonly (bigint | string)[],
 ): Promise<boolean> {
   if (publicSignals.length !== 4) return false;
-  const sigs = publicSignals.map((s) => BigInt(s));
-  if (sigs.some((v) => v < 0n || v >= P)) {
-    return false;
-  }
-  return snarkjs.groth16.verify(
-    vkey,
-    sigs.map((v) => v.toString()),
-    proof,
-  );
+  return (await preparedVerifierFor(vkey)).verify(proof, publicSignals);
 }
 
 /** A Solidity verifier's proof arguments (`verifyProof(a, b, c, pubSignals)`): pi_b pairs swapped. */
