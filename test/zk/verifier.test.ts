@@ -23,6 +23,7 @@ import {
   randomDeliveryKey,
   randomSalt,
   verifyDelivery,
+  verifyGroth16,
   verifyGroth16Snarkjs,
   verifyModule,
   type CircuitArtifacts,
@@ -340,6 +341,8 @@ describe("# prepared Groth16 verifier", function () {
       expect(await verifyModule(tiny.vkey, p[2].proof, p[2].sigs)).to.equal(true);
       expect(await verifyModule(tiny.vkey, p[2].proof, p[1].sigs)).to.equal(false);
       expect(await verifyModule(tiny.vkey, p[2].proof, p[2].sigs.slice(0, 3))).to.equal(false);
+      expect(await verifyGroth16(other.vkey, o.proof, o.sigs)).to.equal(true);
+      expect(await verifyGroth16(other.vkey, p[0].proof, p[0].sigs)).to.equal(false);
       expect(await verifyDelivery(deliveryVkey, d.proof, d.sigs)).to.equal(true);
       expect(
         await verifyDelivery(deliveryVkey, d.proof, [d.sigs[0], d.sigs[1], (d.sigs[2] + 1n) % P]),
