@@ -88,6 +88,8 @@ export interface CompilePoint {
 
 /** Compiles below this size peak in circom2's fixed witness-generator overhead (~0.5 GiB), not in the r1cs. */
 export const COMPILE_FIT_MIN_CONSTRAINTS = 10_000;
+/** The compile-RSS fit needs its largest point at least this many times its smallest. */
+export const COMPILE_FIT_MIN_SPREAD = 2;
 
 function leastSquares(pts: readonly { x: number; y: number }[]): { intercept: number; slope: number } {
   const n = pts.length;
@@ -119,13 +121,15 @@ export function extrapolationBase(
     .filter((c) => c.constraints >= COMPILE_FIT_MIN_CONSTRAINTS)
     .map((c) => ({ x: c.constraints, y: c.peakRssMiB }));
   let compileRss: ExtrapolationBase["compileRss"];
-  if (fitPts.length >= 2 && fitPts[fitPts.length - 1].x > fitPts[0].x) {
-    const l = leastSquares(fitPts);
+  // Only a fit over a real spread of sizes means anything: two shapes of 36k and 41k constraints differ
+  // by less than the run-to-run noise of the compiler's RSS (their slope can even come out negative).
+  const spread = fitPts.length >= 2 && fitPts[fitPts.length - 1].x >= COMPILE_FIT_MIN_SPREAD * fitPts[0].x;
+  const l = spread ? leastSquares(fitPts) : undefined;
+  if (l !== undefined && l.slope > 0) {
     compileRss = {
       interceptMiB: l.intercept,
       miBPerConstraint: l.slope,
-      constraintsAt4GiB:
-        l.slope > 0 ? Math.floor((CIRCOM2_WASM_LIMIT_MIB - l.intercept) / l.slope) : Infinity,
+      constraintsAt4GiB: Math.floor((CIRCOM2_WASM_LIMIT_MIB - l.intercept) / l.slope),
       points: fitPts.length,
     };
   }
@@ -144,7 +148,8 @@ export function extrapolationBase(
       "prove time: constraints / the rate of the largest measured shape's BEST of --reps proofs (other jobs " +
       "share this machine; the median rate is also recorded); zkey bytes: linear from the largest shape; " +
       "prover RSS: line through the smallest and largest shape; compile time: linear from the largest successful " +
-      `compile; compile peak RSS: least squares over compiles of >= ${COMPILE_FIT_MIN_CONSTRAINTS} constraints. ` +
+      `compile; compile peak RSS: least squares over compiles of >= ${COMPILE_FIT_MIN_CONSTRAINTS} constraints ` +
+      `spanning >= ${COMPILE_FIT_MIN_SPREAD}x in size (else none: run --compile-big). ` +
       "Groth16 proving is O(n log n) (FFTs) plus MSMs, so linear scaling UNDERESTIMATES big shapes; " +
       "snarkjs's own memory limits are not modelled.",
   };

@@ -16,7 +16,7 @@
  * Options: --reps N (prove repetitions, default 3) · --shapes a,b (committed shapes to measure) ·
  * --no-compile · --no-gas · --gas-shapes a,b (default t2_i8_r2_o8) · --compile-big[=name,name] ·
  * --compile-big-all (keep compiling after an out-of-memory) · --compile-timeout S (default 1800).
- * Writes bench/results/bench-<ISO date>.json and .md. `--render FILE.json` re-renders an earlier run's .md.
+ * Writes bench/results/bench-<ISO date>.json and .md. `--render FILE.json` derives an earlier run's extrapolations again (current code) and re-renders its .md.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -289,8 +289,29 @@ async function main(): Promise<void> {
   if (argv[0] === "--child-prove") return childProve(argv[1], Number(argv[2]));
   if (argv[0] === "--render") {
     // Re-renders the Markdown of an earlier run's JSON (e.g. after changing bench/report.ts).
+    // The extrapolations are derived again from the run's measurements with the current code.
     const file = path.resolve(argv[1] ?? "");
-    const md = markdownReport(JSON.parse(await readFile(file, "utf8")) as BenchResult);
+    const r = JSON.parse(await readFile(file, "utf8")) as BenchResult;
+    const okGas = r.gas.find((g) => g.ok) ?? r.previousGas;
+    const base = extrapolationBase(r.measured, r.compilePoints);
+    const batchBest = batchRows(r.batch).sort((a, b) => b.n - a.n)[0];
+    const big = r.bigShapes.map((old) => {
+      const { name, kind, T, DIN, R, DOUT, note } = old;
+      const row = bigRow({ name, kind, T, DIN, R, DOUT, note }, base, {
+        submitGas: okGas?.gas?.submit !== undefined ? Number(okGas.gas.submit) : undefined,
+        submitManyGas:
+          okGas?.gas?.submitMany_perProof !== undefined ? Number(okGas.gas.submitMany_perProof) : undefined,
+        batch: batchBest,
+      });
+      row.compile = old.compile;
+      row.compileSkipped = old.compileSkipped;
+      return row;
+    });
+    r.extrapolationBase = base;
+    r.bigShapes = big;
+    r.comparisons = comparisons(big, base, r.measured);
+    await writeFile(file, JSON.stringify(r, null, 2) + "\n");
+    const md = markdownReport(r);
     await writeFile(file.replace(/\.json$/, ".md"), md);
     console.log(md);
     return;

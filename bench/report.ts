@@ -1,6 +1,6 @@
 /** The short Markdown report of `npm run bench` (bench/index.ts). */
 import type { CompileMeasurement } from "./compile-measure.js";
-import type { BigRow, Comparison, ExtrapolationBase, MeasuredRow } from "./extrapolate.js";
+import type { BigRow, CompilePoint, Comparison, ExtrapolationBase, MeasuredRow } from "./extrapolate.js";
 
 /** What bench/index.ts writes (the JSON file) and this report reads. */
 export interface BenchResult {
@@ -18,6 +18,7 @@ export interface BenchResult {
   };
   formulaChecks: { shape: string; source: string; match: boolean }[];
   measured: MeasuredRow[];
+  compilePoints: CompilePoint[];
   gas: {
     shape: string;
     ok: boolean;
@@ -53,10 +54,11 @@ function compileCell(
   skipped?: string,
   e?: BigRow["extrapolated"],
 ): string {
-  if (c === undefined && e?.compileS !== undefined) {
+  // Without a memory fit (no --compile-big data) a compile-time estimate could hide an out-of-memory.
+  if (c === undefined && e?.compileS !== undefined && e.compilePeakMiB !== undefined) {
     const mem = e.compilePeakMiB;
-    const oom = mem !== undefined && mem > 4096 ? " → OOM" : "";
-    return `*E* ${dur(e.compileS)}${mem !== undefined ? `, ${gib(mem)}${oom}` : ""}${skipped !== undefined ? " (skipped)" : ""}`;
+    const est = mem > 4096 ? `*E* OOM (${gib(mem)})` : `*E* ${dur(e.compileS)}, ${gib(mem)}`;
+    return `${est}${skipped !== undefined ? " (skipped)" : ""}`;
   }
   if (skipped !== undefined) return "skipped (smaller shape OOM)";
   if (c === undefined) return "—";
