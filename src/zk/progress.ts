@@ -5,8 +5,8 @@ import type { SnarkjsLogger } from "snarkjs";
 export type ProgressFn = (msg: string) => void;
 
 /**
- * A snarkjs logger forwarding info/warn/error lines to `onProgress`, prefixed; debug lines (snarkjs's
- * per-chunk progress) at most once every `debugEveryMs`.
+ * A snarkjs logger forwarding info/warn/error lines to `onProgress`, prefixed; debug and log lines
+ * (snarkjs's per-chunk progress) at most once every `debugEveryMs`.
  */
 export function progressLogger(
   onProgress: ProgressFn | undefined,
@@ -15,14 +15,16 @@ export function progressLogger(
 ): SnarkjsLogger | undefined {
   if (onProgress === undefined) return undefined;
   let last = performance.now();
+  const debug = (m: string) => {
+    const now = performance.now();
+    if (now - last >= debugEveryMs) {
+      last = now;
+      onProgress(`${prefix}: ${m}`);
+    }
+  };
   return {
-    debug: (m: string) => {
-      const now = performance.now();
-      if (now - last >= debugEveryMs) {
-        last = now;
-        onProgress(`${prefix}: ${m}`);
-      }
-    },
+    log: debug,
+    debug,
     info: (m: string) => onProgress(`${prefix}: ${m}`),
     warn: (m: string) => onProgress(`${prefix}: warning: ${m}`),
     error: (m: string) => onProgress(`${prefix}: error: ${m}`),

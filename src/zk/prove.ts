@@ -103,7 +103,7 @@ export async function calculateWitness(
 
 /** Checks a witness (wtns bytes) against the circuit's r1cs constraint by constraint. */
 export async function checkWitness(art: Pick<CircuitArtifacts, "r1cs">, wtns: Uint8Array): Promise<boolean> {
-  const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+  const silent = { log: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
   return snarkjs.wtns.check(art.r1cs, { type: "mem", data: wtns }, silent);
 }
 

@@ -3,6 +3,8 @@
 
 declare module "snarkjs" {
   export interface SnarkjsLogger {
+    /** powersoftau new calls `log` (not info) for its progress once the power reaches 16. */
+    log(msg: string): void;
     debug(msg: string): void;
     info(msg: string): void;
     warn(msg: string): void;
