@@ -10,7 +10,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import hre, { network } from "hardhat";
-import type { Contract, ContractTransactionResponse } from "ethers";
+import type { Contract } from "ethers";
 import { collectZkloraArtifacts, deployZklora } from "../src/chain/deploy.js";
 import { PROJECT_ROOT } from "../src/common/cache.js";
 import {
@@ -27,26 +27,12 @@ import {
   weightCommitment,
   type SolidityProof,
 } from "../src/zk/index.js";
+import { gasOf, matrix } from "./common.js";
 
 const SHAPE = process.env.ZKLORA_GAS_SHAPE ?? "t2_i8_r2_o8";
 const SIZES = [1, 2, 4, 8, 16];
 const GOAL_AMORTISED = 120_000n;
 const GOAL_SINGLE = 250_000n;
-
-function matrix(rows: number, cols: number, seed: number, range: number): bigint[][] {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return BigInt((s >>> 8) % (2 * range + 1)) - BigInt(range);
-  };
-  return Array.from({ length: rows }, () => Array.from({ length: cols }, next));
-}
-
-async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<bigint> {
-  const receipt = await (await tx).wait();
-  if (receipt === null || receipt.status !== 1) throw new Error("transaction failed");
-  return receipt.gasUsed;
-}
 
 async function main(): Promise<void> {
   const { ethers, networkHelpers } = await network.create();

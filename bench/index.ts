@@ -36,7 +36,6 @@ import {
   type Groth16Proof,
 } from "../src/zk/prove.js";
 import { findShape, loadShapes, type Shape } from "../src/zk/shape.js";
-import { randomSalt } from "../src/zk/sponge.js";
 import { compileMeasured, type CompileMeasurement } from "./compile-measure.js";
 import {
   bigRow,
@@ -49,6 +48,7 @@ import {
 } from "./extrapolate.js";
 import { batchRows, markdownReport, type BenchResult } from "./report.js";
 import { LADDER_SHAPES, REAL_SHAPES, ZKLORA_PUBLISHED, RECORDED_SETUP, type BenchShape } from "./shapes.js";
+import { benchWitness } from "./common.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const RESULTS = path.join(PROJECT_ROOT, "bench", "results");
@@ -125,26 +125,10 @@ async function warmArtifacts(shape: Shape) {
   });
 }
 
-function deterministicWitness(shape: Shape) {
-  let s = 12345n;
-  const r = () => {
-    s = (s * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
-    return ((s >> 20n) % 2001n) - 1000n;
-  };
-  const mat = (a: number, b: number) => Array.from({ length: a }, () => Array.from({ length: b }, r));
-  return {
-    A: mat(shape.DIN, shape.R),
-    B: mat(shape.R, shape.DOUT),
-    X: mat(shape.T, shape.DIN),
-    salt: randomSalt(),
-    rho: randomSalt(),
-  };
-}
-
 /** Child process: witness + prove `reps` times and verify, so that the peak RSS is proving's own. */
 async function childProve(name: string, reps: number): Promise<void> {
   const art = await warmArtifacts(await findShape(name));
-  const w = deterministicWitness(art.shape);
+  const w = benchWitness(art.shape);
   const input = circuitInput(w, await moduleStatement(w));
   const witnessMs: number[] = [];
   const proveMs: number[] = [];

@@ -19,17 +19,9 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/common/cache.js";
-import {
-  buildCircuit,
-  findShape,
-  moduleStatement,
-  proveModule,
-  randomSalt,
-  verifyModule,
-  type ModuleWitness,
-  type Shape,
-} from "../src/zk/index.js";
+import { buildCircuit, findShape, moduleStatement, proveModule, verifyModule } from "../src/zk/index.js";
 import { ProvingPool } from "../src/zk/pool.js";
+import { benchWitness } from "./common.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const MODES = ["inprocess", "pool1", "pool2", "pool2single"] as const;
@@ -66,28 +58,12 @@ interface ModeResult {
   loadavgAfter: number[];
 }
 
-function witnessOf(shape: Shape, seed: number): ModuleWitness {
-  let s = BigInt(seed) + 12345n;
-  const r = () => {
-    s = (s * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
-    return ((s >> 20n) % 2001n) - 1000n;
-  };
-  const mat = (a: number, b: number) => Array.from({ length: a }, () => Array.from({ length: b }, r));
-  return {
-    A: mat(shape.DIN, shape.R),
-    B: mat(shape.R, shape.DOUT),
-    X: mat(shape.T, shape.DIN),
-    salt: randomSalt(),
-    rho: randomSalt(),
-  };
-}
-
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
 const round = (xs: number[]) => xs.map((x) => Math.round(x));
 
 async function child(mode: Mode, n: number, shapeName: string): Promise<void> {
   const art = await buildCircuit(await findShape(shapeName));
-  const ws = Array.from({ length: n }, (_, i) => witnessOf(art.shape, i));
+  const ws = Array.from({ length: n }, (_, i) => benchWitness(art.shape, 12345n + BigInt(i)));
   const pubs = await Promise.all(ws.map((w) => moduleStatement(w)));
   const concurrency = mode.startsWith("pool2") ? 2 : 1;
   const pool =

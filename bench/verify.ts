@@ -16,33 +16,15 @@ import {
   findShape,
   prepareVerifier,
   proveModule,
-  randomSalt,
   verifyGroth16Snarkjs,
   verifyModule,
   type Groth16Proof,
-  type ModuleWitness,
-  type Shape,
 } from "../src/zk/index.js";
+import { benchWitness } from "./common.js";
 
 const GOAL_MS = 15;
 const RUNS = 60;
 const BATCH_SIZES = [1, 4, 16];
-
-function witnessOf(shape: Shape, seed: bigint): ModuleWitness {
-  let s = seed;
-  const r = () => {
-    s = (s * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
-    return ((s >> 20n) % 2001n) - 1000n;
-  };
-  const mat = (a: number, b: number) => Array.from({ length: a }, () => Array.from({ length: b }, r));
-  return {
-    A: mat(shape.DIN, shape.R),
-    B: mat(shape.R, shape.DOUT),
-    X: mat(shape.T, shape.DIN),
-    salt: randomSalt(),
-    rho: randomSalt(),
-  };
-}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,7 +57,7 @@ async function benchShape(name: string): Promise<Record<string, unknown>> {
   const proveMs: number[] = [];
   for (const seed of [1n, 2n]) {
     const t = performance.now();
-    const { proof, publicSignals } = await proveModule(art, witnessOf(art.shape, seed));
+    const { proof, publicSignals } = await proveModule(art, benchWitness(art.shape, seed));
     proveMs.push(Math.round(performance.now() - t));
     proofs.push({ proof, sigs: [...publicSignals] });
   }

@@ -20,12 +20,10 @@ import {
   findShape,
   loadShapes,
   moduleStatement,
-  randomSalt,
   verifyModule,
   type Groth16Proof,
-  type ModuleWitness,
-  type Shape,
 } from "../src/zk/index.js";
+import { benchWitness } from "./common.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
@@ -37,25 +35,9 @@ interface ProveResult {
   peakRssMiB: number;
 }
 
-function witnessOf(shape: Shape): ModuleWitness {
-  let s = 12345n;
-  const r = () => {
-    s = (s * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
-    return ((s >> 20n) % 2001n) - 1000n;
-  };
-  const mat = (a: number, b: number) => Array.from({ length: a }, () => Array.from({ length: b }, r));
-  return {
-    A: mat(shape.DIN, shape.R),
-    B: mat(shape.R, shape.DOUT),
-    X: mat(shape.T, shape.DIN),
-    salt: randomSalt(),
-    rho: randomSalt(),
-  };
-}
-
 async function child(name: string): Promise<void> {
   const art = await buildCircuit(await findShape(name));
-  const w = witnessOf(art.shape);
+  const w = benchWitness(art.shape);
   const pub = await moduleStatement(w);
   const input = circuitInput(w, pub);
   const witnessMs: number[] = [];

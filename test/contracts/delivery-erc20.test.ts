@@ -7,7 +7,6 @@
  * tokens after the window, although every entry is proven.
  */
 import { expect } from "chai";
-import path from "node:path";
 import type { Contract, Signer } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import {
@@ -17,7 +16,6 @@ import {
   settleWithKeys,
 } from "../../src/chain/delivery.js";
 import { ChainError } from "../../src/chain/errors.js";
-import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
 import {
   DeliveryError,
   checkDelivery,
@@ -29,9 +27,6 @@ import {
 } from "../../src/mpi/index.js";
 import {
   P,
-  buildDeliveryCircuit,
-  findDeliveryShape,
-  proveDelivery,
   weightCommitment,
   type CircuitArtifacts,
   type DeliveryArtifacts,
@@ -41,12 +36,14 @@ import {
   deployFixture,
   entryArgs,
   ethers,
+  makeDelivery,
   makeEntry,
   makeWeights,
   matrix,
   networkHelpers,
   proveEntry,
   tinyCircuit,
+  tinyDeliveryCircuit,
   tinyShape,
   type DealEntry,
   type Fixture,
@@ -61,18 +58,6 @@ const WINDOW = 3600n;
 const BASE_MODEL = ethers.id("tiny llama base weights (erc-20 delivery)");
 const K0 = 0x0badc0ffee0ddf00d0badc0ffee0ddf00d0badc0ffee0ddf00dn % P;
 const K1 = 0x5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eedn % P;
-
-/** The delivery circuit of the tiny weight shape; checks that the committed verifier is its key's. */
-async function tinyDeliveryCircuit(shape: Shape): Promise<DeliveryArtifacts> {
-  const dart = await buildDeliveryCircuit(await findDeliveryShape(shape));
-  const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${dart.verifierContract}.sol`);
-  if ((await sha256File(committed)) !== dart.sha256.verifier) {
-    throw new Error(
-      `${committed} is not the verifier of the cached delivery zkey: npm run circuits:delivery`,
-    );
-  }
-  return dart;
-}
 
 describe("# LoraEscrow weight delivery paid in an ERC-20, with real proofs", function () {
   let art: CircuitArtifacts;
@@ -91,23 +76,7 @@ describe("# LoraEscrow weight delivery paid in an ERC-20, with real proofs", fun
 
   const as = (c: Contract, s: Signer) => c.connect(s) as Contract;
 
-  async function delivery(w: Weights, k: bigint, module: number): Promise<ModuleDelivery> {
-    const r = await proveDelivery(dart, { A: w.A, B: w.B, salt: w.salt }, k);
-    return {
-      version: 1,
-      module,
-      target: `model.layers.1.self_attn.${module === 0 ? "q" : "v"}_proj`,
-      DIN: shape.DIN,
-      R: shape.R,
-      DOUT: shape.DOUT,
-      shape: dart.shape.name,
-      C_m: r.publicSignals[0],
-      hK: r.publicSignals[1],
-      hC: r.publicSignals[2],
-      ciphertext: r.ciphertext,
-      proof: r.proof,
-    };
-  }
+  const delivery = (w: Weights, k: bigint, module: number) => makeDelivery(dart, w, k, module, 1);
 
   before(async function () {
     shape = await tinyShape();

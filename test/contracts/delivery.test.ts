@@ -9,7 +9,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import type { Contract, Signer } from "ethers";
-import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
 import { loadPeftAdapter, savePeftAdapter } from "../../src/model/index.js";
 import {
   DeliveryError,
@@ -24,10 +23,7 @@ import {
 } from "../../src/mpi/index.js";
 import {
   P,
-  buildDeliveryCircuit,
   deliveryKeyHash,
-  findDeliveryShape,
-  proveDelivery,
   quantizeLora,
   weightCommitment,
   type CircuitArtifacts,
@@ -38,12 +34,14 @@ import {
   deployFixture,
   entryArgs,
   ethers,
+  makeDelivery,
   makeEntry,
   makeWeights,
   matrix,
   networkHelpers,
   proveEntry,
   tinyCircuit,
+  tinyDeliveryCircuit,
   tinyShape,
   type DealEntry,
   type Fixture,
@@ -55,19 +53,6 @@ const WINDOW = 3600n;
 const BASE_MODEL = ethers.id("stories260K base weights");
 const K0 = 0x1234567890abcdef1234567890abcdef1234567890abcdefn % P;
 const K1 = 0xfedcba0987654321fedcba0987654321fedcba0987654321n % P;
-
-/** The delivery circuit of the tiny weight shape; checks that the committed verifier is its key's. */
-async function tinyDeliveryCircuit(shape: Shape): Promise<DeliveryArtifacts> {
-  const dshape = await findDeliveryShape(shape);
-  const dart = await buildDeliveryCircuit(dshape);
-  const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${dart.verifierContract}.sol`);
-  if ((await sha256File(committed)) !== dart.sha256.verifier) {
-    throw new Error(
-      `${committed} is not the verifier of the cached delivery zkey: npm run circuits:delivery`,
-    );
-  }
-  return dart;
-}
 
 describe("# LoraEscrow weight delivery with real proofs", function () {
   let art: CircuitArtifacts;
@@ -84,23 +69,7 @@ describe("# LoraEscrow weight delivery with real proofs", function () {
 
   const as = (c: Contract, s: Signer) => c.connect(s) as Contract;
 
-  async function delivery(w: Weights, k: bigint, module: number): Promise<ModuleDelivery> {
-    const r = await proveDelivery(dart, { A: w.A, B: w.B, salt: w.salt }, k);
-    return {
-      version: 1,
-      module,
-      target: `model.layers.0.self_attn.${module === 0 ? "q" : "v"}_proj`,
-      DIN: shape.DIN,
-      R: shape.R,
-      DOUT: shape.DOUT,
-      shape: dart.shape.name,
-      C_m: r.publicSignals[0],
-      hK: r.publicSignals[1],
-      hC: r.publicSignals[2],
-      ciphertext: r.ciphertext,
-      proof: r.proof,
-    };
-  }
+  const delivery = (w: Weights, k: bigint, module: number) => makeDelivery(dart, w, k, module);
 
   before(async function () {
     shape = await tinyShape();

@@ -10,9 +10,14 @@ import hre, { network } from "hardhat";
 import type { Contract, Signer } from "ethers";
 import { collectZkloraArtifacts, deployZklora, type ZkloraDeployment } from "../../src/chain/deploy.js";
 import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
+import type { ModuleDelivery } from "../../src/mpi/index.js";
 import {
   activationHash,
   buildCircuit,
+  buildDeliveryCircuit,
+  findDeliveryShape,
+  proveDelivery,
+  type DeliveryArtifacts,
   computeRho,
   findShape,
   fingerprint,
@@ -199,4 +204,41 @@ export function proveEntry(
     proofs.set(key, p);
   }
   return p;
+}
+
+/** The delivery circuit of the tiny weight shape; checks that the committed verifier is its key's. */
+export async function tinyDeliveryCircuit(shape: Shape): Promise<DeliveryArtifacts> {
+  const dart = await buildDeliveryCircuit(await findDeliveryShape(shape));
+  const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${dart.verifierContract}.sol`);
+  if ((await sha256File(committed)) !== dart.sha256.verifier) {
+    throw new Error(
+      `${committed} is not the verifier of the cached delivery zkey: npm run circuits:delivery`,
+    );
+  }
+  return dart;
+}
+
+/** A real delivery of `w` under key `k` for `module` (q_proj for 0, v_proj otherwise, of `layer`). */
+export async function makeDelivery(
+  dart: DeliveryArtifacts,
+  w: Weights,
+  k: bigint,
+  module: number,
+  layer = 0,
+): Promise<ModuleDelivery> {
+  const r = await proveDelivery(dart, { A: w.A, B: w.B, salt: w.salt }, k);
+  return {
+    version: 1,
+    module,
+    target: `model.layers.${layer}.self_attn.${module === 0 ? "q" : "v"}_proj`,
+    DIN: dart.shape.DIN,
+    R: dart.shape.R,
+    DOUT: dart.shape.DOUT,
+    shape: dart.shape.name,
+    C_m: r.publicSignals[0],
+    hK: r.publicSignals[1],
+    hC: r.publicSignals[2],
+    ciphertext: r.ciphertext,
+    proof: r.proof,
+  };
 }

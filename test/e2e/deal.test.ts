@@ -6,14 +6,22 @@
  * q_proj/v_proj, so every module uses the small committed shape t2_i8_r2_o8 (4 real proofs).
  */
 import { expect } from "chai";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, getAddress, parseEther } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { parseDeployment } from "../../src/chain/deployments.js";
-import { writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
-import { Background, HARDHAT_CLI, TSX_CLI, hardhat, hardhatOk, run, startHardhatNode } from "./helpers.js";
+import {
+  Background,
+  HARDHAT_CLI,
+  TSX_CLI,
+  hardhat,
+  hardhatOk,
+  run,
+  startHardhatNode,
+  writeTinyDealInputs,
+} from "./helpers.js";
 
 describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)", function () {
   this.timeout(900_000);
@@ -32,23 +40,7 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
       ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
       FORCE_COLOR: "0",
     };
-    await writeTinyLlama(path.join(tmp, "model"), {
-      seed: 5,
-      hidden: 8,
-      heads: 2,
-      kvHeads: 2,
-      layers: 2,
-      intermediate: 16,
-      vocab: 64,
-      ctx: 32,
-    });
-    await writeRandomAdapter(path.join(tmp, "model"), path.join(tmp, "adapter"), {
-      r: 2,
-      alpha: 4,
-      targetModules: ["q_proj", "v_proj"],
-      seed: 9,
-    });
-    await writeFile(path.join(tmp, "tokens.json"), "[1, 5]\n");
+    await writeTinyDealInputs(tmp, { modelSeed: 5, adapterSeed: 9, tokens: [1, 5] });
   });
 
   after(async function () {

@@ -10,17 +10,24 @@
  * committed shapes t2_i8_r2_o8 (module proofs) and i8_r2_o8 (delivery proofs).
  */
 import { expect } from "chai";
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { JsonRpcProvider, getAddress, parseEther } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { getDeliveries, revealedKeys } from "../../src/chain/delivery.js";
 import { parseDeployment } from "../../src/chain/deployments.js";
-import { loadPeftAdapter, writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
+import { loadPeftAdapter } from "../../src/model/index.js";
 import { loadDealContext, loadDelivery, loadManifest, loadSecrets } from "../../src/mpi/index.js";
 import { quantizeLora, weightCommitment } from "../../src/zk/index.js";
-import { Background, HARDHAT_CLI, hardhat, hardhatOk, startHardhatNode } from "./helpers.js";
+import {
+  Background,
+  HARDHAT_CLI,
+  hardhat,
+  hardhatOk,
+  startHardhatNode,
+  writeTinyDealInputs,
+} from "./helpers.js";
 
 describe("# end-to-end weight delivery over JSON-RPC (hardhat node + tasks)", function () {
   this.timeout(900_000);
@@ -39,23 +46,7 @@ describe("# end-to-end weight delivery over JSON-RPC (hardhat node + tasks)", fu
       ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
       FORCE_COLOR: "0",
     };
-    await writeTinyLlama(path.join(tmp, "model"), {
-      seed: 7,
-      hidden: 8,
-      heads: 2,
-      kvHeads: 2,
-      layers: 2,
-      intermediate: 16,
-      vocab: 64,
-      ctx: 32,
-    });
-    await writeRandomAdapter(path.join(tmp, "model"), path.join(tmp, "adapter"), {
-      r: 2,
-      alpha: 4,
-      targetModules: ["q_proj", "v_proj"],
-      seed: 11,
-    });
-    await writeFile(path.join(tmp, "tokens.json"), "[1, 9]\n");
+    await writeTinyDealInputs(tmp, { modelSeed: 7, adapterSeed: 11, tokens: [1, 9] });
   });
 
   after(async function () {

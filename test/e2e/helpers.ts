@@ -3,9 +3,11 @@
  * subprocesses (the project's node + hardhat's cli.js) and the dApp example script.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { PROJECT_ROOT } from "../../src/common/cache.js";
+import { writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
 
 export const HARDHAT_CLI = path.join(PROJECT_ROOT, "node_modules", "hardhat", "dist", "src", "cli.js");
 export const TSX_CLI = path.join(PROJECT_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
@@ -122,4 +124,32 @@ export async function startHardhatNode(): Promise<{ node: Background; url: strin
   }
   await node.stop("SIGKILL");
   throw new Error(`hardhat node did not come up on ${url}:\n${node.output}`);
+}
+
+/**
+ * The e2e deal inputs in `dir`: a tiny generated Llama (hidden 8, 2 layers) in `model/`, a rank-2
+ * PEFT adapter on q_proj/v_proj in `adapter/` (every module the committed shape t2_i8_r2_o8) and
+ * the buyer's evaluation tokens in `tokens.json`.
+ */
+export async function writeTinyDealInputs(
+  dir: string,
+  o: { modelSeed: number; adapterSeed: number; tokens: number[] },
+): Promise<void> {
+  await writeTinyLlama(path.join(dir, "model"), {
+    seed: o.modelSeed,
+    hidden: 8,
+    heads: 2,
+    kvHeads: 2,
+    layers: 2,
+    intermediate: 16,
+    vocab: 64,
+    ctx: 32,
+  });
+  await writeRandomAdapter(path.join(dir, "model"), path.join(dir, "adapter"), {
+    r: 2,
+    alpha: 4,
+    targetModules: ["q_proj", "v_proj"],
+    seed: o.adapterSeed,
+  });
+  await writeFile(path.join(dir, "tokens.json"), `[${o.tokens.join(", ")}]\n`);
 }
