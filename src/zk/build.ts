@@ -226,15 +226,17 @@ export function normalizeHex(h: string, what: string): string {
 }
 
 /**
- * The sha256s that circuits/manifest.json records for a shape's development key, or undefined when
- * the manifest or the entry is absent or not a development ceremony.
+ * The sha256s that a committed manifest (circuits/manifest.json or delivery-manifest.json) records
+ * for an entry's development key, or undefined when the manifest or the entry is absent or not a
+ * development ceremony.
  */
 async function committedDevKey(
+  manifestFile: string,
   name: string,
 ): Promise<{ zkey: string; r1cs: string; ptau: string } | undefined> {
   let manifest: unknown;
   try {
-    manifest = JSON.parse(await readFile(path.join(PROJECT_ROOT, "circuits", "manifest.json"), "utf8"));
+    manifest = JSON.parse(await readFile(manifestFile, "utf8"));
   } catch {
     return undefined;
   }
@@ -252,6 +254,30 @@ async function committedDevKey(
   const ptau = e.ptau?.sha256;
   if (zkey === undefined || r1cs === undefined || ptau === undefined) return undefined;
   return { zkey, r1cs, ptau };
+}
+
+/**
+ * `zkey verify` costs minutes at 2^16. A development key that is byte-identical to the one a
+ * committed manifest records for the same r1cs and ptau was verified when that entry was written,
+ * so identical bytes need no second check; anything else (and every production key) is verified.
+ * Returns the `alreadyVerified` check of `runSetup`.
+ */
+export function verifiedInManifest(
+  manifestFile: string,
+  name: string,
+  plan: CeremonyPlan,
+  r1cs: string,
+  ptauSha256: string,
+): (finalSha256: string) => Promise<boolean> {
+  return async (finalSha256) => {
+    const committed = plan.production ? undefined : await committedDevKey(manifestFile, name);
+    return (
+      committed !== undefined &&
+      committed.zkey === finalSha256 &&
+      committed.r1cs === (await sha256File(r1cs)) &&
+      committed.ptau === ptauSha256
+    );
+  };
 }
 
 /** The ceremony a BuildOptions selects (development unless contributions or a beacon are given). */
@@ -413,18 +439,13 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
     plan,
     keyParts: [shape.name],
     publicSignals: 4,
-    // `zkey verify` costs minutes at 2^16. A development key that is byte-identical to the one
-    // circuits/manifest.json records (same r1cs, same ptau) was verified when that entry was
-    // written, so identical bytes need no second check; anything else is verified.
-    alreadyVerified: async (finalSha256) => {
-      const committed = plan.production ? undefined : await committedDevKey(shape.name);
-      return (
-        committed !== undefined &&
-        committed.zkey === finalSha256 &&
-        committed.r1cs === (await sha256File(compiled.r1cs)) &&
-        committed.ptau === ptau.sha256
-      );
-    },
+    alreadyVerified: verifiedInManifest(
+      path.join(CIRCUITS_DIR, "manifest.json"),
+      shape.name,
+      plan,
+      compiled.r1cs,
+      ptau.sha256,
+    ),
     renameVerifier: (sol, record) => renameVerifier(sol, shape, record),
     onProgress,
   });

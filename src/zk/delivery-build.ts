@@ -19,6 +19,7 @@ import {
   ceremonyPlan,
   compileMain,
   runSetup,
+  verifiedInManifest,
   type BuildOptions,
   type CeremonyRecord,
 } from "./build.js";
@@ -143,6 +144,8 @@ export interface CircuitTarget {
   header: string[];
   /** Number of public signals the verifier takes. */
   publicSignals: number;
+  /** The committed manifest and its entry name that record this target's development key (skips a repeated `zkey verify`). */
+  manifest?: { file: string; name: string };
 }
 
 /** What `buildCircuitTarget` returns (the same fields as CircuitArtifacts, minus the module shape). */
@@ -192,6 +195,10 @@ export async function buildCircuitTarget(
     plan,
     keyParts: [`target:${target.name}`, target.verifierContract, target.header.join("\n")],
     publicSignals: target.publicSignals,
+    alreadyVerified:
+      target.manifest === undefined
+        ? undefined
+        : verifiedInManifest(target.manifest.file, target.manifest.name, plan, r1cs, ptau.sha256),
     renameVerifier: (sol, record) => renameTargetVerifier(sol, target, record),
     onProgress,
   });
@@ -271,6 +278,7 @@ export async function deliveryTarget(shape: DeliveryShape): Promise<CircuitTarge
       "Public signals: [C_m, hK, hC].",
     ],
     publicSignals: 3,
+    manifest: { file: DELIVERY_MANIFEST_FILE, name: s.name },
   };
 }
 
