@@ -6,8 +6,7 @@
  * q_proj/v_proj, so every module uses the small committed shape t2_i8_r2_o8 (4 real proofs).
  */
 import { expect } from "chai";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { JsonRpcProvider, getAddress, parseEther } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
@@ -19,35 +18,26 @@ import {
   hardhat,
   hardhatOk,
   run,
-  startHardhatNode,
-  writeTinyDealInputs,
+  startE2e,
+  stopE2e,
+  type E2eEnv,
 } from "./helpers.js";
 
 describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)", function () {
   this.timeout(900_000);
-  let node: Background | undefined;
+  let e2e: E2eEnv | undefined;
   let serve: Background | undefined;
   let rpc = "";
   let tmp = "";
   let env: NodeJS.ProcessEnv = {};
 
   before(async function () {
-    tmp = await mkdtemp(path.join(tmpdir(), "zklora-e2e-"));
-    ({ node, url: rpc } = await startHardhatNode());
-    env = {
-      ...process.env,
-      ZKLORA_LOCALHOST_URL: rpc,
-      ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
-      FORCE_COLOR: "0",
-    };
-    await writeTinyDealInputs(tmp, { modelSeed: 5, adapterSeed: 9, tokens: [1, 5] });
+    e2e = await startE2e("zklora-e2e-", { modelSeed: 5, adapterSeed: 9, tokens: [1, 5] });
+    ({ tmp, rpc, env } = e2e);
   });
 
   after(async function () {
-    // Always stop the processes this test started, even when it failed.
-    await serve?.stop("SIGKILL");
-    await node?.stop("SIGTERM");
-    if (tmp !== "") await rm(tmp, { recursive: true, force: true });
+    await stopE2e(e2e, serve);
   });
 
   it("Should deploy, run a whole deal through the tasks, pay the contributor exactly the price, and show it to the dApp", async function () {

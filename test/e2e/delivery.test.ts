@@ -10,8 +10,7 @@
  * committed shapes t2_i8_r2_o8 (module proofs) and i8_r2_o8 (delivery proofs).
  */
 import { expect } from "chai";
-import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { JsonRpcProvider, getAddress, parseEther } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
@@ -20,40 +19,23 @@ import { parseDeployment } from "../../src/chain/deployments.js";
 import { loadPeftAdapter } from "../../src/model/index.js";
 import { loadDealContext, loadDelivery, loadManifest, loadSecrets } from "../../src/mpi/index.js";
 import { quantizeLora, weightCommitment } from "../../src/zk/index.js";
-import {
-  Background,
-  HARDHAT_CLI,
-  hardhat,
-  hardhatOk,
-  startHardhatNode,
-  writeTinyDealInputs,
-} from "./helpers.js";
+import { Background, HARDHAT_CLI, hardhat, hardhatOk, startE2e, stopE2e, type E2eEnv } from "./helpers.js";
 
 describe("# end-to-end weight delivery over JSON-RPC (hardhat node + tasks)", function () {
   this.timeout(900_000);
-  let node: Background | undefined;
+  let e2e: E2eEnv | undefined;
   let serve: Background | undefined;
   let rpc = "";
   let tmp = "";
   let env: NodeJS.ProcessEnv = {};
 
   before(async function () {
-    tmp = await mkdtemp(path.join(tmpdir(), "zklora-e2e-delivery-"));
-    ({ node, url: rpc } = await startHardhatNode());
-    env = {
-      ...process.env,
-      ZKLORA_LOCALHOST_URL: rpc,
-      ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
-      FORCE_COLOR: "0",
-    };
-    await writeTinyDealInputs(tmp, { modelSeed: 7, adapterSeed: 11, tokens: [1, 9] });
+    e2e = await startE2e("zklora-e2e-delivery-", { modelSeed: 7, adapterSeed: 11, tokens: [1, 9] });
+    ({ tmp, rpc, env } = e2e);
   });
 
   after(async function () {
-    // Always stop the processes this test started, even when it failed.
-    await serve?.stop("SIGKILL");
-    await node?.stop("SIGTERM");
-    if (tmp !== "") await rm(tmp, { recursive: true, force: true });
+    await stopE2e(e2e, serve);
   });
 
   it("Should sell the weights through the tasks: keys and exactly the price in one transaction, and a decrypted adapter equal to the committed one", async function () {

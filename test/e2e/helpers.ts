@@ -3,8 +3,9 @@
  * subprocesses (the project's node + hardhat's cli.js) and the dApp example script.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { PROJECT_ROOT } from "../../src/common/cache.js";
 import { writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
@@ -152,4 +153,47 @@ export async function writeTinyDealInputs(
     seed: o.adapterSeed,
   });
   await writeFile(path.join(dir, "tokens.json"), `[${o.tokens.join(", ")}]\n`);
+}
+
+/** A running e2e environment: a temp folder with the deal inputs, a `hardhat node`, the env for the tasks. */
+export interface E2eEnv {
+  tmp: string;
+  node: Background;
+  rpc: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Makes a temp folder (`prefix`), starts a `hardhat node`, writes the deal inputs
+ * (`writeTinyDealInputs`) and the env the task processes run with (deployment records in
+ * `<tmp>/deployments`).
+ */
+export async function startE2e(
+  prefix: string,
+  inputs: Parameters<typeof writeTinyDealInputs>[1],
+): Promise<E2eEnv> {
+  const tmp = await mkdtemp(path.join(tmpdir(), prefix));
+  let started: { node: Background; url: string } | undefined;
+  try {
+    started = await startHardhatNode();
+    const env = {
+      ...process.env,
+      ZKLORA_LOCALHOST_URL: started.url,
+      ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
+      FORCE_COLOR: "0",
+    };
+    await writeTinyDealInputs(tmp, inputs);
+    return { tmp, node: started.node, rpc: started.url, env };
+  } catch (e) {
+    await started?.node.stop("SIGTERM");
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** Stops what a test started (the server first, then the node), even after a failure, and removes the temp folder. */
+export async function stopE2e(e: E2eEnv | undefined, serve: Background | undefined): Promise<void> {
+  await serve?.stop("SIGKILL");
+  await e?.node.stop("SIGTERM");
+  if (e !== undefined) await rm(e.tmp, { recursive: true, force: true });
 }
