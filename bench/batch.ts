@@ -7,12 +7,9 @@
  * Writes bench/results/batch-<date>.json. Goals: <= 120k gas per module amortised for n >= 8, <= 250k
  * for a single proof.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
 import hre, { network } from "hardhat";
 import type { Contract } from "ethers";
 import { collectZkloraArtifacts, deployZklora } from "../src/chain/deploy.js";
-import { PROJECT_ROOT } from "../src/common/cache.js";
 import {
   activationHash,
   buildCircuit,
@@ -27,7 +24,7 @@ import {
   weightCommitment,
   type SolidityProof,
 } from "../src/zk/index.js";
-import { gasOf, matrix } from "./common.js";
+import { gasOf, matrix, runBench, writeBenchResult } from "./common.js";
 
 const SHAPE = process.env.ZKLORA_GAS_SHAPE ?? "t2_i8_r2_o8";
 const SIZES = [1, 2, 4, 8, 16];
@@ -171,16 +168,8 @@ async function main(): Promise<void> {
       "verifyProof_call are eth_estimateGas of a bare call from an account (21000 base and calldata included). " +
       "submit_each = n separate submit transactions.",
   };
-  const dir = path.join(PROJECT_ROOT, "bench", "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `batch-${result.date.slice(0, 10)}.json`);
-  await writeFile(file, JSON.stringify(result, null, 2) + "\n");
   console.log(JSON.stringify(result, null, 2));
-  console.log(`wrote ${file}`);
+  await writeBenchResult(`batch-${result.date.slice(0, 10)}`, result);
 }
 
-try {
-  await main();
-} finally {
-  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
-}
+await runBench(main);

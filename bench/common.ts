@@ -1,5 +1,9 @@
 /** Shared benchmark helpers. */
+import { spawn } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
 import type { ContractTransactionResponse } from "ethers";
+import { PROJECT_ROOT } from "../src/common/cache.js";
 import { randomSalt, type ModuleWitness, type Shape } from "../src/zk/index.js";
 
 /**
@@ -37,4 +41,49 @@ export async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<b
   const receipt = await (await tx).wait();
   if (receipt === null || receipt.status !== 1) throw new Error("transaction failed");
   return receipt.gasUsed;
+}
+
+/** Writes `out` as `bench/results/<name>.json` and returns its path relative to the project. */
+export async function writeBenchResult(name: string, out: unknown): Promise<string> {
+  const dir = path.join(PROJECT_ROOT, "bench", "results");
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(out, null, 2) + "\n");
+  const rel = path.relative(PROJECT_ROOT, file);
+  console.log(`wrote ${rel}`);
+  return rel;
+}
+
+/** A benchmark child's answer to its parent: one `RESULT <json>` line on stdout. */
+export function emitResult(r: unknown): void {
+  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+}
+
+/**
+ * Runs this Node with `args` (after the parent's execArgv, so tsx applies) and returns the child's
+ * `RESULT` line, parsed; rejects naming `label` when the child fails or says nothing.
+ */
+export function childResult<T>(args: string[], label: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [...process.execArgv, ...args], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    p.on("error", reject);
+    p.on("close", (code) => {
+      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+      if (code !== 0 || line === undefined) reject(new Error(`${label} failed (exit ${code})`));
+      else resolve(JSON.parse(line.slice("RESULT ".length)) as T);
+    });
+  });
+}
+
+/** Runs a benchmark's main, then terminates the curve snarkjs built (its worker threads keep Node alive). */
+export async function runBench(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } finally {
+    await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
+  }
 }

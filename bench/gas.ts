@@ -4,12 +4,9 @@
  * call (propose, fund per entry count, submit, submitMany per proof, settle, refund, the bare
  * verifier). Writes bench/results/gas-<date>.json. Goal: submit <= 250k gas per proof.
  */
-import { mkdir, writeFile } from "node:fs/promises";
-import path from "node:path";
 import hre, { network } from "hardhat";
 import type { Contract } from "ethers";
 import { collectZkloraArtifacts, deployZklora } from "../src/chain/deploy.js";
-import { PROJECT_ROOT } from "../src/common/cache.js";
 import {
   activationHash,
   buildCircuit,
@@ -24,7 +21,7 @@ import {
   weightCommitment,
   type SolidityProof,
 } from "../src/zk/index.js";
-import { gasOf, matrix } from "./common.js";
+import { gasOf, matrix, runBench, writeBenchResult } from "./common.js";
 
 const SHAPE = process.env.ZKLORA_GAS_SHAPE ?? "t2_i8_r2_o8";
 const GOAL_PER_PROOF = 250_000n;
@@ -149,16 +146,8 @@ async function main(): Promise<void> {
       "gasUsed from receipts (includes the 21000 base and calldata). submit = one proof in its own transaction; " +
       "submitMany_perProof = a batch of 3 divided by 3.",
   };
-  const dir = path.join(PROJECT_ROOT, "bench", "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `gas-${result.date.slice(0, 10)}.json`);
-  await writeFile(file, JSON.stringify(result, null, 2) + "\n");
   console.log(JSON.stringify(result, null, 2));
-  console.log(`wrote ${file}`);
+  await writeBenchResult(`gas-${result.date.slice(0, 10)}`, result);
 }
 
-try {
-  await main();
-} finally {
-  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
-}
+await runBench(main);

@@ -48,7 +48,7 @@ import {
 } from "./extrapolate.js";
 import { batchRows, markdownReport, type BenchResult } from "./report.js";
 import { LADDER_SHAPES, REAL_SHAPES, ZKLORA_PUBLISHED, RECORDED_SETUP, type BenchShape } from "./shapes.js";
-import { benchWitness } from "./common.js";
+import { benchWitness, emitResult } from "./common.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const RESULTS = path.join(PROJECT_ROOT, "bench", "results");
@@ -146,7 +146,7 @@ async function childProve(name: string, reps: number): Promise<void> {
     verifyMs.push(performance.now() - t);
   }
   const r = { witnessMs, proveMs, verifyMs, allVerified, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
-  process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+  emitResult(r);
 }
 
 function runNode(

@@ -11,17 +11,13 @@
  * Each mode runs in a fresh child process so that its peak RSS is its own. The circuit must be
  * built already (it is taken from the cache; a cold build is a long ceremony).
  */
-import { spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
-import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { PROJECT_ROOT } from "../src/common/cache.js";
 import { buildCircuit, findShape, moduleStatement, proveModule, verifyModule } from "../src/zk/index.js";
 import { ProvingPool } from "../src/zk/pool.js";
-import { benchWitness } from "./common.js";
+import { benchWitness, childResult, emitResult, runBench, writeBenchResult } from "./common.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const MODES = ["inprocess", "pool1", "pool2", "pool2single"] as const;
@@ -129,28 +125,14 @@ async function child(mode: Mode, n: number, shapeName: string): Promise<void> {
     loadavgBefore,
     loadavgAfter,
   };
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  emitResult(result);
 }
 
 function runChild(mode: Mode, n: number, shape: string): Promise<ModeResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      [...process.execArgv, SCRIPT, "--child", mode, "--n", String(n), "--shape", shape],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.on("error", reject);
-    p.on("close", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-      if (code !== 0 || line === undefined)
-        reject(new Error(`benchmark child ${mode} failed (exit ${code})`));
-      else resolve(JSON.parse(line.slice(7)) as ModeResult);
-    });
-  });
+  return childResult<ModeResult>(
+    [SCRIPT, "--child", mode, "--n", String(n), "--shape", shape],
+    `benchmark child ${mode}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -189,15 +171,7 @@ async function main(): Promise<void> {
       throughputVsInProcess: base === undefined ? null : Math.round((base.wallMs / r.wallMs) * 100) / 100,
     })),
   };
-  const dir = path.join(PROJECT_ROOT, "bench", "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `prove-pool-${out.date.replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify(out, null, 2) + "\n");
-  console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+  await writeBenchResult(`prove-pool-${out.date.replace(/[:.]/g, "-")}`, out);
 }
 
-try {
-  await main();
-} finally {
-  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
-}
+await runBench(main);

@@ -7,10 +7,7 @@
  * `verifyBatch` per proof for n = 1, 4, 16 (the proofs repeated). Records os.loadavg() before and
  * after: other processes share this machine. Writes bench/results/verify-<date>.json.
  */
-import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
-import path from "node:path";
-import { PROJECT_ROOT } from "../src/common/cache.js";
 import {
   buildCircuit,
   findShape,
@@ -20,7 +17,7 @@ import {
   verifyModule,
   type Groth16Proof,
 } from "../src/zk/index.js";
-import { benchWitness } from "./common.js";
+import { benchWitness, runBench, writeBenchResult } from "./common.js";
 
 const GOAL_MS = 15;
 const RUNS = 60;
@@ -123,15 +120,7 @@ async function main(): Promise<void> {
     },
     results: rows,
   };
-  const dir = path.join(PROJECT_ROOT, "bench", "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `verify-${out.date.replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify(out, null, 2) + "\n");
-  console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+  await writeBenchResult(`verify-${out.date.replace(/[:.]/g, "-")}`, out);
 }
 
-try {
-  await main();
-} finally {
-  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
-}
+await runBench(main);

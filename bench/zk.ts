@@ -6,13 +6,10 @@
  *
  * Proving runs in a child process per shape so that its peak RSS is its own (not the setup's).
  */
-import { spawn } from "node:child_process";
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import os from "node:os";
-import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as snarkjs from "snarkjs";
-import { PROJECT_ROOT } from "../src/common/cache.js";
 import {
   buildCircuit,
   calculateWitness,
@@ -23,7 +20,7 @@ import {
   verifyModule,
   type Groth16Proof,
 } from "../src/zk/index.js";
-import { benchWitness } from "./common.js";
+import { benchWitness, childResult, emitResult, runBench, writeBenchResult } from "./common.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 
@@ -64,24 +61,11 @@ async function child(name: string): Promise<void> {
     verified,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
   };
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  emitResult(result);
 }
 
 function runChild(name: string): Promise<ProveResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [...process.execArgv, SCRIPT, "--child", name], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let out = "";
-    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    p.on("error", reject);
-    p.on("close", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
-      if (code !== 0 || line === undefined)
-        reject(new Error(`proving child for ${name} failed (exit ${code})`));
-      else resolve(JSON.parse(line.slice(7)) as ProveResult);
-    });
-  });
+  return childResult<ProveResult>([SCRIPT, "--child", name], `proving child for ${name}`);
 }
 
 async function main(): Promise<void> {
@@ -128,15 +112,7 @@ async function main(): Promise<void> {
     },
     results: rows,
   };
-  const dir = path.join(PROJECT_ROOT, "bench", "results");
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `zk-${out.date.replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify(out, null, 2) + "\n");
-  console.log(`wrote ${path.relative(PROJECT_ROOT, file)}`);
+  await writeBenchResult(`zk-${out.date.replace(/[:.]/g, "-")}`, out);
 }
 
-try {
-  await main();
-} finally {
-  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
-}
+await runBench(main);
