@@ -275,7 +275,9 @@ contract VerifierRegistry is Ownable {
     }
 
     /// @notice The delivery verifier for the weights of a registered module shape (same DIN, R, DOUT),
-    ///         or the zero address when the module shape or its weight shape is unknown.
+    ///         or the zero address when the module shape or its weight shape is unknown, or when the module
+    ///         shape is not of variant `VARIANT_V1` (a delivery proof binds the v1 weight commitment
+    ///         `Sponge_1(A || B || salt)`; the chunked variant commits to its weights differently).
     /// @param shapeId A module shape id.
     /// @return verifier The delivery verifier.
     /// @return deliveryShapeId The weight shape's id (zero when the module shape is unknown).
@@ -285,6 +287,7 @@ contract VerifierRegistry is Ownable {
         Shape storage shape = _shapes[shapeId];
         if (shape.verifier == address(0)) return (address(0), bytes32(0));
         deliveryShapeId = deliveryShapeIdOf(shape.din, shape.r, shape.dout);
+        if (shape.variant != VARIANT_V1) return (address(0), deliveryShapeId);
         verifier = _deliveryShapes[deliveryShapeId].verifier;
     }
 
