@@ -1,0 +1,201 @@
+/**
+ * ChunkedModuleVerifier with REAL chunk proofs of the tiny committed chunked shape t2_i8_r2_o8_a4_b4
+ * (2 A chunks + 2 B chunks) and the generated chunk verifiers: it accepts an honest chain and rejects
+ * every cheat of PROTOCOL.md's module statement carried over to chains (other weights, other
+ * activations, another rho or fY, chunks of another proving run, reordered or tampered proofs).
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { expect } from "chai";
+import type { Contract } from "ethers";
+import { chunkCalldata, ChunkCalldataError, type ChunkProofInput } from "../../src/chain/chunked.js";
+import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
+import {
+  P,
+  buildChunkedCircuits,
+  chunkCounts,
+  fingerprint,
+  linkStart,
+  loadChunkedShapes,
+  loraProduct,
+  proveChunkedModule,
+  randomChunkSalts,
+  toSolidityProof,
+  type ChunkedArtifacts,
+  type ChunkedModuleProof,
+  type ChunkedShape,
+  type ChunkedWitness,
+} from "../../src/zk/index.js";
+import { ethers, matrix } from "./fixture.js";
+
+const TINY_CHUNKED = "t2_i8_r2_o8_a4_b4";
+
+/** The chunked shape's circuits, checked against the committed generated verifiers. */
+export async function tinyChunkedCircuits(): Promise<ChunkedArtifacts> {
+  const shape = (await loadChunkedShapes()).find((s) => s.name === TINY_CHUNKED);
+  if (shape === undefined) throw new Error(`no ${TINY_CHUNKED} in circuits/chunk-shapes.json`);
+  const art = await buildChunkedCircuits(shape);
+  for (const t of [art.a, art.b]) {
+    const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${t.verifierContract}.sol`);
+    if ((await sha256File(committed)) !== t.sha256.verifier) {
+      const head = (await readFile(committed, "utf8")).split("\n").slice(0, 3).join("\n");
+      throw new Error(`${committed} is not the verifier of the cached zkey: npm run circuits:chunk\n${head}`);
+    }
+  }
+  return art;
+}
+
+/** Call data of a proven chain. */
+export function calldataOf(p: Pick<ChunkedModuleProof, "proofs">) {
+  const chunks: ChunkProofInput[] = p.proofs.map((c) => ({
+    kind: c.kind,
+    index: c.index,
+    proof: toSolidityProof(c.proof),
+    publicSignals: c.publicSignals,
+  }));
+  return chunkCalldata(chunks);
+}
+
+/** Deploys the shape's two generated chunk verifiers and its ChunkedModuleVerifier. */
+export async function deployChunkedVerifier(art: ChunkedArtifacts): Promise<Contract> {
+  const a = await ethers.deployContract(art.a.verifierContract);
+  const b = await ethers.deployContract(art.b.verifierContract);
+  const { KA, KB } = chunkCounts(art.shape);
+  return (await ethers.deployContract("ChunkedModuleVerifier", [
+    await a.getAddress(),
+    await b.getAddress(),
+    KA,
+    KB,
+    await linkStart(art.shape.R),
+  ])) as unknown as Contract;
+}
+
+/** Deterministic weights and activations of the shape (the ranges of the other contract tests). */
+export function chunkedWitnessOf(shape: ChunkedShape, seed: number, rho: bigint): ChunkedWitness {
+  return {
+    A: matrix(shape.DIN, shape.R, seed),
+    B: matrix(shape.R, shape.DOUT, seed + 1000),
+    X: matrix(shape.T, shape.DIN, seed + 2000),
+    salts: randomChunkSalts(shape),
+    rho,
+  };
+}
+
+describe("# ChunkedModuleVerifier", function () {
+  let art: ChunkedArtifacts;
+  let verifier: Contract;
+  let w: ChunkedWitness;
+  let honest: ChunkedModuleProof;
+  let rerun: ChunkedModuleProof;
+  let otherWeights: ChunkedModuleProof;
+  let otherX: ChunkedModuleProof;
+  const rho = 0x1234_5678_9abc_def0_1234_5678_9abc_def0n % P;
+
+  const signalsOf = (p: Pick<ChunkedModuleProof, "C_m" | "hX" | "fY">, r = rho) => [p.C_m, p.hX, r, p.fY];
+
+  before(async function () {
+    art = await tinyChunkedCircuits();
+    verifier = await deployChunkedVerifier(art);
+    w = chunkedWitnessOf(art.shape, 11, rho);
+    honest = await proveChunkedModule(art, w);
+    rerun = await proveChunkedModule(art, w);
+    // The same module with B's last column block changed, and with other activations in A chunk 1.
+    const B = w.B.map((row) => row.map((v, j) => (j >= art.shape.DOUT - art.shape.WB ? v + 1n : v)));
+    otherWeights = await proveChunkedModule(art, { ...w, B });
+    const X = w.X.map((row) => row.map((v, i) => (i >= art.shape.WA ? -v - 1n : v)));
+    otherX = await proveChunkedModule(art, { ...w, X });
+  });
+
+  it("Should accept a real chain whose fY is the monolithic fingerprint of X·A·B", async function () {
+    expect(honest.fY).to.equal(fingerprint(loraProduct(w.X, w.A, w.B), rho));
+    const { chunksA, chunksB } = calldataOf(honest);
+    expect(await verifier.verifyChunked(signalsOf(honest), chunksA, chunksB)).to.equal(true);
+    expect(await verifier.chunkCounts()).to.deep.equal([2n, 2n]);
+    // A new proving run of the same module has fresh blinds, so other links, and verifies on its own.
+    expect(rerun.proofs[0].publicSignals[4]).to.not.equal(honest.proofs[0].publicSignals[4]);
+    const again = calldataOf(rerun);
+    expect(await verifier.verifyChunked(signalsOf(rerun), again.chunksA, again.chunksB)).to.equal(true);
+  });
+
+  it("Should reject B chunks taken from another proving run of the same module (links differ)", async function () {
+    const { chunksA } = calldataOf(honest);
+    const { chunksB } = calldataOf(rerun);
+    await expect(verifier.verifyChunked(signalsOf(honest), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(true, 0);
+  });
+
+  it("Should reject a chain of other weights against the committed C_m", async function () {
+    expect(otherWeights.C_m).to.not.equal(honest.C_m);
+    const { chunksA, chunksB } = calldataOf(otherWeights);
+    await expect(verifier.verifyChunked(signalsOf({ ...otherWeights, C_m: honest.C_m }), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "ChunkCommitmentMismatch")
+      .withArgs(honest.C_m, otherWeights.C_m);
+    // Claiming the committed chunk hash while proving other weights: that chunk's proof fails.
+    chunksB[1].hB = honest.hB[1];
+    await expect(verifier.verifyChunked(signalsOf({ ...otherWeights, C_m: honest.C_m }), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(true, 1);
+  });
+
+  it("Should reject a chain over activations other than the registered hX", async function () {
+    const { chunksA, chunksB } = calldataOf(otherX);
+    await expect(verifier.verifyChunked(signalsOf({ ...otherX, hX: honest.hX }), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "ChunkActivationHashMismatch")
+      .withArgs(honest.hX, otherX.hX);
+    chunksA[1].hX = honest.hXc[1];
+    await expect(verifier.verifyChunked(signalsOf({ ...otherX, hX: honest.hX }), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(false, 1);
+  });
+
+  it("Should reject another fY or another rho", async function () {
+    const { chunksA, chunksB } = calldataOf(honest);
+    await expect(verifier.verifyChunked(signalsOf({ ...honest, fY: (honest.fY + 1n) % P }), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(true, 1);
+    await expect(verifier.verifyChunked(signalsOf(honest, (rho + 1n) % P), chunksA, chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(false, 0);
+  });
+
+  it("Should reject swapped, missing and tampered chunk proofs", async function () {
+    const { chunksA, chunksB } = calldataOf(honest);
+    await expect(
+      verifier.verifyChunked(signalsOf(honest), [chunksA[1], chunksA[0]], chunksB),
+    ).to.be.revertedWithCustomError(verifier, "ChunkCommitmentMismatch");
+    // Proof points swapped but each chunk's hashes and links left in place.
+    const swapped = [
+      { ...chunksA[0], a: chunksA[1].a, b: chunksA[1].b, c: chunksA[1].c },
+      { ...chunksA[1], a: chunksA[0].a, b: chunksA[0].b, c: chunksA[0].c },
+    ];
+    await expect(verifier.verifyChunked(signalsOf(honest), swapped, chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(false, 0);
+    await expect(verifier.verifyChunked(signalsOf(honest), chunksA, [chunksB[0]]))
+      .to.be.revertedWithCustomError(verifier, "WrongChunkCount")
+      .withArgs(2, 2, 2, 1);
+    const tampered = { ...chunksB[0], c: [chunksB[0].c[0], (chunksB[0].c[1] + 1n) % P] };
+    await expect(verifier.verifyChunked(signalsOf(honest), chunksA, [tampered, chunksB[1]]))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(true, 0);
+  });
+
+  it("Should refuse to encode a list that is not a chain", function () {
+    const chunks: ChunkProofInput[] = honest.proofs.map((c) => ({
+      kind: c.kind,
+      index: c.index,
+      proof: toSolidityProof(c.proof),
+      publicSignals: c.publicSignals,
+    }));
+    expect(() => chunkCalldata([chunks[2], chunks[0], chunks[1], chunks[3]])).to.throw(
+      ChunkCalldataError,
+      /A chunk after a B chunk/,
+    );
+    expect(() => chunkCalldata([chunks[1], chunks[0], chunks[2], chunks[3]])).to.throw(
+      ChunkCalldataError,
+      /is A1, expected A0/,
+    );
+    expect(() => chunkCalldata(chunks.slice(0, 2))).to.throw(ChunkCalldataError, /needs A and B chunks/);
+  });
+});
