@@ -16,6 +16,7 @@ import {
   type Signer,
 } from "ethers";
 import type {
+  DeployedChunking,
   DeployedContract,
   DeployedDeliveryShape,
   DeployedShape,
@@ -70,6 +71,29 @@ export interface DeliveryVerifierSpec {
   artifact: ContractArtifact;
 }
 
+/** One chunked shape to deploy: its two chunk verifiers, its `ChunkedModuleVerifier` and its registration. */
+export interface ChunkedVerifierSpec {
+  /** The shape's name in circuits/chunk-shapes.json. */
+  shapeName: string;
+  shapeDims: ShapeDims & { WA: number; WB: number };
+  /** The compiled `Groth16ChunkA_<shapeName>`. */
+  chunkA: ContractArtifact;
+  /** The compiled `Groth16ChunkB_<shapeName>`. */
+  chunkB: ContractArtifact;
+  /** `Sponge_6(0,…,0 || 1 || 0)` for the shape's R (src/zk `linkStart`). */
+  linkStart: bigint;
+}
+
+/** The bytes32 variant of a chunked shape, `bytes32("zklora.chunked.v1.a<WA>.b<WB>")` (src/zk `chunkedVariant`). */
+export function chunkedVariantOf(WA: number, WB: number): string {
+  return encodeBytes32String(`zklora.chunked.v1.a${WA}.b${WB}`);
+}
+
+/** The contract that checks a chunked shape's chains. */
+export const CHUNKED_MODULE_VERIFIER_CONTRACT = "ChunkedModuleVerifier";
+/** The prefixes of the generated chunk verifiers' contract names. */
+export const CHUNK_VERIFIER_PREFIXES = { A: "Groth16ChunkA_", B: "Groth16ChunkB_" } as const;
+
 /** circomlib's Poseidon(1) contract (circomlibjs `poseidonContract.createCode(1)`), the escrow's key hasher. */
 export const POSEIDON1_ARTIFACT: ContractArtifact = {
   contractName: "Poseidon1",
@@ -88,6 +112,10 @@ export interface ZkloraArtifacts {
   keyHasher?: ContractArtifact;
   /** The compiled `Groth16BatchVerifier`; without it no batch verifiers are deployed. */
   batchVerifier?: ContractArtifact;
+  /** Chunked shapes (none when absent); they need `chunkedModuleVerifier`. */
+  chunkedVerifiers?: ChunkedVerifierSpec[];
+  /** The compiled `ChunkedModuleVerifier`. */
+  chunkedModuleVerifier?: ContractArtifact;
 }
 
 /** Options of `deployZklora`. */
@@ -247,6 +275,14 @@ export async function deployZklora(
     }
     shapes.push(shape);
   }
+  for (const spec of artifacts.chunkedVerifiers ?? []) {
+    shapes.push(await deployChunked(signer, registry.contract, artifacts, spec, abis, log));
+    verifiers[spec.shapeName] = new Contract(
+      shapes[shapes.length - 1].verifier.address,
+      (artifacts.chunkedModuleVerifier as ContractArtifact).abi,
+      signer,
+    );
+  }
   const deliveryShapes: DeployedDeliveryShape[] = [];
   const deliveryVerifiers: Record<string, Contract> = {};
   const seenDelivery = new Set<string>();
@@ -313,6 +349,59 @@ export async function deployZklora(
   };
 }
 
+/** Deploys one chunked shape's chunk verifiers and ChunkedModuleVerifier and registers the latter. */
+async function deployChunked(
+  signer: Signer,
+  registry: Contract,
+  artifacts: ZkloraArtifacts,
+  spec: ChunkedVerifierSpec,
+  abis: Record<string, InterfaceAbi>,
+  log: (m: string) => void,
+): Promise<DeployedShape> {
+  const moduleArtifact = artifacts.chunkedModuleVerifier;
+  if (moduleArtifact === undefined) {
+    throw new DeployError(
+      `chunked shape ${spec.shapeName} needs the compiled ${CHUNKED_MODULE_VERIFIER_CONTRACT}`,
+    );
+  }
+  const { T, DIN, R, DOUT, WA, WB } = spec.shapeDims;
+  if (!(WA >= 1 && WB >= 1 && DIN % WA === 0 && DOUT % WB === 0)) {
+    throw new DeployError(
+      `chunked shape ${spec.shapeName}: WA ${WA} must divide DIN ${DIN} and WB ${WB} DOUT ${DOUT}`,
+    );
+  }
+  const KA = DIN / WA;
+  const KB = DOUT / WB;
+  const a = await deployOne(signer, spec.chunkA, [], log);
+  const b = await deployOne(signer, spec.chunkB, [], log);
+  const cmv = await deployOne(
+    signer,
+    moduleArtifact,
+    [a.info.address, b.info.address, KA, KB, spec.linkStart],
+    log,
+  );
+  const variant = chunkedVariantOf(WA, WB);
+  const shapeId = (await registry.getFunction("shapeIdOf")(variant, T, DIN, R, DOUT)) as string;
+  const tx = await registry.getFunction("register")(variant, T, DIN, R, DOUT, cmv.info.address);
+  const receipt = await tx.wait();
+  if (receipt === null || receipt.status !== 1)
+    throw new DeployError(`registering chunked shape ${spec.shapeName} failed`);
+  log(`registered chunked shape ${spec.shapeName} (${shapeId}) → ${cmv.info.address}`);
+  abis[spec.chunkA.contractName] = spec.chunkA.abi;
+  abis[spec.chunkB.contractName] = spec.chunkB.abi;
+  abis[moduleArtifact.contractName] = moduleArtifact.abi;
+  const chunked: DeployedChunking = {
+    WA,
+    WB,
+    KA,
+    KB,
+    linkStart: spec.linkStart.toString(),
+    chunkAVerifier: a.info,
+    chunkBVerifier: b.info,
+  };
+  return { name: spec.shapeName, T, DIN, R, DOUT, shapeId, variant, verifier: cmv.info, chunked };
+}
+
 /** Where `collectZkloraArtifacts` reads compiled contracts from (Hardhat's `hre.artifacts` fits). */
 export interface ArtifactSource {
   readArtifact(name: string): Promise<{ contractName: string; abi: unknown; bytecode: string }>;
@@ -343,11 +432,18 @@ export async function collectZkloraArtifacts(
      * compiled; with `only`, just those whose (DIN, R, DOUT) one of the `only` shapes has.
      */
     deliveryShapes?: readonly (DeliveryShapeDims & { name: string })[];
+    /**
+     * Chunked shapes (circuits/chunk-shapes.json, each with its `linkStart`) whose generated
+     * `Groth16ChunkA_<name>` / `Groth16ChunkB_<name>` to deploy behind a `ChunkedModuleVerifier` when
+     * compiled; with `only`, just those named there.
+     */
+    chunkedShapes?: readonly (ShapeDims & { name: string; WA: number; WB: number; linkStart: bigint })[];
   } = {},
 ): Promise<{ artifacts: ZkloraArtifacts; missing: string[] }> {
   const wanted = options.only === undefined ? shapes : shapes.filter((s) => options.only?.includes(s.name));
+  const chunkedShapes = options.chunkedShapes ?? [];
   for (const name of options.only ?? []) {
-    if (!shapes.some((s) => s.name === name)) {
+    if (!shapes.some((s) => s.name === name) && !chunkedShapes.some((s) => s.name === name)) {
       throw new DeployError(
         `no shape ${name} in circuits/shapes.json (have: ${shapes.map((s) => s.name).join(", ")})`,
       );
@@ -388,8 +484,37 @@ export async function collectZkloraArtifacts(
       artifact: toArtifact(await source.readArtifact(contractName)),
     });
   }
+  const chunkedVerifiers: ChunkedVerifierSpec[] = [];
+  for (const c of chunkedShapes) {
+    if (options.only !== undefined && !options.only.includes(c.name)) continue;
+    const names = { A: `${CHUNK_VERIFIER_PREFIXES.A}${c.name}`, B: `${CHUNK_VERIFIER_PREFIXES.B}${c.name}` };
+    if (!(await source.artifactExists(names.A)) || !(await source.artifactExists(names.B))) {
+      if (options.only !== undefined) {
+        throw new DeployError(
+          `no compiled ${names.A} / ${names.B}: generate them with \`npm run circuits:chunk\`, then build`,
+        );
+      }
+      missing.push(c.name);
+      continue;
+    }
+    chunkedVerifiers.push({
+      shapeName: c.name,
+      shapeDims: { T: c.T, DIN: c.DIN, R: c.R, DOUT: c.DOUT, WA: c.WA, WB: c.WB },
+      chunkA: toArtifact(await source.readArtifact(names.A)),
+      chunkB: toArtifact(await source.readArtifact(names.B)),
+      linkStart: c.linkStart,
+    });
+  }
+  const withChunked =
+    chunkedVerifiers.length > 0
+      ? {
+          chunkedVerifiers,
+          chunkedModuleVerifier: toArtifact(await source.readArtifact(CHUNKED_MODULE_VERIFIER_CONTRACT)),
+        }
+      : {};
   return {
     artifacts: {
+      ...withChunked,
       registry: toArtifact(await source.readArtifact("VerifierRegistry")),
       escrow: toArtifact(await source.readArtifact("LoraEscrow")),
       verifiers,

@@ -38,6 +38,25 @@ export interface DeployedShape {
   verifier: DeployedContract;
   /** The shape's `Groth16BatchVerifier` (same key), registered with `registerBatchVerifier`; absent when none. */
   batchVerifier?: DeployedContract;
+  /**
+   * A chunked shape (variant `zklora.chunked.v1.a<WA>.b<WB>`): `verifier` is its `ChunkedModuleVerifier`,
+   * which checks the chain with these two generated chunk verifiers. Absent for the v1 variant.
+   */
+  chunked?: DeployedChunking;
+}
+
+/** How a chunked shape splits its module statement, and its two chunk verifiers. */
+export interface DeployedChunking {
+  WA: number;
+  WB: number;
+  /** DIN / WA A chunks. */
+  KA: number;
+  /** DOUT / WB B chunks. */
+  KB: number;
+  /** The link the first A chunk starts from (decimal string of a field element). */
+  linkStart: string;
+  chunkAVerifier: DeployedContract;
+  chunkBVerifier: DeployedContract;
 }
 
 /** A weight shape whose delivery verifier is registered in the deployment's registry. */
@@ -161,6 +180,17 @@ export function parseDeployment(json: unknown): DeploymentRecord {
     }
     checkContract(`shapes[${i}].verifier`, s.verifier);
     if (s.batchVerifier !== undefined) checkContract(`shapes[${i}].batchVerifier`, s.batchVerifier);
+    if (s.chunked !== undefined) {
+      const c = s.chunked;
+      for (const d of ["WA", "WB", "KA", "KB"] as const) {
+        if (!Number.isInteger(c[d]) || c[d] < 1)
+          throw new DeploymentRecordError(`shapes[${i}].chunked.${d} must be a positive integer`);
+      }
+      if (typeof c.linkStart !== "string" || !/^[0-9]+$/.test(c.linkStart))
+        throw new DeploymentRecordError(`shapes[${i}].chunked.linkStart must be a decimal string`);
+      checkContract(`shapes[${i}].chunked.chunkAVerifier`, c.chunkAVerifier);
+      checkContract(`shapes[${i}].chunked.chunkBVerifier`, c.chunkBVerifier);
+    }
   });
   return r as DeploymentRecord;
 }

@@ -9,6 +9,7 @@ export * from "./client.js";
 export * from "./errors.js";
 // Types only: ./deployments.ts also holds the records' file I/O (node:fs), which a browser bundle must
 // not pull in. A dApp fetches deployments/<network>.json itself and passes it to `addressesOf`.
-export type { DeploymentRecord, DeployedContract, DeployedShape } from "./deployments.js";
+export type { DeploymentRecord, DeployedChunking, DeployedContract, DeployedShape } from "./deployments.js";
 export * from "./typechain/index.js";
 export * from "./delivery.js";
+export * from "./chunked.js";
