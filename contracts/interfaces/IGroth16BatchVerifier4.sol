@@ -36,6 +36,44 @@ interface IGroth16BatchVerifier4 {
     /// @return True when every proof verifies.
     function verifyBatch(BatchProof[] calldata proofs) external view returns (bool);
 
+    /// @notice Checks one proof: exactly the check of the snarkjs verifier of the same key (no randomness,
+    ///         no hashing), with the input checks of `verifyBatch` (its errors, proof index 0).
+    /// @param a The A point (G1).
+    /// @param b The B point (G2), each coordinate pair swapped as in `BatchProof`.
+    /// @param c The C point (G1).
+    /// @param signals The four public signals.
+    /// @return True when the proof verifies.
+    function verifyProof(
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c,
+        uint256[4] calldata signals
+    ) external view returns (bool);
+
+    /// @notice `IC_0 + x0·IC_1` of the key: the part of `vk_x` that depends only on the first public signal
+    ///         (for a zklora module proof `C_m`, fixed for a deal's module), for `verifyProofFromBase`.
+    /// @param x0 The first public signal (below p, else `SignalNotInField(0, 0, x0)`).
+    /// @return base The G1 point `(x, y)`.
+    function signalBase(uint256 x0) external view returns (uint256[2] memory base);
+
+    /// @notice `verifyProof(a, b, c, [x0, rest[0], rest[1], rest[2]])` for the `x0` with
+    ///         `base == signalBase(x0)`: saves one ecMul and one ecAdd per proof when the first signal
+    ///         repeats. The answer means nothing for a `base` not computed by `signalBase` of this
+    ///         verifier: the caller must store `signalBase(x0)` itself (LoraEscrow does, at funding).
+    /// @param a The A point (G1).
+    /// @param b The B point (G2), each coordinate pair swapped as in `BatchProof`.
+    /// @param c The C point (G1).
+    /// @param base `signalBase(x0)`.
+    /// @param rest The public signals after the first.
+    /// @return True when the proof verifies for the signals `[x0, rest…]`.
+    function verifyProofFromBase(
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c,
+        uint256[2] calldata base,
+        uint256[3] calldata rest
+    ) external view returns (bool);
+
     /// @notice `keccak256(abi.encode(VerificationKey))` of the verifier's key (it seeds the batch challenge).
     /// @return The hash.
     function verificationKeyHash() external view returns (bytes32);

@@ -147,6 +147,124 @@ contract Groth16BatchVerifierTest is TestBase {
         assertTrue(!verifier.verifyBatch(list), "B off the twist rejected (ecPairing fails)");
     }
 
+    /// @dev verifyProof and verifyProofFromBase(signalBase(x0)) on one proof; both must agree.
+    function _single(IGroth16BatchVerifier4.BatchProof memory p) internal view returns (bool) {
+        bool plain = verifier.verifyProof(p.a, p.b, p.c, p.signals);
+        uint256[2] memory base = verifier.signalBase(p.signals[0]);
+        bool fromBase = verifier.verifyProofFromBase(
+            p.a,
+            p.b,
+            p.c,
+            base,
+            [p.signals[1], p.signals[2], p.signals[3]]
+        );
+        assertTrue(plain == fromBase, "verifyProof and verifyProofFromBase agree");
+        return plain;
+    }
+
+    function testFuzz_SingleProofPathsMatchABatchOfOne(uint256 seed, uint8 which, uint8 zeros) public view {
+        IGroth16BatchVerifier4.BatchProof[] memory list = _batch(seed, 1);
+        // Some signals zero (the paths skip their ecMul): still exactly the batch's answer.
+        uint256[4] memory x = list[0].signals;
+        for (uint256 k = 0; k < 4; ++k) if ((zeros >> k) & 1 == 1) x[k] = 0;
+        list[0] = _proof(x, uint256(keccak256(abi.encode(seed))) % P);
+        assertTrue(verifier.verifyBatch(list), "batch of one accepts");
+        assertTrue(_single(list[0]), "single paths accept");
+        uint256 j = bound(which, 0, 3);
+        list[0].signals[j] = addmod(list[0].signals[j], 1, P);
+        assertTrue(!verifier.verifyBatch(list), "batch of one rejects a wrong signal");
+        assertTrue(!_single(list[0]), "single paths reject a wrong signal");
+    }
+
+    function testFuzz_SignalBaseIsIc0PlusX0TimesIc1(uint256 x0) public view {
+        x0 = bound(x0, 0, P - 1);
+        // IC_0 = IC_1 = G1 in the generator key: base = (1 + x0)·G1.
+        uint256[2] memory base = verifier.signalBase(x0);
+        uint256[2] memory expected = _mulG(addmod(1, x0, P));
+        assertEq(base[0], expected[0], "x");
+        assertEq(base[1], expected[1], "y");
+    }
+
+    function testFuzz_FromBaseRejectsAnotherBase(uint256 seed, uint256 d) public view {
+        d = bound(d, 1, P - 1);
+        IGroth16BatchVerifier4.BatchProof memory p = _batch(seed, 1)[0];
+        uint256[2] memory base = verifier.signalBase(addmod(p.signals[0], d, P));
+        assertTrue(
+            !verifier.verifyProofFromBase(p.a, p.b, p.c, base, [p.signals[1], p.signals[2], p.signals[3]]),
+            "base of another first signal rejected"
+        );
+    }
+
+    function testFuzz_SingleProofInputErrors(uint256 value, uint8 which) public {
+        IGroth16BatchVerifier4.BatchProof memory p = _batch(5, 1)[0];
+        uint256[3] memory rest = [p.signals[1], p.signals[2], p.signals[3]];
+        uint256[2] memory base = verifier.signalBase(p.signals[0]);
+        uint256 k = bound(which, 0, 7);
+        // A coordinate not below q: the same error as verifyBatch's, proof index 0.
+        uint256 big = bound(value, Q, type(uint256).max);
+        IGroth16BatchVerifier4.BatchProof memory bad = _batch(5, 1)[0];
+        if (k < 2) bad.a[k] = big;
+        else if (k < 6) bad.b[(k - 2) / 2][k % 2] = big;
+        else bad.c[k - 6] = big;
+        bytes memory err = abi.encodeWithSelector(
+            IGroth16BatchVerifier4.CoordinateNotInField.selector,
+            0,
+            big
+        );
+        vm.expectRevert(err);
+        verifier.verifyProof(bad.a, bad.b, bad.c, bad.signals);
+        vm.expectRevert(err);
+        verifier.verifyProofFromBase(bad.a, bad.b, bad.c, base, rest);
+        // A signal not below p.
+        uint256 j = k % 4;
+        uint256 wide = bound(value, P, type(uint256).max);
+        bad = _batch(5, 1)[0];
+        bad.signals[j] = wide;
+        vm.expectRevert(abi.encodeWithSelector(IGroth16BatchVerifier4.SignalNotInField.selector, 0, j, wide));
+        verifier.verifyProof(bad.a, bad.b, bad.c, bad.signals);
+        if (j == 0) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IGroth16BatchVerifier4.SignalNotInField.selector, 0, 0, wide)
+            );
+            verifier.signalBase(wide);
+        } else {
+            uint256[3] memory wideRest = [rest[0], rest[1], rest[2]];
+            wideRest[j - 1] = wide;
+            vm.expectRevert(
+                abi.encodeWithSelector(IGroth16BatchVerifier4.SignalNotInField.selector, 0, j, wide)
+            );
+            verifier.verifyProofFromBase(p.a, p.b, p.c, base, wideRest);
+        }
+        // A or C off the curve.
+        bool isC = k % 2 == 1;
+        bad = _batch(5, 1)[0];
+        if (isC) bad.c[1] = addmod(bad.c[1], 1, Q);
+        else bad.a[1] = addmod(bad.a[1], 1, Q);
+        err = abi.encodeWithSelector(IGroth16BatchVerifier4.PointNotOnCurve.selector, 0, isC);
+        vm.expectRevert(err);
+        verifier.verifyProof(bad.a, bad.b, bad.c, bad.signals);
+        vm.expectRevert(err);
+        verifier.verifyProofFromBase(bad.a, bad.b, bad.c, base, rest);
+        // A base off the curve or not below q.
+        uint256[2] memory offBase = [base[0], addmod(base[1], 1, Q)];
+        vm.expectRevert(
+            abi.encodeWithSelector(Groth16BatchVerifier.InvalidBase.selector, offBase[0], offBase[1])
+        );
+        verifier.verifyProofFromBase(p.a, p.b, p.c, offBase, rest);
+        offBase = [base[0] + Q, base[1]];
+        vm.expectRevert(
+            abi.encodeWithSelector(Groth16BatchVerifier.InvalidBase.selector, offBase[0], offBase[1])
+        );
+        verifier.verifyProofFromBase(p.a, p.b, p.c, offBase, rest);
+    }
+
+    function test_SingleProofReturnsFalseForBOffTheTwist() public view {
+        IGroth16BatchVerifier4.BatchProof memory p = _batch(6, 1)[0];
+        assertTrue(_single(p), "valid");
+        p.b[1][1] = addmod(p.b[1][1], 1, Q);
+        assertTrue(!_single(p), "B off the twist rejected (ecPairing fails)");
+    }
+
     function test_ConstructorRejectsInvalidKeys() public {
         Groth16BatchVerifier.VerificationKey memory vk = _generatorKey();
         vk.alpha[1] = 3;

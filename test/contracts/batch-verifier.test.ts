@@ -341,4 +341,108 @@ describe("# Groth16BatchVerifier with real proofs", function () {
       await expect(verifyBatch(batch, [])).to.be.revertedWithCustomError(batch, "EmptyBatch");
     });
   });
+  describe("# single proofs (verifyProof, verifyProofFromBase)", function () {
+    /** `signalBase(x0)` as a plain pair (ethers results are read-only). */
+    const baseOf = async (batch: Contract, x0: bigint): Promise<[bigint, bigint]> => {
+      const [x, y] = (await batch.signalBase(x0)) as bigint[];
+      return [x, y];
+    };
+    /** The generated verifier's answer, checked equal to both single paths of the batch verifier. */
+    async function singleAnswers(p: SignedProof): Promise<boolean> {
+      const { batch, single } = await contracts();
+      const generated = (await single.verifyProof(p.a, p.b, p.c, p.signals)) as boolean;
+      expect(await batch.verifyProof(p.a, p.b, p.c, p.signals)).to.equal(generated);
+      const base = await baseOf(batch, p.signals[0]);
+      expect(await batch.verifyProofFromBase(p.a, p.b, p.c, base, p.signals.slice(1))).to.equal(generated);
+      return generated;
+    }
+
+    it("Should answer exactly as the generated verifier on valid and tampered proofs", async function () {
+      for (const p of proofs) expect(await singleAnswers(p)).to.equal(true);
+      const tampered: SignedProof[] = [];
+      for (const field of ["a", "b", "c"] as const) {
+        const t = clone(proofs[0]);
+        (t as unknown as Record<string, unknown>)[field] = clone(proofs[5])[field];
+        tampered.push(t);
+      }
+      const negC = clone(proofs[1]);
+      negC.c = g1Neg(negC.c);
+      const flippedB = clone(proofs[2]);
+      flippedB.b = [
+        [flippedB.b[0][1], flippedB.b[0][0]],
+        [flippedB.b[1][1], flippedB.b[1][0]],
+      ];
+      const zeroA = clone(proofs[3]);
+      zeroA.a = [0n, 0n];
+      tampered.push(negC, flippedB, zeroA, foreign);
+      for (const s of [0, 1, 2, 3]) {
+        const t = clone(proofs[s]);
+        t.signals[s] = (t.signals[s] + 1n) % P;
+        tampered.push(t);
+      }
+      const swapped = clone(proofs[1]);
+      swapped.signals = [...proofs[2].signals];
+      tampered.push(swapped);
+      for (const t of tampered) expect(await singleAnswers(t)).to.equal(false);
+    });
+
+    it("Should compute signalBase(x) = IC_0 + x·IC_1 and reject another proof's base", async function () {
+      const { batch } = await contracts();
+      const vk = await batch.verificationKey();
+      const ic0: [bigint, bigint] = [BigInt(vk.ic[0]), BigInt(vk.ic[1])];
+      const ic1: [bigint, bigint] = [BigInt(vk.ic[2]), BigInt(vk.ic[3])];
+      expect((await batch.signalBase(0n)).map(BigInt)).to.deep.equal(ic0);
+      expect((await batch.signalBase(1n)).map(BigInt)).to.deep.equal(g1Add(ic0, ic1));
+      await expect(batch.signalBase(P))
+        .to.be.revertedWithCustomError(batch, "SignalNotInField")
+        .withArgs(0n, 0n, P);
+      // proofs[1] has another C_m than proofs[0]: its base makes proof 0 fail.
+      expect(proofs[1].signals[0]).to.not.equal(proofs[0].signals[0]);
+      const p = proofs[0];
+      const otherBase = await baseOf(batch, proofs[1].signals[0]);
+      expect(await batch.verifyProofFromBase(p.a, p.b, p.c, otherBase, p.signals.slice(1))).to.equal(false);
+      const base = await baseOf(batch, p.signals[0]);
+      for (const bad of [
+        [base[0], (base[1] + 1n) % Q],
+        [base[0] + Q, base[1]],
+      ]) {
+        await expect(batch.verifyProofFromBase(p.a, p.b, p.c, bad, p.signals.slice(1)))
+          .to.be.revertedWithCustomError(batch, "InvalidBase")
+          .withArgs(bad[0], bad[1]);
+      }
+    });
+
+    it("Should refuse malformed input with verifyBatch's errors (proof index 0)", async function () {
+      const { batch, single } = await contracts();
+      const p = proofs[0];
+      const base = await baseOf(batch, p.signals[0]);
+      const wide = clone(p);
+      wide.signals[2] += P;
+      expect(await single.verifyProof(wide.a, wide.b, wide.c, wide.signals)).to.equal(false);
+      await expect(batch.verifyProof(wide.a, wide.b, wide.c, wide.signals))
+        .to.be.revertedWithCustomError(batch, "SignalNotInField")
+        .withArgs(0n, 2n, wide.signals[2]);
+      await expect(batch.verifyProofFromBase(wide.a, wide.b, wide.c, base, wide.signals.slice(1)))
+        .to.be.revertedWithCustomError(batch, "SignalNotInField")
+        .withArgs(0n, 2n, wide.signals[2]);
+      const big = clone(p);
+      big.b[0][1] += Q;
+      await expect(batch.verifyProof(big.a, big.b, big.c, big.signals))
+        .to.be.revertedWithCustomError(batch, "CoordinateNotInField")
+        .withArgs(0n, big.b[0][1]);
+      await expect(batch.verifyProofFromBase(big.a, big.b, big.c, base, big.signals.slice(1)))
+        .to.be.revertedWithCustomError(batch, "CoordinateNotInField")
+        .withArgs(0n, big.b[0][1]);
+      for (const field of ["a", "c"] as const) {
+        const off = clone(p);
+        off[field][1] = (off[field][1] + 1n) % Q;
+        await expect(batch.verifyProof(off.a, off.b, off.c, off.signals))
+          .to.be.revertedWithCustomError(batch, "PointNotOnCurve")
+          .withArgs(0n, field === "c");
+        await expect(batch.verifyProofFromBase(off.a, off.b, off.c, base, off.signals.slice(1)))
+          .to.be.revertedWithCustomError(batch, "PointNotOnCurve")
+          .withArgs(0n, field === "c");
+      }
+    });
+  });
 });

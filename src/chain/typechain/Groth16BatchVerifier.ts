@@ -67,21 +67,51 @@ export declare namespace IGroth16BatchVerifier4 {
 
 export interface Groth16BatchVerifierInterface extends Interface {
   getFunction(
-    nameOrSignature: "TRANSCRIPT_TAG" | "verificationKey" | "verificationKeyHash" | "verifyBatch",
+    nameOrSignature:
+      | "TRANSCRIPT_TAG"
+      | "signalBase"
+      | "verificationKey"
+      | "verificationKeyHash"
+      | "verifyBatch"
+      | "verifyProof"
+      | "verifyProofFromBase",
   ): FunctionFragment;
 
   encodeFunctionData(functionFragment: "TRANSCRIPT_TAG", values?: undefined): string;
+  encodeFunctionData(functionFragment: "signalBase", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "verificationKey", values?: undefined): string;
   encodeFunctionData(functionFragment: "verificationKeyHash", values?: undefined): string;
   encodeFunctionData(
     functionFragment: "verifyBatch",
     values: [IGroth16BatchVerifier4.BatchProofStruct[]],
   ): string;
+  encodeFunctionData(
+    functionFragment: "verifyProof",
+    values: [
+      [BigNumberish, BigNumberish],
+      [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      [BigNumberish, BigNumberish],
+      [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+    ],
+  ): string;
+  encodeFunctionData(
+    functionFragment: "verifyProofFromBase",
+    values: [
+      [BigNumberish, BigNumberish],
+      [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      [BigNumberish, BigNumberish],
+      [BigNumberish, BigNumberish],
+      [BigNumberish, BigNumberish, BigNumberish],
+    ],
+  ): string;
 
   decodeFunctionResult(functionFragment: "TRANSCRIPT_TAG", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "signalBase", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verificationKey", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verificationKeyHash", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verifyBatch", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "verifyProof", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "verifyProofFromBase", data: BytesLike): Result;
 }
 
 export interface Groth16BatchVerifier extends BaseContract {
@@ -119,15 +149,43 @@ export interface Groth16BatchVerifier extends BaseContract {
 
   TRANSCRIPT_TAG: TypedContractMethod<[], [string], "view">;
 
+  signalBase: TypedContractMethod<[x0: BigNumberish], [[bigint, bigint]], "view">;
+
   verificationKey: TypedContractMethod<[], [Groth16BatchVerifier.VerificationKeyStructOutput], "view">;
 
   verificationKeyHash: TypedContractMethod<[], [string], "view">;
 
   verifyBatch: TypedContractMethod<[proofs: IGroth16BatchVerifier4.BatchProofStruct[]], [boolean], "view">;
 
+  verifyProof: TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      signals: [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
+
+  verifyProofFromBase: TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      base: [BigNumberish, BigNumberish],
+      rest: [BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
+
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
   getFunction(nameOrSignature: "TRANSCRIPT_TAG"): TypedContractMethod<[], [string], "view">;
+  getFunction(
+    nameOrSignature: "signalBase",
+  ): TypedContractMethod<[x0: BigNumberish], [[bigint, bigint]], "view">;
   getFunction(
     nameOrSignature: "verificationKey",
   ): TypedContractMethod<[], [Groth16BatchVerifier.VerificationKeyStructOutput], "view">;
@@ -135,6 +193,31 @@ export interface Groth16BatchVerifier extends BaseContract {
   getFunction(
     nameOrSignature: "verifyBatch",
   ): TypedContractMethod<[proofs: IGroth16BatchVerifier4.BatchProofStruct[]], [boolean], "view">;
+  getFunction(
+    nameOrSignature: "verifyProof",
+  ): TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      signals: [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
+  getFunction(
+    nameOrSignature: "verifyProofFromBase",
+  ): TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      base: [BigNumberish, BigNumberish],
+      rest: [BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
 
   filters: {};
 }

@@ -42,16 +42,42 @@ export declare namespace IGroth16BatchVerifier4 {
 }
 
 export interface IGroth16BatchVerifier4Interface extends Interface {
-  getFunction(nameOrSignature: "verificationKeyHash" | "verifyBatch"): FunctionFragment;
+  getFunction(
+    nameOrSignature:
+      "signalBase" | "verificationKeyHash" | "verifyBatch" | "verifyProof" | "verifyProofFromBase",
+  ): FunctionFragment;
 
+  encodeFunctionData(functionFragment: "signalBase", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "verificationKeyHash", values?: undefined): string;
   encodeFunctionData(
     functionFragment: "verifyBatch",
     values: [IGroth16BatchVerifier4.BatchProofStruct[]],
   ): string;
+  encodeFunctionData(
+    functionFragment: "verifyProof",
+    values: [
+      [BigNumberish, BigNumberish],
+      [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      [BigNumberish, BigNumberish],
+      [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+    ],
+  ): string;
+  encodeFunctionData(
+    functionFragment: "verifyProofFromBase",
+    values: [
+      [BigNumberish, BigNumberish],
+      [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      [BigNumberish, BigNumberish],
+      [BigNumberish, BigNumberish],
+      [BigNumberish, BigNumberish, BigNumberish],
+    ],
+  ): string;
 
+  decodeFunctionResult(functionFragment: "signalBase", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verificationKeyHash", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verifyBatch", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "verifyProof", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "verifyProofFromBase", data: BytesLike): Result;
 }
 
 export interface IGroth16BatchVerifier4 extends BaseContract {
@@ -87,16 +113,69 @@ export interface IGroth16BatchVerifier4 extends BaseContract {
   listeners(eventName?: string): Promise<Array<Listener>>;
   removeAllListeners<TCEvent extends TypedContractEvent>(event?: TCEvent): Promise<this>;
 
+  signalBase: TypedContractMethod<[x0: BigNumberish], [[bigint, bigint]], "view">;
+
   verificationKeyHash: TypedContractMethod<[], [string], "view">;
 
   verifyBatch: TypedContractMethod<[proofs: IGroth16BatchVerifier4.BatchProofStruct[]], [boolean], "view">;
 
+  verifyProof: TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      signals: [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
+
+  verifyProofFromBase: TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      base: [BigNumberish, BigNumberish],
+      rest: [BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
+
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
+  getFunction(
+    nameOrSignature: "signalBase",
+  ): TypedContractMethod<[x0: BigNumberish], [[bigint, bigint]], "view">;
   getFunction(nameOrSignature: "verificationKeyHash"): TypedContractMethod<[], [string], "view">;
   getFunction(
     nameOrSignature: "verifyBatch",
   ): TypedContractMethod<[proofs: IGroth16BatchVerifier4.BatchProofStruct[]], [boolean], "view">;
+  getFunction(
+    nameOrSignature: "verifyProof",
+  ): TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      signals: [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
+  getFunction(
+    nameOrSignature: "verifyProofFromBase",
+  ): TypedContractMethod<
+    [
+      a: [BigNumberish, BigNumberish],
+      b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]],
+      c: [BigNumberish, BigNumberish],
+      base: [BigNumberish, BigNumberish],
+      rest: [BigNumberish, BigNumberish, BigNumberish],
+    ],
+    [boolean],
+    "view"
+  >;
 
   filters: {};
 }

@@ -68,6 +68,22 @@ const _abi = [
     inputs: [
       {
         internalType: "uint256",
+        name: "x",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "y",
+        type: "uint256",
+      },
+    ],
+    name: "InvalidBase",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
         name: "word",
         type: "uint256",
       },
@@ -125,6 +141,25 @@ const _abi = [
         internalType: "bytes32",
         name: "",
         type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "x0",
+        type: "uint256",
+      },
+    ],
+    name: "signalBase",
+    outputs: [
+      {
+        internalType: "uint256[2]",
+        name: "base",
+        type: "uint256[2]",
       },
     ],
     stateMutability: "view",
@@ -214,6 +249,79 @@ const _abi = [
       },
     ],
     name: "verifyBatch",
+    outputs: [
+      {
+        internalType: "bool",
+        name: "",
+        type: "bool",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256[2]",
+        name: "a",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2][2]",
+        name: "b",
+        type: "uint256[2][2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "c",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[4]",
+        name: "signals",
+        type: "uint256[4]",
+      },
+    ],
+    name: "verifyProof",
+    outputs: [
+      {
+        internalType: "bool",
+        name: "",
+        type: "bool",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256[2]",
+        name: "a",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2][2]",
+        name: "b",
+        type: "uint256[2][2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "c",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "base",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[3]",
+        name: "rest",
+        type: "uint256[3]",
+      },
+    ],
+    name: "verifyProofFromBase",
     outputs: [
       {
         internalType: "bool",

@@ -64,6 +64,25 @@ const _abi = [
     type: "error",
   },
   {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "x0",
+        type: "uint256",
+      },
+    ],
+    name: "signalBase",
+    outputs: [
+      {
+        internalType: "uint256[2]",
+        name: "base",
+        type: "uint256[2]",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
     inputs: [],
     name: "verificationKeyHash",
     outputs: [
@@ -107,6 +126,79 @@ const _abi = [
       },
     ],
     name: "verifyBatch",
+    outputs: [
+      {
+        internalType: "bool",
+        name: "",
+        type: "bool",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256[2]",
+        name: "a",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2][2]",
+        name: "b",
+        type: "uint256[2][2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "c",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[4]",
+        name: "signals",
+        type: "uint256[4]",
+      },
+    ],
+    name: "verifyProof",
+    outputs: [
+      {
+        internalType: "bool",
+        name: "",
+        type: "bool",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256[2]",
+        name: "a",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2][2]",
+        name: "b",
+        type: "uint256[2][2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "c",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "base",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[3]",
+        name: "rest",
+        type: "uint256[3]",
+      },
+    ],
+    name: "verifyProofFromBase",
     outputs: [
       {
         internalType: "bool",
