@@ -137,13 +137,14 @@ contract LoraEscrow is ReentrancyGuard {
     }
 
     /// @dev A deal in storage. The first slot holds everything `submit` reads and writes (status,
-    ///      deadline, entry count and the bitmap of proven entries), so a proof costs one cold read
-    ///      and one write of deal state. `getDeal` returns it as a `Deal`.
+    ///      deadline, entry count, the bitmap of proven entries and the CREATE nonce of the deal's entry
+    ///      store), so a proof costs one cold read and one write of deal state. `getDeal` returns it as a `Deal`.
     struct DealRecord {
         Status status;
         uint64 deadline;
         uint8 entryCount;
         uint128 provenBits;
+        uint48 storeNonce;
         address contributor;
         uint32 moduleCount;
         uint64 provingWindow;
@@ -151,16 +152,6 @@ contract LoraEscrow is ReentrancyGuard {
         address token;
         uint256 price;
         bytes32 baseModelHash;
-    }
-
-    /// @dev An entry in storage, with the module's verifier copied next to the module index so that
-    ///      `submit` reads both from one slot. `getEntries` returns it as an `Entry`.
-    struct EntryRecord {
-        address verifier;
-        uint32 module;
-        uint256 hX;
-        bytes32 hY;
-        uint256 fY;
     }
 
     /// @notice One proof of a batch, for the entry `entryIndex`.
@@ -195,10 +186,24 @@ contract LoraEscrow is ReentrancyGuard {
     /// @notice circomlib's Poseidon hash of one element (t = 2), checks `hK = Poseidon([k])` at settlement.
     IPoseidon1 public immutable keyHasher;
 
-    uint256 private _nextDealId = 1;
+    /// @dev Byte size of an entry in an entry store: module (1 byte), hX, hY, fY.
+    uint256 private constant ENTRY_BYTES = 97;
+    /// @dev Byte size of a module in an entry store: checker word, C_m, base x, base y.
+    uint256 private constant MODULE_BYTES = 128;
+    /// @dev Flag bit in a stored module's checker word: the checker is a batch verifier, used through
+    ///      `verifyProofFromBase` with the stored base `IC_0 + C_m·IC_1`.
+    uint256 private constant PREPARED_FLAG = 1 << 160;
+    /// @dev Bit offsets of the fields in a `DealRecord`'s first storage word (Solidity's packing order).
+    uint256 private constant DEADLINE_SHIFT = 8;
+    uint256 private constant ENTRY_COUNT_SHIFT = 72;
+    uint256 private constant PROVEN_SHIFT = 80;
+    uint256 private constant STORE_NONCE_SHIFT = 208;
+
+    uint64 private _nextDealId = 1;
+    /// @dev This contract's next CREATE nonce (EIP-161: a contract starts at 1; `fund` is the only CREATE).
+    uint48 private _nextStoreNonce = 1;
     mapping(uint256 dealId => DealRecord) private _deals;
     mapping(uint256 dealId => mapping(uint256 module => Module)) private _modules;
-    mapping(uint256 dealId => mapping(uint256 entryIndex => EntryRecord)) private _entries;
     mapping(uint256 dealId => DeliveryTerms) private _deliveryTerms;
     mapping(uint256 dealId => mapping(uint256 module => Delivery)) private _deliveries;
     mapping(uint256 dealId => mapping(uint256 module => address)) private _batchVerifiers;
@@ -344,6 +349,9 @@ contract LoraEscrow is ReentrancyGuard {
     error AllEntriesProven(uint256 dealId);
     /// @notice Sending ETH to the payee failed.
     error EthTransferFailed(address to, uint256 amount);
+    /// @notice Creating the deal's entry store failed or gave another address than the tracked nonce
+    ///         predicts (cannot happen short of running out of gas).
+    error EntryStoreFailed(address expected, address created);
 
     /// @notice Creates the escrow.
     /// @param registry_ The verifier registry module verifiers are copied from.
@@ -391,6 +399,7 @@ contract LoraEscrow is ReentrancyGuard {
             deadline: 0,
             entryCount: 0,
             provenBits: 0,
+            storeNonce: 0,
             contributor: msg.sender,
             moduleCount: uint32(moduleCount),
             provingWindow: uint64(provingWindow),
@@ -516,6 +525,11 @@ contract LoraEscrow is ReentrancyGuard {
     ///      `price`). `entries` must be sorted strictly ascending by `(module, hX)` and name every module
     ///      at least once; `hX` and `fY` must be field elements. The caller becomes the buyer of an open
     ///      deal. From here the buyer can only get its deposit back through `refund` after the window.
+    ///      The entries, and per module its checker (batch verifier and `signalBase(C_m)`, or the generated
+    ///      verifier) and `C_m`, are written once as the code of a new contract, the deal's entry store
+    ///      (CREATE with this contract's nonce, kept in the deal; `EntryStoreFailed` if it does not land
+    ///      where the nonce says): 97 bytes per entry and 128 per module of code instead of four storage
+    ///      slots per entry. Gas (tiny shape): about 151k for one entry, 225k for four.
     /// @param dealId The deal.
     /// @param entries The transcript entries `(m, hX, hY, fY)` the contributor must prove.
     function fund(uint256 dealId, EntryInput[] calldata entries) external payable nonReentrant {
@@ -539,11 +553,12 @@ contract LoraEscrow is ReentrancyGuard {
 
         uint256 count = entries.length;
         if (count > MAX_ENTRIES) revert TooManyEntries(count, MAX_ENTRIES);
-        _storeEntries(dealId, deal.moduleCount, entries);
+        uint256 storeNonce = _storeEntries(dealId, deal.moduleCount, entries);
 
         uint256 deadline = block.timestamp + deal.provingWindow;
         deal.entryCount = uint8(count);
         deal.deadline = uint64(deadline);
+        deal.storeNonce = uint48(storeNonce);
         deal.status = Status.Funded;
         emit DealFunded(dealId, buyer, price, count, deadline);
 
@@ -559,11 +574,16 @@ contract LoraEscrow is ReentrancyGuard {
 
     /// @notice Submits the proof of one registered entry (callable by anyone, see the contract notes).
     /// @dev Recomputes `rho = uint256(keccak256(abi.encode(block.chainid, address(this), dealId,
-    ///      uint256(m), hX, hY))) % p` and calls the module's verifier with `[C_m, hX, rho, fY]`. The
-    ///      verifier call is a staticcall, so the entry's proven bit is written after it without
-    ///      reentrancy risk. Gas: about 258k for the tiny test shape, of which the snarkjs verifier
-    ///      takes about 215k; `submitMany` saves the 21k transaction base per extra proof. Reverts with `InvalidProof`, `EntryAlreadyProven`, `UnknownEntry`,
-    ///      `ProvingWindowClosed` or `WrongStatus`.
+    ///      uint256(m), hX, hY))) % p` and checks the proof for `[C_m, hX, rho, fY]`: with the module's
+    ///      batch verifier when its shape had one at proposal (`verifyProofFromBase` with the base
+    ///      `IC_0 + C_m·IC_1` stored at funding: the snarkjs check less one ecMul and one ecAdd), else
+    ///      with the module's generated verifier. The entry and the module's checker come from the deal's
+    ///      entry store (one cold account, see `fund`), the deal's state from one storage slot. The
+    ///      check is a staticcall, so the entry's proven bit is written after it without reentrancy
+    ///      risk; any failure of it is `InvalidProof`. Gas (tiny shape, bench/gas.ts, receipts): about
+    ///      244k with a batch verifier (206k of it precompiles, 25k transaction base and calldata),
+    ///      250k with the generated verifier; `submitMany` saves the 21k base per extra proof. Reverts
+    ///      with `InvalidProof`, `EntryAlreadyProven`, `UnknownEntry`, `ProvingWindowClosed` or `WrongStatus`.
     /// @param dealId The deal.
     /// @param entryIndex The entry's index in `getEntries(dealId)`.
     /// @param a The proof's A point.
@@ -576,10 +596,18 @@ contract LoraEscrow is ReentrancyGuard {
         uint256[2][2] calldata b,
         uint256[2] calldata c
     ) external {
-        DealRecord storage deal = _openDeal(dealId);
-        deal.provenBits = uint128(
-            _verifyEntry(dealId, deal.entryCount, deal.provenBits, entryIndex, a, b, c)
+        (DealRecord storage deal, uint256 word) = _openDealWord(dealId);
+        uint256 bits = _verifyEntry(
+            dealId,
+            uint8(word >> ENTRY_COUNT_SHIFT),
+            uint128(word >> PROVEN_SHIFT),
+            _storeAt(word >> STORE_NONCE_SHIFT),
+            entryIndex,
+            a,
+            b,
+            c
         );
+        _writeProvenBits(deal, word, bits);
     }
 
     /// @notice Submits several proofs of one deal in one transaction; reverts whole if any fails.
@@ -588,14 +616,15 @@ contract LoraEscrow is ReentrancyGuard {
     function submitMany(uint256 dealId, Proof[] calldata proofs) external {
         uint256 count = proofs.length;
         if (count == 0) revert NoProofs();
-        DealRecord storage deal = _openDeal(dealId);
-        uint256 entryCount = deal.entryCount;
-        uint256 bits = deal.provenBits;
+        (DealRecord storage deal, uint256 word) = _openDealWord(dealId);
+        uint256 entryCount = uint8(word >> ENTRY_COUNT_SHIFT);
+        uint256 bits = uint128(word >> PROVEN_SHIFT);
+        address store = _storeAt(word >> STORE_NONCE_SHIFT);
         for (uint256 i = 0; i < count; ++i) {
             Proof calldata proof = proofs[i];
-            bits = _verifyEntry(dealId, entryCount, bits, proof.entryIndex, proof.a, proof.b, proof.c);
+            bits = _verifyEntry(dealId, entryCount, bits, store, proof.entryIndex, proof.a, proof.b, proof.c);
         }
-        deal.provenBits = uint128(bits);
+        _writeProvenBits(deal, word, bits);
     }
 
     /// @notice Submits several proofs of one deal checked together: one random-linear-combination
@@ -607,8 +636,8 @@ contract LoraEscrow is ReentrancyGuard {
     ///      computed as in `submit`. Reverts with `NoProofs`, `UnknownEntry`, `EntryAlreadyProven` (also
     ///      for an entry twice in the batch), `NoBatchVerifier`, `InvalidBatchProof`, `ProvingWindowClosed`,
     ///      `WrongStatus`, or the batch verifier's own input errors (`CoordinateNotInField`,
-    ///      `PointNotOnCurve`). Gas (tiny shape, bench/batch.ts): about 97k per proof at 8 proofs, 84k at 16,
-    ///      175k at 2; one proof costs 266k, more than `submit` (258k).
+    ///      `PointNotOnCurve`). Gas (tiny shape, bench/batch.ts): about 85k per proof at 8 proofs, 72k at 16,
+    ///      164k at 2; one proof costs 256k, more than `submit` (244k).
     ///      Like the snarkjs verifier, a batch verifier given too little gas for ecPairing returns false, so
     ///      a transaction with a too low gas limit reverts `InvalidBatchProof`: estimate the gas.
     /// @param dealId The deal.
@@ -617,24 +646,11 @@ contract LoraEscrow is ReentrancyGuard {
         uint256 count = proofs.length;
         if (count == 0) revert NoProofs();
         DealRecord storage deal = _openDeal(dealId);
-        uint256 entryCount = deal.entryCount;
-        uint256 bits = deal.provenBits;
         // verifyBatch(BatchProof[]) call data: selector, offset 0x20, length, then 12 words per proof.
         bytes memory payload = new bytes(68 + count * 384);
         address[] memory batchVerifiers = new address[](count);
-        bool mixed;
-        for (uint256 i = 0; i < count; ++i) {
-            address batchVerifier;
-            uint256 dst;
-            assembly ("memory-safe") {
-                dst := add(add(payload, 100), mul(i, 384))
-            }
-            (bits, batchVerifier) = _stageBatchProof(dealId, entryCount, bits, proofs[i], dst);
-            batchVerifiers[i] = batchVerifier;
-            if (batchVerifier != batchVerifiers[0]) mixed = true;
-        }
-        // Written before the verifier calls, which are staticcalls; a failing batch reverts it all.
-        deal.provenBits = uint128(bits);
+        // Writes the proven bits before the verifier calls, which are staticcalls; a failing batch reverts it all.
+        bool mixed = _stageBatch(dealId, deal, proofs, payload, batchVerifiers);
         if (!mixed) {
             _verifyBatch(dealId, batchVerifiers[0], payload, count);
             return;
@@ -782,14 +798,16 @@ contract LoraEscrow is ReentrancyGuard {
         uint256 count = deal.entryCount;
         uint256 bits = deal.provenBits;
         entries = new Entry[](count);
+        if (count == 0) return entries;
+        address store = _storeAt(deal.storeNonce);
         for (uint256 i = 0; i < count; ++i) {
-            EntryRecord storage entry = _entries[dealId][i];
+            (uint256 m, uint256 hX, bytes32 hY, uint256 fY) = _readEntry(store, i);
             entries[i] = Entry({
-                module: entry.module,
+                module: uint32(m),
                 state: (bits >> i) & 1 == 1 ? EntryState.Proven : EntryState.Pending,
-                hX: entry.hX,
-                hY: entry.hY,
-                fY: entry.fY
+                hX: hX,
+                hY: hY,
+                fY: fY
             });
         }
     }
@@ -809,8 +827,8 @@ contract LoraEscrow is ReentrancyGuard {
     function rhoOf(uint256 dealId, uint256 entryIndex) external view returns (uint256) {
         DealRecord storage deal = _existingDeal(dealId);
         if (entryIndex >= deal.entryCount) revert UnknownEntry(dealId, entryIndex);
-        EntryRecord storage entry = _entries[dealId][entryIndex];
-        return _rho(dealId, entry.module, entry.hX, entry.hY);
+        (uint256 m, uint256 hX, bytes32 hY, ) = _readEntry(_storeAt(deal.storeNonce), entryIndex);
+        return _rho(dealId, m, hX, hY);
     }
 
     /// @notice The public signals `[C_m, hX, rho, fY]` a registered entry's proof must verify against.
@@ -823,9 +841,8 @@ contract LoraEscrow is ReentrancyGuard {
     ) external view returns (uint256[4] memory signals) {
         DealRecord storage deal = _existingDeal(dealId);
         if (entryIndex >= deal.entryCount) revert UnknownEntry(dealId, entryIndex);
-        EntryRecord storage entry = _entries[dealId][entryIndex];
-        uint32 m = entry.module;
-        signals = [_modules[dealId][m].commitment, entry.hX, _rho(dealId, m, entry.hX, entry.hY), entry.fY];
+        (uint256 m, uint256 hX, bytes32 hY, uint256 fY) = _readEntry(_storeAt(deal.storeNonce), entryIndex);
+        signals = [_modules[dealId][m].commitment, hX, _rho(dealId, m, hX, hY), fY];
     }
 
     /// @notice The batch verifier a module's proofs are checked with by `submitBatch` (copied from the
@@ -873,6 +890,26 @@ contract LoraEscrow is ReentrancyGuard {
         }
     }
 
+    /// @dev `_openDeal` with one SLOAD: the deal and its first storage word (`DealRecord` slot 0:
+    ///      status bits 0-7, deadline 8-71, entry count 72-79, proven bits 80-207, store nonce 208-255).
+    function _openDealWord(uint256 dealId) private view returns (DealRecord storage deal, uint256 word) {
+        deal = _deals[dealId];
+        assembly ("memory-safe") {
+            word := sload(deal.slot)
+        }
+        if (uint8(word) != uint8(Status.Funded)) _requireStatus(dealId, deal, Status.Funded);
+        uint256 deadline = uint64(word >> DEADLINE_SHIFT);
+        if (block.timestamp > deadline) revert ProvingWindowClosed(dealId, deadline);
+    }
+
+    /// @dev Writes `bits` as the proven bits into the deal's first storage word `word` (read by `_openDealWord`).
+    function _writeProvenBits(DealRecord storage deal, uint256 word, uint256 bits) private {
+        word = (word & ~(uint256(type(uint128).max) << PROVEN_SHIFT)) | (bits << PROVEN_SHIFT);
+        assembly ("memory-safe") {
+            sstore(deal.slot, word)
+        }
+    }
+
     /// @dev A funded deal whose proving window is open.
     function _openDeal(uint256 dealId) private view returns (DealRecord storage deal) {
         deal = _deals[dealId];
@@ -881,19 +918,37 @@ contract LoraEscrow is ReentrancyGuard {
         if (block.timestamp > deadline) revert ProvingWindowClosed(dealId, deadline);
     }
 
-    function _storeEntries(uint256 dealId, uint256 moduleCount, EntryInput[] calldata entries) private {
+    /// @dev Checks the entries, emits `EntryRegistered` for each and writes them, with every module's
+    ///      checker (see `_storeModules`), as the code of a new contract (the entry store: read with
+    ///      EXTCODECOPY, one cold account instead of five cold slots per proof, never changed). Returns the
+    ///      CREATE nonce the store's address derives from. Code: `0x00` (STOP, so a call does nothing),
+    ///      then per entry `module (1 byte) || hX || hY || fY`, then per module
+    ///      `checker word || C_m || base x || base y` (`MODULE_BYTES`).
+    function _storeEntries(
+        uint256 dealId,
+        uint256 moduleCount,
+        EntryInput[] calldata entries
+    ) private returns (uint256 nonce) {
         uint256 count = entries.length;
         if (count == 0) revert MissingEntryForModule(0);
+        uint256 size = 1 + count * ENTRY_BYTES + moduleCount * MODULE_BYTES;
+        // Init code (10 bytes): PUSH2 size, DUP1, PUSH1 10, RETURNDATASIZE, CODECOPY, RETURNDATASIZE,
+        // RETURN: returns the `size` bytes after it as the new contract's code.
+        bytes memory code = new bytes(10 + size);
+        uint256 data;
+        assembly ("memory-safe") {
+            mstore(add(code, 32), or(shl(248, 0x61), or(shl(232, size), shl(176, 0x80600a3d393df3))))
+            data := add(code, 43)
+        }
         uint256 previousModule;
         uint256 previousHX;
         for (uint256 i = 0; i < count; ++i) {
             EntryInput calldata input = entries[i];
             uint256 m = input.module;
             uint256 hX = input.hX;
-            uint256 fY = input.fY;
             if (m >= moduleCount) revert ModuleOutOfRange(i, m, moduleCount);
             if (hX >= FIELD_MODULUS) revert NotAFieldElement(hX);
-            if (fY >= FIELD_MODULUS) revert NotAFieldElement(fY);
+            if (input.fY >= FIELD_MODULUS) revert NotAFieldElement(input.fY);
             if (i == 0) {
                 if (m != 0) revert MissingEntryForModule(0);
             } else if (m == previousModule) {
@@ -905,23 +960,117 @@ contract LoraEscrow is ReentrancyGuard {
             }
             previousModule = m;
             previousHX = hX;
-            _entries[dealId][i] = EntryRecord({
-                verifier: _modules[dealId][m].verifier,
-                module: uint32(m),
-                hX: hX,
-                hY: input.hY,
-                fY: fY
-            });
-            emit EntryRegistered(dealId, i, m, hX, input.hY, fY);
+            _writeEntry(dealId, i, data + i * ENTRY_BYTES, input);
         }
         if (previousModule != moduleCount - 1) revert MissingEntryForModule(previousModule + 1);
+        _storeModules(dealId, moduleCount, data + count * ENTRY_BYTES);
+        nonce = _createStore(code, size);
     }
 
-    /// @dev Verifies the proof of a pending entry; returns `provenBits` with the entry's bit set.
+    /// @dev Writes entry `i` as `module (1 byte) || hX || hY || fY` at memory `at`; emits `EntryRegistered`.
+    function _writeEntry(uint256 dealId, uint256 i, uint256 at, EntryInput calldata input) private {
+        uint256 m = input.module;
+        uint256 hX = input.hX;
+        bytes32 hY = input.hY;
+        uint256 fY = input.fY;
+        assembly ("memory-safe") {
+            mstore8(at, m)
+            mstore(add(at, 1), hX)
+            mstore(add(at, 33), hY)
+            mstore(add(at, 65), fY)
+        }
+        emit EntryRegistered(dealId, i, m, hX, hY, fY);
+    }
+
+    /// @dev CREATEs the entry store from `code` (init code + `size` bytes of store code) with the tracked
+    ///      nonce and returns that nonce; reverts `EntryStoreFailed` unless it landed at `_storeAt(nonce)`.
+    function _createStore(bytes memory code, uint256 size) private returns (uint256 nonce) {
+        nonce = _nextStoreNonce;
+        _nextStoreNonce = uint48(nonce + 1);
+        address expected = _storeAt(nonce);
+        address created;
+        assembly ("memory-safe") {
+            created := create(0, add(code, 32), mload(code))
+        }
+        if (created != expected || created.code.length != size) revert EntryStoreFailed(expected, created);
+    }
+
+    /// @dev Writes each module's record at `at`: the checker word (the batch verifier copied at proposal
+    ///      with `PREPARED_FLAG` and its `signalBase(C_m)`, else the generated verifier and a zero base),
+    ///      then `C_m` and the base.
+    function _storeModules(uint256 dealId, uint256 moduleCount, uint256 at) private view {
+        for (uint256 m = 0; m < moduleCount; ++m) {
+            Module storage module = _modules[dealId][m];
+            uint256 commitment = module.commitment;
+            address batchVerifier = _batchVerifiers[dealId][m];
+            uint256 checker = uint256(uint160(module.verifier));
+            uint256[2] memory base;
+            if (batchVerifier != address(0)) {
+                checker = uint256(uint160(batchVerifier)) | PREPARED_FLAG;
+                base = IGroth16BatchVerifier4(batchVerifier).signalBase(commitment);
+            }
+            uint256 record = at + m * MODULE_BYTES;
+            uint256 baseX = base[0];
+            uint256 baseY = base[1];
+            assembly ("memory-safe") {
+                mstore(record, checker)
+                mstore(add(record, 32), commitment)
+                mstore(add(record, 64), baseX)
+                mstore(add(record, 96), baseY)
+            }
+        }
+    }
+
+    /// @dev The address of the entry store created with this contract's CREATE nonce `nonce` (>= 1):
+    ///      `keccak256(rlp([address(this), nonce]))[12:]`.
+    function _storeAt(uint256 nonce) private view returns (address store) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let head := or(shl(240, 0x94), shl(80, address()))
+            switch lt(nonce, 0x80)
+            case 1 {
+                mstore(ptr, or(or(shl(248, 0xd6), head), shl(72, nonce)))
+                store := keccak256(ptr, 23)
+            }
+            default {
+                let n := 1
+                for {} gt(nonce, sub(shl(mul(8, n), 1), 1)) {} {
+                    n := add(n, 1)
+                }
+                mstore(ptr, or(or(shl(248, add(0xd6, n)), head), shl(72, add(0x80, n))))
+                mstore(add(ptr, 23), shl(sub(256, mul(8, n)), nonce))
+                store := keccak256(ptr, add(23, n))
+            }
+            store := and(store, 0xffffffffffffffffffffffffffffffffffffffff)
+        }
+    }
+
+    /// @dev Entry `i` of an entry store.
+    function _readEntry(
+        address store,
+        uint256 i
+    ) private view returns (uint256 m, uint256 hX, bytes32 hY, uint256 fY) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, 0)
+            extcodecopy(store, add(ptr, 31), add(1, mul(i, ENTRY_BYTES)), ENTRY_BYTES)
+            m := mload(ptr)
+            hX := mload(add(ptr, 32))
+            hY := mload(add(ptr, 64))
+            fY := mload(add(ptr, 96))
+        }
+    }
+
+    /// @dev Verifies the proof of a pending entry; returns `provenBits` with the entry's bit set. The
+    ///      module's checker is its batch verifier (`verifyProofFromBase` with the stored base
+    ///      `IC_0 + C_m·IC_1`: the snarkjs check less one ecMul and one ecAdd) when the shape had one at
+    ///      proposal, else the generated verifier (`verifyProof`). Any failure of the staticcall (a
+    ///      batch verifier's input errors, running out of gas) or an answer other than true is `InvalidProof`.
     function _verifyEntry(
         uint256 dealId,
         uint256 entryCount,
         uint256 provenBits,
+        address store,
         uint256 entryIndex,
         uint256[2] calldata a,
         uint256[2][2] calldata b,
@@ -929,53 +1078,136 @@ contract LoraEscrow is ReentrancyGuard {
     ) private returns (uint256) {
         if (entryIndex >= entryCount) revert UnknownEntry(dealId, entryIndex);
         if ((provenBits >> entryIndex) & 1 != 0) revert EntryAlreadyProven(dealId, entryIndex);
-        EntryRecord storage entry = _entries[dealId][entryIndex];
-        uint32 m = entry.module;
-        uint256[4] memory signals;
-        signals[0] = _modules[dealId][m].commitment;
-        signals[1] = entry.hX;
-        signals[2] = _rho(dealId, m, signals[1], entry.hY);
-        signals[3] = entry.fY;
-        if (!IGroth16Verifier4(entry.verifier).verifyProof(a, b, c, signals)) {
+        (uint256 m, uint256 hX, bytes32 hY, uint256 fY) = _readEntry(store, entryIndex);
+        uint256 rho = _rho(dealId, m, hX, hY);
+        if (!_callChecker(store, entryCount, m, a, b, c, [hX, rho, fY]))
             revert InvalidProof(dealId, entryIndex);
-        }
-        emit EntryProven(dealId, entryIndex, m, signals[2]);
+        emit EntryProven(dealId, entryIndex, m, rho);
         return provenBits | (uint256(1) << entryIndex);
     }
 
+    /// @dev Stages every proof of a batch into `payload` (`_stageBatchProof`), records each proof's batch
+    ///      verifier in `batchVerifiers`, writes the deal's proven bits; returns whether they differ.
+    function _stageBatch(
+        uint256 dealId,
+        DealRecord storage deal,
+        Proof[] calldata proofs,
+        bytes memory payload,
+        address[] memory batchVerifiers
+    ) private returns (bool mixed) {
+        uint256 entryCount = deal.entryCount;
+        uint256 bits = deal.provenBits;
+        address store = _storeAt(deal.storeNonce);
+        uint256 count = proofs.length;
+        for (uint256 i = 0; i < count; ++i) {
+            (bits, batchVerifiers[i]) = _stageBatchProof(
+                dealId,
+                entryCount,
+                bits,
+                store,
+                proofs[i],
+                payload,
+                i
+            );
+            if (batchVerifiers[i] != batchVerifiers[0]) mixed = true;
+        }
+        deal.provenBits = uint128(bits);
+    }
+
+    /// @dev Calls module `m`'s checker (from the entry store) on one proof: a batch verifier's
+    ///      `verifyProofFromBase(a, b, c, base, rest)` (the call data's base copied from the store) or a
+    ///      generated verifier's `verifyProof(a, b, c, [C_m, rest…])`, with `rest = [hX, rho, fY]`. True only for a
+    ///      successful call that returned exactly `true`.
+    function _callChecker(
+        address store,
+        uint256 entryCount,
+        uint256 m,
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c,
+        uint256[3] memory rest
+    ) private view returns (bool ok) {
+        uint256 record = 1 + entryCount * ENTRY_BYTES + m * MODULE_BYTES;
+        uint256 ptr;
+        uint256 checker;
+        assembly ("memory-safe") {
+            ptr := mload(0x40)
+            extcodecopy(store, ptr, record, 32)
+            checker := mload(ptr)
+            // Call data from ptr + 28: selector, a, b, c, then the signals.
+            calldatacopy(add(ptr, 32), a, 64)
+            calldatacopy(add(ptr, 96), b, 128)
+            calldatacopy(add(ptr, 224), c, 64)
+        }
+        uint256 size;
+        if (checker & PREPARED_FLAG != 0) {
+            uint256 selector = uint32(IGroth16BatchVerifier4.verifyProofFromBase.selector);
+            assembly ("memory-safe") {
+                mstore(ptr, selector)
+                extcodecopy(store, add(ptr, 288), add(record, 64), 64)
+                mcopy(add(ptr, 352), rest, 96)
+            }
+            size = 420;
+        } else {
+            uint256 selector = uint32(IGroth16Verifier4.verifyProof.selector);
+            assembly ("memory-safe") {
+                mstore(ptr, selector)
+                extcodecopy(store, add(ptr, 288), add(record, 32), 32)
+                mcopy(add(ptr, 320), rest, 96)
+            }
+            size = 388;
+        }
+        assembly ("memory-safe") {
+            mstore(0, 0)
+            let success := staticcall(gas(), and(checker, sub(shl(160, 1), 1)), add(ptr, 28), size, 0, 32)
+            ok := and(success, and(eq(returndatasize(), 32), eq(mload(0), 1)))
+        }
+    }
+
     /// @dev Checks a batch proof's entry (known, unproven, not twice), writes its 12 words (a, b, c and
-    ///      the signals `[C_m, hX, rho, fY]`) at memory `dst` of the `verifyBatch` call data, emits
+    ///      the signals `[C_m, hX, rho, fY]`) as proof `i` of the `verifyBatch` call data `payload`, emits
     ///      `EntryProven` (undone if the batch fails) and returns `provenBits` with the entry's bit set and
     ///      the module's batch verifier.
     function _stageBatchProof(
         uint256 dealId,
         uint256 entryCount,
         uint256 provenBits,
+        address store,
         Proof calldata proof,
-        uint256 dst
+        bytes memory payload,
+        uint256 i
     ) private returns (uint256, address batchVerifier) {
         uint256 entryIndex = proof.entryIndex;
         if (entryIndex >= entryCount) revert UnknownEntry(dealId, entryIndex);
         if ((provenBits >> entryIndex) & 1 != 0) revert EntryAlreadyProven(dealId, entryIndex);
-        EntryRecord storage entry = _entries[dealId][entryIndex];
-        uint32 m = entry.module;
-        batchVerifier = _batchVerifiers[dealId][m];
-        if (batchVerifier == address(0)) revert NoBatchVerifier(dealId, m);
-        uint256 rho = _rho(dealId, m, entry.hX, entry.hY);
+        // Proof i's words at dst: a, b, c, then the signals C_m, hX, rho, fY. The entry's 97 bytes land
+        // with the module in the low byte of the C_m word, so hX and fY are in place and hY sits in rho's.
+        uint256 dst;
+        uint256 m;
         assembly ("memory-safe") {
+            dst := add(add(payload, 100), mul(i, 384))
+            mstore(add(dst, 256), 0)
+            extcodecopy(store, add(dst, 287), add(1, mul(entryIndex, ENTRY_BYTES)), ENTRY_BYTES)
+            m := mload(add(dst, 256))
+        }
+        uint256 rho = _rho(dealId, m, _get(dst + 288), bytes32(_get(dst + 320)));
+        uint256 checker;
+        assembly ("memory-safe") {
+            let record := add(add(1, mul(entryCount, ENTRY_BYTES)), mul(m, MODULE_BYTES))
+            extcodecopy(store, add(dst, 256), record, 32)
+            checker := mload(add(dst, 256))
+            extcodecopy(store, add(dst, 256), add(record, 32), 32)
+            mstore(add(dst, 320), rho)
             calldatacopy(dst, add(proof, 32), 256)
         }
-        _put(dst + 256, _modules[dealId][m].commitment);
-        _put(dst + 288, entry.hX);
-        _put(dst + 320, rho);
-        _put(dst + 352, entry.fY);
+        if (checker & PREPARED_FLAG == 0) revert NoBatchVerifier(dealId, m);
         emit EntryProven(dealId, entryIndex, m, rho);
-        return (provenBits | (uint256(1) << entryIndex), batchVerifier);
+        return (provenBits | (uint256(1) << entryIndex), address(uint160(checker)));
     }
 
-    function _put(uint256 at, uint256 value) private pure {
+    function _get(uint256 at) private pure returns (uint256 value) {
         assembly ("memory-safe") {
-            mstore(at, value)
+            value := mload(at)
         }
     }
 
@@ -1013,10 +1245,9 @@ contract LoraEscrow is ReentrancyGuard {
         }
     }
 
-    function _rho(uint256 dealId, uint32 m, uint256 hX, bytes32 hY) private view returns (uint256) {
+    function _rho(uint256 dealId, uint256 m, uint256 hX, bytes32 hY) private view returns (uint256) {
         return
-            uint256(keccak256(abi.encode(block.chainid, address(this), dealId, uint256(m), hX, hY))) %
-            FIELD_MODULUS;
+            uint256(keccak256(abi.encode(block.chainid, address(this), dealId, m, hX, hY))) % FIELD_MODULUS;
     }
 
     function _pay(address token, address to, uint256 amount) private {

@@ -212,4 +212,74 @@ contract LoraEscrowTest is EscrowFixture {
         escrow.settle(dealId);
         assertEq(CONTRIBUTOR.balance, 1 ether, "paid");
     }
+    /// @dev Entry stores are CREATEd with the escrow's nonce, whose RLP encoding widens at 0x80, 0x100
+    ///      (and 0x10000): `fund` reverts `EntryStoreFailed` if the computed address were wrong, and each
+    ///      deal must read back its own entries.
+    function test_EntryStoresAcrossNonceWidths() public {
+        uint256 deals = 300;
+        for (uint256 i = 0; i < deals; ++i) {
+            uint256 dealId = _propose(1, address(0), BUYER, 1);
+            LoraEscrow.EntryInput[] memory entries = new LoraEscrow.EntryInput[](1);
+            entries[0] = LoraEscrow.EntryInput({
+                module: 0,
+                hX: i + 1,
+                hY: keccak256(abi.encode(i)),
+                fY: 3 * i
+            });
+            vm.deal(BUYER, 1);
+            vm.prank(BUYER);
+            escrow.fund{value: 1}(dealId, entries);
+        }
+        uint256[8] memory probes = [uint256(1), 126, 127, 128, 255, 256, 257, 300];
+        for (uint256 k = 0; k < probes.length; ++k) {
+            uint256 dealId = probes[k];
+            LoraEscrow.Entry[] memory got = escrow.getEntries(dealId);
+            assertEq(got.length, 1, "one entry");
+            assertEq(got[0].hX, dealId, "hX");
+            assertEq(got[0].hY, keccak256(abi.encode(dealId - 1)), "hY");
+            assertEq(got[0].fY, 3 * (dealId - 1), "fY");
+            _submit(dealId, 0);
+            assertTrue(escrow.entryProven(dealId, 0), "proven");
+        }
+    }
+
+    function testFuzz_EntriesRoundTrip(uint256 seed, uint8 modules, uint8 perModule) public {
+        uint256 moduleCount = bound(modules, 1, 64);
+        uint256 per = bound(perModule, 1, 128 / moduleCount);
+        uint256 dealId = _propose(1, address(0), BUYER, moduleCount);
+        LoraEscrow.EntryInput[] memory entries = new LoraEscrow.EntryInput[](moduleCount * per);
+        for (uint256 m = 0; m < moduleCount; ++m) {
+            for (uint256 k = 0; k < per; ++k) {
+                uint256 h = uint256(keccak256(abi.encode(seed, m, k)));
+                entries[m * per + k] = LoraEscrow.EntryInput({
+                    module: uint32(m),
+                    hX: (h % (P / 256)) * 128 + k, // ascending within the module
+                    hY: keccak256(abi.encode(h)),
+                    fY: h % P
+                });
+            }
+            for (uint256 k = 1; k < per; ++k) {
+                // Sort each module's entries by hX (insertion sort over the small run).
+                for (uint256 j = m * per + k; j > m * per && entries[j - 1].hX > entries[j].hX; --j) {
+                    (entries[j - 1], entries[j]) = (entries[j], entries[j - 1]);
+                }
+            }
+        }
+        vm.deal(BUYER, 1);
+        vm.prank(BUYER);
+        escrow.fund{value: 1}(dealId, entries);
+        LoraEscrow.Entry[] memory got = escrow.getEntries(dealId);
+        assertEq(got.length, entries.length, "count");
+        for (uint256 i = 0; i < got.length; ++i) {
+            assertEq(got[i].module, entries[i].module, "module");
+            assertEq(got[i].hX, entries[i].hX, "hX");
+            assertEq(got[i].hY, entries[i].hY, "hY");
+            assertEq(got[i].fY, entries[i].fY, "fY");
+            assertTrue(got[i].state == LoraEscrow.EntryState.Pending, "pending");
+            uint256[4] memory signals = escrow.publicSignalsOf(dealId, i);
+            assertEq(signals[0], 1000 + entries[i].module, "C_m");
+            assertEq(signals[1], entries[i].hX, "hX signal");
+            assertEq(signals[3], entries[i].fY, "fY signal");
+        }
+    }
 }

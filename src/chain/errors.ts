@@ -94,6 +94,10 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
   PointNotOnCurve: (a) =>
     `point ${a[1] === true ? "C" : "A"} of proof ${a[0]} is not on the BN254 curve: corrupt proof`,
   PrecompileFailed: () => "an elliptic-curve precompile ran out of gas: raise the gas limit",
+  InvalidBase: (a) =>
+    `the base point (${a[0]}, ${a[1]}) is not a curve point below q: pass signalBase(x0) of the same verifier`,
+  EntryStoreFailed: (a) =>
+    `creating the deal's entry store failed (expected at ${a[0]}, got ${a[1]}): raise the gas limit of fund`,
   InvalidVerificationKey: (a) =>
     `word ${a[0]} of the batch verification key is not a valid coordinate or point: regenerate src/chain/verifierKeys.ts (npm run abi)`,
   BatchVerifierAlreadyRegistered: (a) => `shape ${a[0]} already has the batch verifier ${a[1]}`,

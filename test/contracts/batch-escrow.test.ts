@@ -32,6 +32,8 @@ import {
 } from "./fixture.js";
 
 const PRICE = ethers.parseEther("2");
+/** The BN254 base field modulus q. */
+const Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583n;
 const WINDOW = 3600n;
 const BASE_MODEL = ethers.id("stories260K base weights");
 
@@ -288,6 +290,84 @@ describe("# LoraEscrow.submitBatch with real proofs", function () {
       await expect(f.escrow.batchVerifierOf(dealId, 1))
         .to.be.revertedWithCustomError(f.escrow, "UnknownModule")
         .withArgs(dealId, 1n);
+    });
+  });
+
+  describe("# submit's single check", function () {
+    /** A one-entry deal on `shapeId` (W0 on X0), funded; its entry and a real proof. */
+    async function oneEntryDeal(f: Fixture, shapeId: string) {
+      const dealId = await propose(f, [{ shapeId, commitment: W0.commitment }]);
+      const entry = await makeEntry(f, dealId, 0, W0, Xs[0]);
+      await as(f.escrow, f.buyer).fund(dealId, entryArgs([entry]), { value: PRICE });
+      return { dealId, entry, proof: await proveEntry(art, W0, entry) };
+    }
+
+    it("Should check with the batch verifier's base path when the shape has one, the generated verifier otherwise", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const tinyVerifier = await f.deployment.verifiers[TINY_SHAPE].getAddress();
+      await f.registry.register(ethers.encodeBytes32String("zklora.test.v1"), 2, 8, 2, 8, tinyVerifier);
+      const bare = await f.registry.shapeIdOf(ethers.encodeBytes32String("zklora.test.v1"), 2, 8, 2, 8);
+      const prepared = await oneEntryDeal(f, art.shapeId);
+      const plain = await oneEntryDeal(f, bare);
+      expect(await f.escrow.batchVerifierOf(prepared.dealId, 0)).to.not.equal(ethers.ZeroAddress);
+      expect(await f.escrow.batchVerifierOf(plain.dealId, 0)).to.equal(ethers.ZeroAddress);
+      const other = await proveEntry(art, W0, await makeEntry(f, prepared.dealId, 0, W0, Xs[1]));
+      for (const deal of [prepared, plain]) {
+        const p = deal.proof;
+        // Every rejection is InvalidProof, whichever checker (the batch verifier's input errors included).
+        const bad: SolidityProof[] = [
+          { ...p, c: other.c },
+          { ...p, a: other.a },
+          { ...p, a: [p.a[0], p.a[1] + Q] },
+          { ...p, a: [p.a[0], (p.a[1] + 1n) % Q] },
+          { ...p, b: [p.b[1], p.b[0]] },
+          other,
+        ];
+        for (const t of bad) {
+          await expect(as(f.escrow, f.contributor).submit(deal.dealId, 0, t.a, t.b, t.c))
+            .to.be.revertedWithCustomError(f.escrow, "InvalidProof")
+            .withArgs(deal.dealId, 0n);
+        }
+      }
+      const gas: bigint[] = [];
+      for (const deal of [prepared, plain]) {
+        const tx = as(f.escrow, f.stranger).submit(deal.dealId, 0, deal.proof.a, deal.proof.b, deal.proof.c);
+        await expect(tx).to.emit(f.escrow, "EntryProven").withArgs(deal.dealId, 0n, 0n, deal.entry.rho);
+        gas.push((await (await tx).wait())!.gasUsed);
+        expect(await f.escrow.entryProven(deal.dealId, 0)).to.equal(true);
+      }
+      // The base path skips one ecMul (6000 gas) and one ecAdd, less its fuller input checks: the batch
+      // verifier, not the generated one, checked the first proof.
+      expect(gas[1] - gas[0]).to.be.greaterThan(3000n);
+    });
+
+    it("Should store a deal's entries as the code of a contract at the escrow's next CREATE address", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const escrowAddress = await f.escrow.getAddress();
+      const nonce = await ethers.provider.getTransactionCount(escrowAddress);
+      const { dealId, list } = await fundedDeal(f);
+      expect(await ethers.provider.getTransactionCount(escrowAddress)).to.equal(nonce + 1);
+      const code = await ethers.provider.getCode(ethers.getCreateAddress({ from: escrowAddress, nonce }));
+      const word = (v: bigint | string) => ethers.toBeHex(v, 32).slice(2);
+      const batch = await f.deployment.batchVerifiers[TINY_SHAPE].getAddress();
+      const modules = await f.escrow.getModules(dealId);
+      let expected = "0x00";
+      for (const { entry } of list) {
+        expected +=
+          ethers.toBeHex(entry.module, 1).slice(2) + word(entry.hX) + word(entry.hY) + word(entry.fY);
+      }
+      for (const m of modules) {
+        const base = (await f.deployment.batchVerifiers[TINY_SHAPE].signalBase(m.commitment)) as bigint[];
+        expected += word((1n << 160n) | BigInt(batch)) + word(m.commitment) + word(base[0]) + word(base[1]);
+      }
+      expect(code).to.equal(expected);
+      // STOP first: calling the store does nothing.
+      await (
+        await f.stranger.sendTransaction({ to: ethers.getCreateAddress({ from: escrowAddress, nonce }) })
+      ).wait();
+      expect((await f.escrow.getEntries(dealId)).map((e: { hX: bigint }) => e.hX)).to.deep.equal(
+        list.map((l) => l.entry.hX),
+      );
     });
   });
 

@@ -122,6 +122,22 @@ const _abi = [
     inputs: [
       {
         internalType: "address",
+        name: "expected",
+        type: "address",
+      },
+      {
+        internalType: "address",
+        name: "created",
+        type: "address",
+      },
+    ],
+    name: "EntryStoreFailed",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "address",
         name: "to",
         type: "address",
       },
