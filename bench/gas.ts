@@ -2,7 +2,10 @@
  * Gas benchmark (`npm run bench:gas`): deploys zklora with the project's deploy code on Hardhat's
  * in-process chain, runs deals with REAL proofs for the tiny test shape and records the gas of every
  * call (propose, fund per entry count, submit, submitMany per proof, settle, refund, the bare
- * verifier). Writes bench/results/gas-<date>.json. Goal: submit <= 250k gas per proof.
+ * verifiers). `submit` is checked by the shape's batch verifier (`verifyProofFromBase`, the base
+ * `IC_0 + C_m·IC_1` stored at funding); `submit_generatedVerifier` is the same proof on a shape registered
+ * without a batch verifier (the snarkjs verifier). Plain transactions, no EIP-2930 access lists.
+ * Writes bench/results/gas-<date>.json. Goal: submit <= 250k gas per proof.
  */
 import hre, { network } from "hardhat";
 import type { Contract } from "ethers";
@@ -31,7 +34,9 @@ async function main(): Promise<void> {
   const [deployer, contributor, buyer] = await ethers.getSigners();
   const shape = await findShape(SHAPE);
   const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), { only: [SHAPE] });
-  const { escrow, verifiers, record } = await deployZklora(deployer, artifacts, { network: "bench" });
+  const { escrow, registry, verifiers, batchVerifiers, record } = await deployZklora(deployer, artifacts, {
+    network: "bench",
+  });
   const art = await buildCircuit(shape);
   const chainId = (await ethers.provider.getNetwork()).chainId;
   const escrowAddress = await escrow.getAddress();
@@ -47,7 +52,7 @@ async function main(): Promise<void> {
   const price = ethers.parseEther("1");
 
   const gas: Record<string, string | number> = {};
-  const proposeDeal = async () => {
+  const proposeDeal = async (shapeId: string = art.shapeId) => {
     const dealId = (await escrow.nextDealId()) as bigint;
     const g = await gasOf(
       as(escrow, contributor).propose(
@@ -55,7 +60,7 @@ async function main(): Promise<void> {
         ethers.ZeroAddress,
         await buyer.getAddress(),
         ethers.id("base"),
-        [{ target: "transformer.h.0.attn.c_attn", shapeId: art.shapeId, commitment }],
+        [{ target: "transformer.h.0.attn.c_attn", shapeId, commitment }],
         3600n,
       ),
     );
@@ -101,7 +106,7 @@ async function main(): Promise<void> {
   gas.settle_eth = (await gasOf(escrow.settle(d1.dealId))).toString();
 
   // The bare verifier, as a call from an account (includes the 21000 base and calldata).
-  const signals = (await escrow.publicSignalsOf(d1.dealId, 0)) as bigint[];
+  const signals = [...((await escrow.publicSignalsOf(d1.dealId, 0)) as bigint[])];
   const verifier = verifiers[SHAPE];
   if (!(await verifier.verifyProof(proofs[0].a, proofs[0].b, proofs[0].c, [...signals]))) {
     throw new Error("the bench proof does not verify");
@@ -109,6 +114,38 @@ async function main(): Promise<void> {
   gas.verifyProof_call_estimate = (
     await verifier.verifyProof.estimateGas(proofs[0].a, proofs[0].b, proofs[0].c, [...signals])
   ).toString();
+  const batch = batchVerifiers[SHAPE];
+  if (!(await batch.verifyProof(proofs[0].a, proofs[0].b, proofs[0].c, [...signals]))) {
+    throw new Error("the batch verifier rejects the bench proof");
+  }
+  gas.batchVerifier_verifyProof_call_estimate = (
+    await batch.verifyProof.estimateGas(proofs[0].a, proofs[0].b, proofs[0].c, [...signals])
+  ).toString();
+  const [bx, by] = (await batch.signalBase(signals[0])) as bigint[];
+  gas.batchVerifier_verifyProofFromBase_call_estimate = (
+    await batch.verifyProofFromBase.estimateGas(
+      proofs[0].a,
+      proofs[0].b,
+      proofs[0].c,
+      [bx, by],
+      signals.slice(1),
+    )
+  ).toString();
+
+  // Deal 3: the same shape registered without a batch verifier: submit through the generated verifier.
+  const variant = ethers.encodeBytes32String("zklora.bench.v1");
+  await (
+    await registry.register(variant, shape.T, shape.DIN, shape.R, shape.DOUT, await verifier.getAddress())
+  ).wait();
+  const bare = (await registry.shapeIdOf(variant, shape.T, shape.DIN, shape.R, shape.DOUT)) as string;
+  const d3 = await proposeDeal(bare);
+  const [e3] = entriesOf(d3.dealId, 1);
+  await gasOf(
+    as(escrow, buyer).fund(d3.dealId, [{ module: 0, hX: e3.hX, hY: e3.hY, fY: e3.fY }], { value: price }),
+  );
+  const p3 = await prove(e3);
+  const plainGas = await gasOf(as(escrow, contributor).submit(d3.dealId, 0, p3.a, p3.b, p3.c));
+  gas.submit_generatedVerifier = plainGas.toString();
 
   // Deal 2: one entry, refunded after the window.
   const d2 = await proposeDeal();
@@ -141,10 +178,13 @@ async function main(): Promise<void> {
     gas,
     goalPerProof: GOAL_PER_PROOF.toString(),
     submitMeetsGoal: submitGas <= GOAL_PER_PROOF,
+    submitGeneratedVerifierMeetsGoal: plainGas <= GOAL_PER_PROOF,
     submitManyPerProofMeetsGoal: manyGas / 3n <= GOAL_PER_PROOF,
     notes:
-      "gasUsed from receipts (includes the 21000 base and calldata). submit = one proof in its own transaction; " +
-      "submitMany_perProof = a batch of 3 divided by 3.",
+      "gasUsed from receipts (includes the 21000 base and calldata; no access lists). submit = one proof in its own " +
+      "transaction, checked by the batch verifier's verifyProofFromBase; submit_generatedVerifier = the same on a " +
+      "shape without a batch verifier (snarkjs verifier); submitMany_perProof = a batch of 3 divided by 3. " +
+      "*_call_estimate = eth_estimateGas of a bare call from an account.",
   };
   console.log(JSON.stringify(result, null, 2));
   await writeBenchResult(`gas-${result.date.slice(0, 10)}`, result);
