@@ -146,6 +146,14 @@ export interface CircuitTarget {
   publicSignals: number;
   /** The committed manifest and its entry name that record this target's development key (skips a repeated `zkey verify`). */
   manifest?: { file: string; name: string };
+  /** The command the verifier header says regenerates it (default `npm run circuits:delivery`). */
+  regenerateWith?: string;
+  /**
+   * DEVELOPMENT targets that are never committed (benchmarks) only: skip `zkey verify` (minutes at
+   * 2^16) and say why in the progress log. The setup's cache entry is keyed apart, so a normal
+   * build never reuses an unverified key. Refused in a production ceremony.
+   */
+  skipZkeyVerify?: string;
 }
 
 /** What `buildCircuitTarget` returns (the same fields as CircuitArtifacts, minus the module shape). */
@@ -188,12 +196,24 @@ export async function buildCircuitTarget(
   const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
   onProgress?.(`${target.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
   const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
+  if (target.skipZkeyVerify !== undefined && plan.production) {
+    throw new CeremonyError(
+      `${target.name}: skipping zkey verify is for development ceremonies only; drop skipZkeyVerify`,
+    );
+  }
   const setup = await runSetup({
     label: target.name,
     r1cs,
     ptau,
     plan,
-    keyParts: [`target:${target.name}`, target.verifierContract, target.header.join("\n")],
+    keyParts: [
+      `target:${target.name}`,
+      target.verifierContract,
+      target.header.join("\n"),
+      ...(target.skipZkeyVerify !== undefined ? ["zkey-verify-skipped"] : []),
+      ...(target.regenerateWith !== undefined ? [`regenerate:${target.regenerateWith}`] : []),
+    ],
+    skipVerify: target.skipZkeyVerify,
     publicSignals: target.publicSignals,
     alreadyVerified:
       target.manifest === undefined
@@ -243,7 +263,7 @@ function renameTargetVerifier(sol: string, target: CircuitTarget, record: Ceremo
       (record.mode === "development"
         ? " DEVELOPMENT ONLY: its setup secrets are derivable from public strings; never deploy it for value."
         : ""),
-    "Do not edit: regenerate with `npm run circuits:delivery`.",
+    `Do not edit: regenerate with \`${target.regenerateWith ?? "npm run circuits:delivery"}\`.`,
   ].map((l) => `// ${l}`);
   const lines = sol.split("\n");
   const spdx = lines.findIndex((l) => l.startsWith("// SPDX-License-Identifier"));

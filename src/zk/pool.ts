@@ -100,6 +100,13 @@ export interface ProvingPoolOptions {
 /** What the pool needs of a circuit: its shape and the paths of its wasm and zkey. */
 export type PoolArtifacts = Pick<CircuitArtifacts, "shape" | "wasm" | "zkey">;
 
+/** Any circuit for {@link ProvingPool.proveInput}: a name (for errors and stats) and its wasm and zkey. */
+export interface PoolCircuit {
+  name: string;
+  wasm: string;
+  zkey: string;
+}
+
 export interface PoolProveOptions {
   /**
    * The public signals [C_m, hX, rho, fY] to prove (e.g. those a server signed). Without them the
@@ -107,6 +114,12 @@ export interface PoolProveOptions {
    * witness that does not produce them is rejected by the circuit (WitnessError naming the signals).
    */
   expected?: PublicSignals;
+}
+
+/** A finished proof of any circuit ({@link ProvingPool.proveInput}). */
+export interface PoolInputProof extends Omit<PoolProof, "publicSignals"> {
+  /** The circuit's public signals (equal to the expected ones). */
+  publicSignals: bigint[];
 }
 
 /** A finished proof. */
@@ -151,15 +164,20 @@ export interface PoolStats {
 }
 
 interface Job {
-  art: PoolArtifacts;
-  w: ModuleWitness;
-  expected: PublicSignals | undefined;
+  /** The circuit's name (errors, stats) and its artifacts. */
+  name: string;
+  wasm: string;
+  zkey: string;
+  /** The public signals to prove and the circuit input (run on the main thread when the job starts). */
+  prepare: () => Promise<{ pub: bigint[]; input: Record<string, unknown> }>;
+  /** For a witness the circuit rejected: which claimed signals the inputs do not give (or ""). */
+  diagnose: () => Promise<string>;
   enqueued: number;
   /** Set when it starts: the reservation, the wait in the queue and the public signals proven. */
   mem?: number;
   queuedMs?: number;
-  pub?: PublicSignals;
-  resolve: (p: PoolProof) => void;
+  pub?: bigint[];
+  resolve: (p: PoolInputProof) => void;
   reject: (e: unknown) => void;
 }
 
@@ -239,18 +257,62 @@ export class ProvingPool {
     if (this.closed) return Promise.reject(new PoolClosedError("the proving pool is closed"));
     try {
       checkWitnessShape(art.shape, w);
-      this.zkeySize(art);
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<PoolProof>((resolve, reject) => {
-      this.queue.push({ art, w, expected: opts.expected, enqueued: performance.now(), resolve, reject });
+    const expected = opts.expected;
+    return this.enqueue({
+      name: art.shape.name,
+      wasm: art.wasm,
+      zkey: art.zkey,
+      prepare: async () => {
+        const pub = expected ?? (await moduleStatement(w));
+        return { pub, input: circuitInput(w, pub) };
+      },
+      diagnose: async () => {
+        if (expected === undefined) return "";
+        const honest = await moduleStatement(w);
+        const bad = SIGNAL_NAMES.filter((_, i) => honest[i] !== expected[i]);
+        return bad.length === 0 ? "" : ` (the witness does not give the claimed ${bad.join(", ")})`;
+      },
+    }) as Promise<PoolProof>;
+  }
+
+  /**
+   * Proves any circuit in a prover process: `input` is the circuit's input object (decimal
+   * strings), `expected` the public signals it must give, in the circuit's order. Rejects like
+   * {@link prove} (WitnessError when the circuit rejects the input or gives other signals).
+   */
+  proveInput(
+    circuit: PoolCircuit,
+    input: Record<string, unknown>,
+    expected: readonly bigint[],
+  ): Promise<PoolInputProof> {
+    if (this.closed) return Promise.reject(new PoolClosedError("the proving pool is closed"));
+    const pub = [...expected];
+    return this.enqueue({
+      name: circuit.name,
+      wasm: circuit.wasm,
+      zkey: circuit.zkey,
+      prepare: () => Promise.resolve({ pub, input }),
+      diagnose: () => Promise.resolve(""),
+    });
+  }
+
+  private enqueue(job: Omit<Job, "enqueued" | "resolve" | "reject">): Promise<PoolInputProof> {
+    try {
+      this.zkeySize(job);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<PoolInputProof>((resolve, reject) => {
+      this.queue.push({ ...job, enqueued: performance.now(), resolve, reject });
       this.pump();
     });
   }
 
   /** The memory a proof with these artifacts reserves now (estimate or measured, whichever is larger). */
-  reservation(art: PoolArtifacts): number {
+  reservation(art: { name?: string; zkey: string; shape?: { name: string } }): number {
     return Math.max(this.memOf(this.zkeySize(art)), this.measured.get(art.zkey) ?? 0);
   }
 
@@ -289,9 +351,7 @@ export class ProvingPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) {
-      job.reject(
-        new PoolClosedError(`the proving pool was closed before the ${job.art.shape.name} proof started`),
-      );
+      job.reject(new PoolClosedError(`the proving pool was closed before the ${job.name} proof started`));
     }
     const ends: Promise<void>[] = [];
     for (const slot of [...this.slots]) {
@@ -299,7 +359,7 @@ export class ProvingPool {
       const job = slot.job;
       if (job !== null) {
         this.finish(slot, job);
-        job.reject(new PoolClosedError(`the proving pool was closed during the ${job.art.shape.name} proof`));
+        job.reject(new PoolClosedError(`the proving pool was closed during the ${job.name} proof`));
       }
       if (!slot.gone) {
         slot.gone = true;
@@ -337,14 +397,14 @@ export class ProvingPool {
     }
   }
 
-  private zkeySize(art: PoolArtifacts): number {
+  private zkeySize(art: { name?: string; zkey: string; shape?: { name: string } }): number {
     let n = this.zkeyBytes.get(art.zkey);
     if (n === undefined) {
       try {
         n = statSync(art.zkey).size;
       } catch (err) {
         throw new ProverFailedError(
-          `cannot read the zkey of ${art.shape.name} at ${art.zkey} (${(err as Error).message}); build the circuit first (buildCircuit)`,
+          `cannot read the zkey of ${art.shape?.name ?? art.name} at ${art.zkey} (${(err as Error).message}); build the circuit first (buildCircuit)`,
         );
       }
       this.zkeyBytes.set(art.zkey, n);
@@ -355,7 +415,7 @@ export class ProvingPool {
   private pump(): void {
     while (!this.closed && this.queue.length > 0) {
       const head = this.queue[0];
-      const mem = this.reservation(head.art);
+      const mem = this.reservation(head);
       if (this.running > 0 && this.reserved + mem > this.memoryBudgetBytes) break;
       const slot = this.slots.find((s) => s.job === null && !s.gone) ?? this.spawn();
       if (slot === null) break;
@@ -407,7 +467,7 @@ export class ProvingPool {
         const why = lastError !== undefined ? `: ${lastError.message}` : "";
         job.reject(
           new ProverCrashedError(
-            `the prover process died during the ${job.art.shape.name} proof (${how}${why}); if it ran out of memory, lower maxWorkers or memoryBudgetBytes`,
+            `the prover process died during the ${job.name} proof (${how}${why}); if it ran out of memory, lower maxWorkers or memoryBudgetBytes`,
           ),
         );
       }
@@ -439,19 +499,15 @@ export class ProvingPool {
     this.maxRunning = Math.max(this.maxRunning, this.running);
     const id = slot.msgId;
     job.queuedMs = performance.now() - job.enqueued;
-    const started = (async () => {
-      const pub = job.expected ?? (await moduleStatement(job.w));
-      return { pub, input: circuitInput(job.w, pub) };
-    })();
-    started.then(
+    job.prepare().then(
       ({ pub, input }) => {
         if (slot.job !== job || slot.msgId !== id) return; // closed or crashed meanwhile
         job.pub = pub;
         slot.child.send({
           type: "prove",
           id,
-          wasm: job.art.wasm,
-          zkey: job.art.zkey,
+          wasm: job.wasm,
+          zkey: job.zkey,
           input,
           singleThread: this.singleThread,
         });
@@ -485,8 +541,8 @@ export class ProvingPool {
     const job = slot.job;
     if (job === null || m.id !== slot.msgId) return;
     if (m.maxRssBytes !== undefined) {
-      const name = job.art.shape.name;
-      this.measured.set(job.art.zkey, Math.max(this.measured.get(job.art.zkey) ?? 0, m.maxRssBytes));
+      const name = job.name;
+      this.measured.set(job.zkey, Math.max(this.measured.get(job.zkey) ?? 0, m.maxRssBytes));
       this.measuredByShape[name] = Math.max(this.measuredByShape[name] ?? 0, m.maxRssBytes);
     }
     this.finish(slot, job);
@@ -496,27 +552,27 @@ export class ProvingPool {
   }
 
   private async settle(job: Job, m: ResultMessage, pid: number): Promise<void> {
-    const name = job.art.shape.name;
+    const name = job.name;
     const pub = job.pub!;
     if (!m.ok) {
       this.failed++;
       if (m.stage === "witness") {
         job.reject(
           new WitnessError(
-            `the inputs do not satisfy the ${name} circuit: ${m.message}${await this.diagnose(job)}`,
+            `the inputs do not satisfy the ${name} circuit: ${m.message}${await job.diagnose().catch(() => "")}`,
           ),
         );
       } else {
         job.reject(
           new ProverFailedError(
-            `snarkjs groth16 prove failed for ${name} (zkey ${job.art.zkey}): ${m.message}; check that the zkey belongs to this circuit or rebuild it`,
+            `snarkjs groth16 prove failed for ${name} (zkey ${job.zkey}): ${m.message}; check that the zkey belongs to this circuit or rebuild it`,
           ),
         );
       }
       return;
     }
     const got = (m.publicSignals ?? []).map((s) => BigInt(s));
-    if (got.length !== 4 || got.some((v, i) => v !== pub[i])) {
+    if (got.length !== pub.length || got.some((v, i) => v !== pub[i])) {
       this.failed++;
       job.reject(
         new WitnessError(
@@ -535,17 +591,5 @@ export class ProvingPool {
       pid,
       proverPeakRssBytes: m.maxRssBytes ?? 0,
     });
-  }
-
-  /** For a rejected witness with claimed signals: which of them the witness does not give. */
-  private async diagnose(job: Job): Promise<string> {
-    if (job.expected === undefined) return "";
-    try {
-      const honest = await moduleStatement(job.w);
-      const bad = SIGNAL_NAMES.filter((_, i) => honest[i] !== job.expected![i]);
-      return bad.length === 0 ? "" : ` (the witness does not give the claimed ${bad.join(", ")})`;
-    } catch {
-      return "";
-    }
   }
 }
