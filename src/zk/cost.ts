@@ -192,3 +192,124 @@ export function chunkProofsModel(totalConstraints: number, power = 16): ChunkMod
   if (perChunk < 1) throw new ShapeError(`2^${power} leaves no room for a chunk`);
   return { power, perChunk, chunks: Math.ceil(totalConstraints / perChunk) };
 }
+
+/** Public inputs of an A chunk (hA, hX, rho, Lin, Lout). */
+export const CHUNK_A_PUBLIC_INPUTS = 5;
+/** Public inputs of a B chunk (hB, rho, Lin, Lout, fIn, fOut). */
+export const CHUNK_B_PUBLIC_INPUTS = 6;
+
+/** The dims of a chunked shape (no name needed). */
+export type ChunkDims = Dims & { WA: number; WB: number };
+
+/** Exact constraints of `ChunkLink(R)` (circuits/chunk/link.circom); `pwConstant`: the A chunks' pw = 1 lane folds. */
+export function chunkLinkConstraints(R: number, pwConstant: boolean): number {
+  checkCount(R, "R");
+  return spongeConstraints(R + 2) - (pwConstant && R < SPONGE_RATE ? SBOX : 0);
+}
+
+/** Exact constraints of `PowConst(e)` (circuits/chunk/pow_const.circom): (bits − 1) squarings + (popcount − 1) products. */
+export function powConstConstraints(e: number): number {
+  checkCount(e, "exponent");
+  const bits = e.toString(2);
+  return bits.length - 1 + ([...bits].filter((b) => b === "1").length - 1);
+}
+
+/** One chunk kind's constraints. */
+export interface ChunkKindBreakdown {
+  /** Weight chunk sponge (tag 4). */
+  weightHash: number;
+  /** Activation chunk sponge (tag 5; A chunks only, 0 for B). */
+  inputHash: number;
+  /** The two link sponges (tag 6). */
+  links: number;
+  /** Products of the fingerprint part (powers, xr, u or f). */
+  arithmetic: number;
+  total: number;
+  publicInputs: number;
+  ptauPower: number;
+}
+
+/** The chunked variant's cost for a shape. */
+export interface ChunkConstraintModel {
+  a: ChunkKindBreakdown;
+  b: ChunkKindBreakdown;
+  /** A chunks DIN / WA, B chunks DOUT / WB, proofs KA + KB. */
+  KA: number;
+  KB: number;
+  chunks: number;
+  /** KA · a.total + KB · b.total. */
+  total: number;
+}
+
+/**
+ * Exact constraints of `LoraChunkA(T, WA, R, DOUT)` and `LoraChunkB(R, WB)` (circuits/chunk/) under
+ * `--O2`, checked against the tiny shape's r1cs (test/zk/cost.test.ts) and every chunk r1cs the
+ * chunked benchmark compiles:
+ *   A = S(WA·R + 1) + S(T·WA) + 2·link(R, pw const) + powConst(DOUT) + max(0, T − 2) + (T − 1)·WA + WA·R,
+ *   B = S(R·WB + 1) + 2·link(R) + WB + R·WB + R.
+ */
+export function chunkConstraintModel(s: ChunkDims): ChunkConstraintModel {
+  checkDims(s);
+  for (const k of ["WA", "WB"] as const) checkCount(s[k], k);
+  if (s.DIN % s.WA !== 0) throw new ShapeError(`WA = ${s.WA} must divide DIN = ${s.DIN}`);
+  if (s.DOUT % s.WB !== 0) throw new ShapeError(`WB = ${s.WB} must divide DOUT = ${s.DOUT}`);
+  const aW = spongeConstraints(s.WA * s.R + 1);
+  const aX = spongeConstraints(s.T * s.WA);
+  const aL = 2 * chunkLinkConstraints(s.R, true);
+  const aM = powConstConstraints(s.DOUT) + Math.max(0, s.T - 2) + (s.T - 1) * s.WA + s.WA * s.R;
+  const aT = aW + aX + aL + aM;
+  const bW = spongeConstraints(s.R * s.WB + 1);
+  const bL = 2 * chunkLinkConstraints(s.R, false);
+  const bM = s.WB + s.R * s.WB + s.R;
+  const bT = bW + bL + bM;
+  const KA = s.DIN / s.WA;
+  const KB = s.DOUT / s.WB;
+  return {
+    a: {
+      weightHash: aW,
+      inputHash: aX,
+      links: aL,
+      arithmetic: aM,
+      total: aT,
+      publicInputs: CHUNK_A_PUBLIC_INPUTS,
+      ptauPower: requiredPower(aT, CHUNK_A_PUBLIC_INPUTS, 0),
+    },
+    b: {
+      weightHash: bW,
+      inputHash: 0,
+      links: bL,
+      arithmetic: bM,
+      total: bT,
+      publicInputs: CHUNK_B_PUBLIC_INPUTS,
+      ptauPower: requiredPower(bT, CHUNK_B_PUBLIC_INPUTS, 0),
+    },
+    KA,
+    KB,
+    chunks: KA + KB,
+    total: KA * aT + KB * bT,
+  };
+}
+
+/**
+ * The largest chunk widths (WA dividing DIN, WB dividing DOUT) whose chunk circuits fit a
+ * 2^power ptau (fewest proofs); throws ShapeError when even width 1 does not fit.
+ */
+export function chooseChunkWidths(
+  s: Dims,
+  power = 16,
+): { WA: number; WB: number; model: ChunkConstraintModel } {
+  checkDims(s);
+  const divisors = (n: number) => Array.from({ length: n }, (_, i) => n - i).filter((d) => n % d === 0);
+  const WA = divisors(s.DIN).find(
+    (wa) => chunkConstraintModel({ ...s, WA: wa, WB: s.DOUT }).a.ptauPower <= power,
+  );
+  const WB = divisors(s.DOUT).find(
+    (wb) => chunkConstraintModel({ ...s, WA: s.DIN, WB: wb }).b.ptauPower <= power,
+  );
+  if (WA === undefined || WB === undefined) {
+    throw new ShapeError(
+      `no chunk width of T=${s.T}, DIN=${s.DIN}, R=${s.R}, DOUT=${s.DOUT} fits 2^${power} (${WA === undefined ? "A" : "B"} chunks too large even at width 1)`,
+    );
+  }
+  return { WA, WB, model: chunkConstraintModel({ ...s, WA, WB }) };
+}

@@ -4,6 +4,7 @@
  * with real proofs: the chain's fY is the monolithic fingerprint, the chain verifies, every cheat
  * is rejected for its own reason, and the circuits reject false chunk statements.
  */
+import { readFile } from "node:fs/promises";
 import { expect } from "chai";
 import { AbiCoder, concat, encodeBytes32String, keccak256, toBeHex } from "ethers";
 import {
@@ -13,8 +14,10 @@ import {
   SPONGE_TAG_ACTIVATION_CHUNK,
   SPONGE_TAG_LINK,
   SPONGE_TAG_WEIGHT_CHUNK,
+  CHUNK_MANIFEST_FILE,
   ShapeError,
   WitnessError,
+  requiredPower,
   buildChunkedCircuits,
   calculateWitness,
   checkChunkedModule,
@@ -42,6 +45,7 @@ import {
   type ChunkedSignals,
   type ChunkedWitness,
 } from "../../src/zk/index.js";
+import { chooseChunkWidths, chunkConstraintModel, spongeConstraints } from "../../src/zk/cost.js";
 import { ProvingPool } from "../../src/zk/pool.js";
 import { rng } from "./helpers.js";
 
@@ -303,6 +307,59 @@ describe("# chunked module proofs", function () {
       X[0][0] = (BigInt(X[0][0]) + 1n).toString();
       const errX = await calculateWitness(art.a, { ...a0.input, X }).catch((e: unknown) => e);
       expect(errX, "chunk A accepted other X than its hX").to.be.instanceOf(WitnessError);
+    });
+  });
+
+  describe("# chunk constraint model (src/zk/cost.ts)", function () {
+    it("Should give exactly the r1cs counts of the tiny chunk circuits and of chunk-manifest.json", async function () {
+      const m = chunkConstraintModel(shape);
+      expect(m.a.total).to.equal(art.a.constraints);
+      expect(m.b.total).to.equal(art.b.constraints);
+      expect(m.a.weightHash + m.a.inputHash + m.a.links + m.a.arithmetic).to.equal(m.a.total);
+      expect(m.b.weightHash + m.b.links + m.b.arithmetic).to.equal(m.b.total);
+      expect([m.KA, m.KB, m.chunks]).to.deep.equal([2, 2, 4]);
+      const manifest = JSON.parse(await readFile(CHUNK_MANIFEST_FILE, "utf8")) as {
+        shapes: {
+          name: string;
+          constraints: number;
+          kind: string;
+          WA: number;
+          WB: number;
+          T: number;
+          DIN: number;
+          R: number;
+          DOUT: number;
+        }[];
+      };
+      expect(manifest.shapes.length).to.be.greaterThanOrEqual(2);
+      for (const e of manifest.shapes) {
+        const mm = chunkConstraintModel(e);
+        expect(e.kind === "A" ? mm.a.total : mm.b.total, e.name).to.equal(e.constraints);
+      }
+    });
+
+    it("Should pick the largest widths that fit 2^16: distilgpt2 c_attn as 12 + 12 chunks", function () {
+      const c = chooseChunkWidths({ T: 15, DIN: 768, R: 8, DOUT: 2304 }, 16);
+      expect([c.WA, c.WB]).to.deep.equal([64, 192]);
+      expect([c.model.KA, c.model.KB]).to.deep.equal([12, 12]);
+      expect(c.model.a.ptauPower).to.equal(16);
+      expect(c.model.b.ptauPower).to.equal(16);
+      // the next larger divisors do not fit
+      expect(
+        chunkConstraintModel({ T: 15, DIN: 768, R: 8, DOUT: 2304, WA: 96, WB: 192 }).a.ptauPower,
+      ).to.be.greaterThan(16);
+      expect(
+        chunkConstraintModel({ T: 15, DIN: 768, R: 8, DOUT: 2304, WA: 64, WB: 256 }).b.ptauPower,
+      ).to.be.greaterThan(16);
+      // the A chunk at c_attn: weight sponge over 513 elements, activation sponge over 960
+      expect(c.model.a.weightHash).to.equal(spongeConstraints(513));
+      expect(c.model.a.inputHash).to.equal(spongeConstraints(960));
+      expect(c.model.a.ptauPower).to.equal(requiredPower(c.model.a.total, 5, 0));
+      expect(() => chooseChunkWidths({ T: 15, DIN: 768, R: 8, DOUT: 2304 }, 8)).to.throw(
+        ShapeError,
+        /fits 2\^8/,
+      );
+      expect(() => chunkConstraintModel({ ...shape, WA: 3 })).to.throw(ShapeError, /must divide DIN/);
     });
   });
 });
