@@ -14,8 +14,14 @@ import {
   SPONGE_TAG_ACTIVATION_CHUNK,
   SPONGE_TAG_LINK,
   SPONGE_TAG_WEIGHT_CHUNK,
+  CHUNK_BENCH_MAIN_DIR,
   CHUNK_MANIFEST_FILE,
+  CeremonyError,
   ShapeError,
+  ZkError,
+  buildCircuitTarget,
+  chunkMainFile,
+  chunkTarget,
   WitnessError,
   requiredPower,
   buildChunkedCircuits,
@@ -118,6 +124,27 @@ describe("# chunked module proofs", function () {
       expect(() => validateChunkedShape({ ...shape, name: "1bad" })).to.throw(
         ShapeError,
         /Solidity identifier/,
+      );
+    });
+
+    it("Should keep benchmark targets out of the repository and verify every committed key", async function () {
+      const committed = await chunkTarget(shape, "A");
+      expect(committed.mainFile).to.equal(chunkMainFile(shape, "A"));
+      expect(committed.mainSource).to.include('include "../chunk_a.circom"');
+      expect(committed.manifest?.file).to.equal(CHUNK_MANIFEST_FILE);
+      expect(committed.skipZkeyVerify).to.equal(undefined);
+      const bench = await chunkTarget(shape, "B", { bench: true, skipZkeyVerify: true });
+      expect(bench.mainFile.startsWith(CHUNK_BENCH_MAIN_DIR)).to.equal(true);
+      expect(bench.mainSource).to.include('include "../../circuits/chunk/chunk_b.circom"');
+      expect(bench.manifest).to.equal(undefined);
+      expect(bench.skipZkeyVerify).to.match(/benchmark/);
+      await chunkTarget(shape, "A", { skipZkeyVerify: true }).then(
+        () => expect.fail("skipped zkey verify for a committed target"),
+        (e: unknown) => expect(e).to.be.instanceOf(ZkError),
+      );
+      await buildCircuitTarget(bench, { contributions: [{ name: "x", entropy: "y" }], beacon: "ab" }).then(
+        () => expect.fail("skipped zkey verify in a production ceremony"),
+        (e: unknown) => expect(e).to.be.instanceOf(CeremonyError),
       );
     });
 
