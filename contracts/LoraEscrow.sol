@@ -7,6 +7,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IGroth16Verifier3} from "./interfaces/IGroth16Verifier3.sol";
 import {IGroth16Verifier4} from "./interfaces/IGroth16Verifier4.sol";
 import {IGroth16BatchVerifier4} from "./interfaces/IGroth16BatchVerifier4.sol";
+import {IChunkedModuleVerifier} from "./interfaces/IChunkedModuleVerifier.sol";
 import {IPoseidon1} from "./interfaces/IPoseidon1.sol";
 import {VerifierRegistry} from "./VerifierRegistry.sol";
 
@@ -335,6 +336,9 @@ contract LoraEscrow is ReentrancyGuard {
     error NoProofs();
     /// @notice The module's shape had no batch verifier when the deal was proposed: use `submit` / `submitMany`.
     error NoBatchVerifier(uint256 dealId, uint256 module);
+    /// @notice The module's verifier is not a `ChunkedModuleVerifier`: its shape is proven with one proof per
+    ///         entry (`submit`, `submitMany`, `submitBatch`), not with `submitChunked`.
+    error NotChunkedModule(uint256 dealId, uint256 module);
     /// @notice The batch of `proofCount` proofs checked by `batchVerifier` does not verify: at least one
     ///         proof is for other weights, inputs or outputs, or corrupt (find it with `submit`'s check, e.g.
     ///         `publicSignalsOf` and the shape's verifier).
@@ -674,6 +678,42 @@ contract LoraEscrow is ReentrancyGuard {
             }
             _verifyBatch(dealId, batchVerifier, group, size);
         }
+    }
+
+    /// @notice Submits the proof of one registered entry of a chunked module (a shape of the chunked
+    ///         variant, `zklora.chunked.v1.a<WA>.b<WB>`): the module's chain of chunk proofs, checked by the
+    ///         module's `ChunkedModuleVerifier` (copied at proposal) against the entry's `[C_m, hX, rho, fY]`,
+    ///         with `rho` computed as in `submit` (callable by anyone).
+    /// @dev The verifier call is a staticcall, so the proven bit is written after it without reentrancy risk.
+    ///      Reverts with `NotChunkedModule` when the module's verifier is not a chunked one, with the
+    ///      verifier's own errors for a chain that does not match the entry (`WrongChunkCount`,
+    ///      `ChunkCommitmentMismatch`, `ChunkActivationHashMismatch`, `InvalidChunkProof`), and like `submit`
+    ///      with `UnknownEntry`, `EntryAlreadyProven`, `ProvingWindowClosed` or `WrongStatus`. Gas grows with the
+    ///      chunk count: every chunk proof is checked by its kind's generated verifier (about 230k each).
+    /// @param dealId The deal.
+    /// @param entryIndex The entry's index in `getEntries(dealId)`.
+    /// @param chunksA The module's A chunk proofs, in column order (`IChunkedModuleVerifier.ChunkA`).
+    /// @param chunksB The module's B chunk proofs, in column order (`IChunkedModuleVerifier.ChunkB`).
+    function submitChunked(
+        uint256 dealId,
+        uint256 entryIndex,
+        IChunkedModuleVerifier.ChunkA[] calldata chunksA,
+        IChunkedModuleVerifier.ChunkB[] calldata chunksB
+    ) external {
+        (DealRecord storage deal, uint256 word) = _openDealWord(dealId);
+        uint256 bits = uint128(word >> PROVEN_SHIFT);
+        if (entryIndex >= uint8(word >> ENTRY_COUNT_SHIFT)) revert UnknownEntry(dealId, entryIndex);
+        if ((bits >> entryIndex) & 1 != 0) revert EntryAlreadyProven(dealId, entryIndex);
+        (uint256 m, uint256 rho, uint256[4] memory signals, address verifier) = _chunkedStatement(
+            dealId,
+            _storeAt(word >> STORE_NONCE_SHIFT),
+            entryIndex
+        );
+        if (!IChunkedModuleVerifier(verifier).verifyChunked(signals, chunksA, chunksB)) {
+            revert InvalidProof(dealId, entryIndex);
+        }
+        emit EntryProven(dealId, entryIndex, m, rho);
+        _writeProvenBits(deal, word, bits | (uint256(1) << entryIndex));
     }
 
     // ------------------------------------------------------------------ payouts
@@ -1084,6 +1124,27 @@ contract LoraEscrow is ReentrancyGuard {
             revert InvalidProof(dealId, entryIndex);
         emit EntryProven(dealId, entryIndex, m, rho);
         return provenBits | (uint256(1) << entryIndex);
+    }
+
+    /// @dev Entry `entryIndex`'s module, rho, public signals `[C_m, hX, rho, fY]` and the module's verifier,
+    ///      which must answer `chunkCounts()` (a `ChunkedModuleVerifier`), else `NotChunkedModule`.
+    function _chunkedStatement(
+        uint256 dealId,
+        address store,
+        uint256 entryIndex
+    ) private view returns (uint256 m, uint256 rho, uint256[4] memory signals, address verifier) {
+        uint256 hX;
+        bytes32 hY;
+        uint256 fY;
+        (m, hX, hY, fY) = _readEntry(store, entryIndex);
+        rho = _rho(dealId, m, hX, hY);
+        Module storage module = _modules[dealId][m];
+        verifier = module.verifier;
+        (bool chunked, bytes memory counts) = verifier.staticcall(
+            abi.encodeCall(IChunkedModuleVerifier.chunkCounts, ())
+        );
+        if (!chunked || counts.length != 64) revert NotChunkedModule(dealId, m);
+        signals = [module.commitment, hX, rho, fY];
     }
 
     /// @dev Stages every proof of a batch into `payload` (`_stageBatchProof`), records each proof's batch

@@ -36,6 +36,10 @@ const SOURCES: { name: string; file: string }[] = [
     name: "IGroth16BatchVerifier4",
     file: "artifacts/contracts/interfaces/IGroth16BatchVerifier4.sol/IGroth16BatchVerifier4.json",
   },
+  {
+    name: "ChunkedModuleVerifier",
+    file: "artifacts/contracts/ChunkedModuleVerifier.sol/ChunkedModuleVerifier.json",
+  },
   { name: "LoraEscrow", file: "artifacts/contracts/LoraEscrow.sol/LoraEscrow.json" },
   { name: "VerifierRegistry", file: "artifacts/contracts/VerifierRegistry.sol/VerifierRegistry.json" },
   {

@@ -3,12 +3,12 @@ import { task } from "hardhat/config";
 
 export const deployTask = task(
   "zklora:deploy",
-  "Deploy the verifier registry, every generated Groth16 verifier (registered by shape) and the escrow; write deployments/<network>.json",
+  "Deploy the verifier registry, every generated Groth16 verifier (registered by shape), every chunked shape's chunk verifiers behind a ChunkedModuleVerifier, and the escrow; write deployments/<network>.json",
 )
   .addOption({
     name: "shapes",
     description:
-      "Comma-separated shape names from circuits/shapes.json (default: every shape with a generated verifier)",
+      "Comma-separated shape names from circuits/shapes.json or circuits/chunk-shapes.json (default: every shape with generated verifiers)",
     defaultValue: "",
   })
   .addOption({

@@ -23,6 +23,7 @@ import {
 } from "ethers";
 import { ChainError, DEAL_STATUS, toChainError, type DealStatusName } from "./errors.js";
 import type { DeploymentRecord } from "./deployments.js";
+import { chunkCalldata, type ChunkProofInput } from "./chunked.js";
 import {
   IERC20Metadata__factory,
   LoraEscrow__factory,
@@ -437,6 +438,22 @@ export class ZkloraClient {
     const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...toArgs(p) }));
     return mined(`submitBatch(${dealId}, ${proofs.length} proofs)`, () =>
       this.escrow.submitBatch(dealId, list),
+    );
+  }
+
+  /**
+   * Submits the proof of one entry of a chunked module: its whole chain of chunk proofs (A chunks, then
+   * B chunks, as src/zk `proveChunkedModule` returns them, with Solidity-ordered proof points), checked
+   * by the module's `ChunkedModuleVerifier`.
+   */
+  async submitChunked(
+    dealId: BigNumberish,
+    entryIndex: number | bigint,
+    chunks: readonly ChunkProofInput[],
+  ): Promise<TxResult> {
+    const { chunksA, chunksB } = chunkCalldata(chunks);
+    return mined(`submitChunked(${dealId}, entry ${entryIndex}, ${chunks.length} chunk proofs)`, () =>
+      this.escrow.submitChunked(dealId, entryIndex, chunksA, chunksB),
     );
   }
 

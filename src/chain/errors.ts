@@ -5,6 +5,7 @@
  */
 import { Interface, formatUnits, isCallException, type ErrorDescription } from "ethers";
 import {
+  ChunkedModuleVerifier__factory,
   IERC20Metadata__factory,
   Groth16BatchVerifier__factory,
   LoraEscrow__factory,
@@ -51,6 +52,7 @@ const INTERFACES: Interface[] = [
   VerifierRegistry__factory.createInterface(),
   IERC20Metadata__factory.createInterface(),
   Groth16BatchVerifier__factory.createInterface(),
+  ChunkedModuleVerifier__factory.createInterface(),
   SOLIDITY_ERRORS,
 ];
 
@@ -98,6 +100,20 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
     `the base point (${a[0]}, ${a[1]}) is not a curve point below q: pass signalBase(x0) of the same verifier`,
   EntryStoreFailed: (a) =>
     `creating the deal's entry store failed (expected at ${a[0]}, got ${a[1]}): raise the gas limit of fund`,
+  NotChunkedModule: (a) =>
+    `module ${a[1]} of deal ${a[0]} is not of a chunked shape: submit its proofs with submit / submitMany / submitBatch`,
+  WrongChunkCount: (a) =>
+    `the chain has ${a[1]} A and ${a[3]} B chunk proofs; the shape needs ${a[0]} and ${a[2]}: submit the whole chain of proveChunkedModule`,
+  ChunkCommitmentMismatch: (a) =>
+    `the chunks' weight hashes give C_m ${a[1]}, the module commits to ${a[0]}: the chain proves other weights (or chunks are out of order)`,
+  ChunkActivationHashMismatch: (a) =>
+    `the chunks' activation hashes give hX ${a[1]}, the entry registered ${a[0]}: the chain is for other activations`,
+  InvalidChunkProof: (a) =>
+    `the proof of ${a[0] === true ? "B" : "A"} chunk ${a[1]} does not verify with the signals the chain gives it: another rho or fY, a link of another proving run, or corrupt`,
+  ChunkedStatement: () => "a chunked shape's statement is a chain of chunk proofs: use submitChunked",
+  ChunkVerifierHasNoCode: (a) => `the chunk verifier ${a[0]} has no code`,
+  InvalidChunkCounts: (a) => `a chunked shape needs at least one A and one B chunk, got ${a[0]} and ${a[1]}`,
+  LinkStartNotInField: (a) => `the link start ${a[0]} is not a BN254 field element`,
   InvalidVerificationKey: (a) =>
     `word ${a[0]} of the batch verification key is not a valid coordinate or point: regenerate src/chain/verifierKeys.ts (npm run abi)`,
   BatchVerifierAlreadyRegistered: (a) => `shape ${a[0]} already has the batch verifier ${a[1]}`,

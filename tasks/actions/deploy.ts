@@ -4,6 +4,8 @@ import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js"
 import { writeDeployment } from "../../src/chain/deployments.js";
 import { loadShapes } from "../../src/zk/shape.js";
 import { loadDeliveryShapes } from "../../src/zk/delivery-build.js";
+import { loadChunkedShapes } from "../../src/zk/chunk-build.js";
+import { linkStart } from "../../src/zk/chunked.js";
 
 interface DeployTaskArguments {
   shapes: string;
@@ -24,10 +26,13 @@ export default async function deployAction(
   const { artifacts, missing } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
     only,
     deliveryShapes: await loadDeliveryShapes(),
+    chunkedShapes: await Promise.all(
+      (await loadChunkedShapes()).map(async (s) => ({ ...s, linkStart: await linkStart(s.R) })),
+    ),
   });
   for (const name of missing) {
     console.log(
-      `skipping shape ${name}: no generated Groth16Verifier_${name} (run the circuit pipeline first)`,
+      `skipping shape ${name}: its generated verifiers are missing (run \`npm run circuits\` or \`npm run circuits:chunk\` first)`,
     );
   }
   const deployment = await deployZklora(signer, artifacts, {

@@ -7,26 +7,46 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
-import type { Contract } from "ethers";
+import hre from "hardhat";
+import type { Contract, Signer } from "ethers";
 import { chunkCalldata, ChunkCalldataError, type ChunkProofInput } from "../../src/chain/chunked.js";
+import { addressesOf, ContractRevertError, ZkloraClient } from "../../src/chain/index.js";
+import { collectZkloraArtifacts, deployZklora, type ZkloraDeployment } from "../../src/chain/deploy.js";
 import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
 import {
   P,
   buildChunkedCircuits,
   chunkCounts,
+  chunkedActivationHash,
+  chunkedCommitment,
+  chunkedShapeId,
+  computeRho,
   fingerprint,
   linkStart,
   loadChunkedShapes,
+  loadShapes,
   loraProduct,
+  outputDigest,
   proveChunkedModule,
   randomChunkSalts,
+  shapeId,
   toSolidityProof,
   type ChunkedArtifacts,
   type ChunkedModuleProof,
   type ChunkedShape,
   type ChunkedWitness,
 } from "../../src/zk/index.js";
-import { ethers, matrix } from "./fixture.js";
+import {
+  ethers,
+  makeEntry,
+  makeWeights,
+  matrix,
+  networkHelpers,
+  proveEntry,
+  tinyCircuit,
+  tinyShape,
+  TINY_SHAPE,
+} from "./fixture.js";
 
 const TINY_CHUNKED = "t2_i8_r2_o8_a4_b4";
 
@@ -197,5 +217,195 @@ describe("# ChunkedModuleVerifier", function () {
       /is A1, expected A0/,
     );
     expect(() => chunkCalldata(chunks.slice(0, 2))).to.throw(ChunkCalldataError, /needs A and B chunks/);
+  });
+});
+
+describe("# LoraEscrow.submitChunked", function () {
+  const PRICE = 10n ** 17n;
+  const WINDOW = 3600;
+  const BASE_MODEL = "0x" + "ab".repeat(32);
+  let art: ChunkedArtifacts;
+
+  interface ChunkedFixture {
+    deployment: ZkloraDeployment;
+    escrow: Contract;
+    registry: Contract;
+    chainId: bigint;
+    contributor: Signer;
+    buyer: Signer;
+  }
+
+  async function chunkedFixture(): Promise<ChunkedFixture> {
+    const [deployer, contributor, buyer] = await ethers.getSigners();
+    const shape = art.shape;
+    const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
+      only: [TINY_SHAPE, shape.name],
+      chunkedShapes: [{ ...shape, linkStart: await linkStart(shape.R) }],
+    });
+    const deployment = await deployZklora(deployer, artifacts, { network: "hardhat-test" });
+    return {
+      deployment,
+      escrow: deployment.escrow,
+      registry: deployment.registry,
+      chainId: (await ethers.provider.getNetwork()).chainId,
+      contributor,
+      buyer,
+    };
+  }
+
+  /** A funded one-module deal of the chunked shape; returns what the buyer registered and the witness. */
+  async function fundedChunkedDeal(f: ChunkedFixture, seed = 21) {
+    const shape = art.shape;
+    const w = chunkedWitnessOf(shape, seed, 0n);
+    const { C_m } = await chunkedCommitment(w.A, w.B, w.salts, shape);
+    const dealId = (await f.escrow.nextDealId()) as bigint;
+    await (f.escrow.connect(f.contributor) as Contract).propose(
+      PRICE,
+      ethers.ZeroAddress,
+      await f.buyer.getAddress(),
+      BASE_MODEL,
+      [{ target: "transformer.h.0.attn.c_attn", shapeId: chunkedShapeId(shape), commitment: C_m }],
+      WINDOW,
+    );
+    // The buyer: hX of the chunked variant, Y = X·A·B as the server answered, rho as the escrow derives it.
+    const { hX } = await chunkedActivationHash(w.X, shape);
+    const Y = loraProduct(w.X, w.A, w.B);
+    const hY = outputDigest(Y);
+    const rho = computeRho({
+      chainId: f.chainId,
+      escrow: await f.escrow.getAddress(),
+      dealId,
+      module: 0n,
+      hX,
+      hY,
+    });
+    const fY = fingerprint(Y, rho);
+    await (f.escrow.connect(f.buyer) as Contract).fund(dealId, [{ module: 0, hX, hY, fY }], { value: PRICE });
+    return { dealId, w: { ...w, rho }, C_m, hX, fY };
+  }
+
+  before(async function () {
+    art = await tinyChunkedCircuits();
+  });
+
+  it("Should deploy the chunked shape behind a ChunkedModuleVerifier registered under its variant", async function () {
+    const f = await networkHelpers.loadFixture(chunkedFixture);
+    const rec = f.deployment.record.shapes.find((s) => s.name === art.shape.name);
+    expect(rec?.shapeId).to.equal(chunkedShapeId(art.shape));
+    expect(rec?.chunked).to.deep.include({
+      WA: 4,
+      WB: 4,
+      KA: 2,
+      KB: 2,
+      linkStart: (await linkStart(2)).toString(),
+    });
+    expect(await f.registry.verifierOf(chunkedShapeId(art.shape))).to.equal(rec?.verifier.address);
+    // Delivery proofs bind the v1 commitment: a chunked module gets no delivery verifier.
+    const [deliveryVerifier] = await f.registry.deliveryVerifierForShape(chunkedShapeId(art.shape));
+    expect(deliveryVerifier).to.equal(ethers.ZeroAddress);
+  });
+
+  it("Should prove a chunked module's entry with real chunk proofs and pay the contributor", async function () {
+    const f = await networkHelpers.loadFixture(chunkedFixture);
+    const { dealId, w, C_m, hX, fY } = await fundedChunkedDeal(f);
+    const proven = await proveChunkedModule(art, w);
+    expect([proven.C_m, proven.hX, proven.fY]).to.deep.equal([C_m, hX, fY]);
+    const { chunksA, chunksB } = calldataOf(proven);
+    const client = await ZkloraClient.connect(f.contributor, addressesOf(f.deployment.record));
+    const chunks: ChunkProofInput[] = proven.proofs.map((c) => ({
+      kind: c.kind,
+      index: c.index,
+      proof: toSolidityProof(c.proof),
+      publicSignals: c.publicSignals,
+    }));
+    const tx = await client.submitChunked(dealId, 0, chunks);
+    const provenLogs = tx.receipt.logs
+      .map((l) => f.escrow.interface.parseLog(l))
+      .filter((l) => l?.name === "EntryProven");
+    expect(provenLogs.map((l) => [...(l?.args ?? [])])).to.deep.equal([[dealId, 0n, 0n, w.rho]]);
+    expect(await f.escrow.entryProven(dealId, 0)).to.equal(true);
+    await expect(f.escrow.submitChunked(dealId, 0, chunksA, chunksB))
+      .to.be.revertedWithCustomError(f.escrow, "EntryAlreadyProven")
+      .withArgs(dealId, 0);
+    await expect(f.escrow.settle(dealId)).to.changeEtherBalances(
+      ethers,
+      [f.contributor, f.escrow],
+      [PRICE, -PRICE],
+    );
+  });
+
+  it("Should reject a chain proven before funding (another rho) and a chain over other activations", async function () {
+    const f = await networkHelpers.loadFixture(chunkedFixture);
+    const { dealId, w } = await fundedChunkedDeal(f);
+    const earlyProof = await proveChunkedModule(art, { ...w, rho: (w.rho + 1n) % P });
+    const early = calldataOf(earlyProof);
+    // The typed client decodes the chunked verifier's error into a sentence.
+    const client = await ZkloraClient.connect(f.contributor, addressesOf(f.deployment.record));
+    const chunks: ChunkProofInput[] = earlyProof.proofs.map((c) => ({
+      kind: c.kind,
+      index: c.index,
+      proof: toSolidityProof(c.proof),
+      publicSignals: c.publicSignals,
+    }));
+    const err = await client.submitChunked(dealId, 0, chunks).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ContractRevertError);
+    expect((err as ContractRevertError).revertName).to.equal("InvalidChunkProof");
+    expect((err as Error).message).to.match(/proof of A chunk 0 does not verify/);
+    const verifier = f.deployment.verifiers[art.shape.name];
+    await expect(f.escrow.submitChunked(dealId, 0, early.chunksA, early.chunksB))
+      .to.be.revertedWithCustomError(verifier, "InvalidChunkProof")
+      .withArgs(false, 0);
+    const X = w.X.map((row) => row.map((v) => v + 1n));
+    const other = calldataOf(await proveChunkedModule(art, { ...w, X }));
+    await expect(
+      f.escrow.submitChunked(dealId, 0, other.chunksA, other.chunksB),
+    ).to.be.revertedWithCustomError(verifier, "ChunkActivationHashMismatch");
+    expect(await f.escrow.entryProven(dealId, 0)).to.equal(false);
+  });
+
+  it("Should refuse a single Groth16 proof for a chunked module and a chain for a v1 module", async function () {
+    const f = await networkHelpers.loadFixture(chunkedFixture);
+    const { dealId, w } = await fundedChunkedDeal(f);
+    const { chunksA, chunksB } = calldataOf(await proveChunkedModule(art, w));
+    // A real proof of the tiny v1 shape, submitted for the chunked entry.
+    const shape = await tinyShape();
+    const tinyArt = await tinyCircuit();
+    const W = await makeWeights(shape, 5);
+    const entry = await makeEntry(f, dealId, 0, W, matrix(shape.T, shape.DIN, 77));
+    const single = await proveEntry(tinyArt, W, entry);
+    await expect(f.escrow.submit(dealId, 0, single.a, single.b, single.c))
+      .to.be.revertedWithCustomError(f.escrow, "InvalidProof")
+      .withArgs(dealId, 0);
+
+    // A v1 deal: submitChunked names the module's plain verifier.
+    const v1Deal = (await f.escrow.nextDealId()) as bigint;
+    await (f.escrow.connect(f.contributor) as Contract).propose(
+      PRICE,
+      ethers.ZeroAddress,
+      await f.buyer.getAddress(),
+      BASE_MODEL,
+      [{ target: "transformer.h.0.attn.c_attn", shapeId: shapeId(shape), commitment: W.commitment }],
+      WINDOW,
+    );
+    const v1Entry = await makeEntry(f, v1Deal, 0, W, matrix(shape.T, shape.DIN, 78));
+    await (f.escrow.connect(f.buyer) as Contract).fund(
+      v1Deal,
+      [{ module: 0, hX: v1Entry.hX, hY: v1Entry.hY, fY: v1Entry.fY }],
+      { value: PRICE },
+    );
+    await expect(f.escrow.submitChunked(v1Deal, 0, chunksA, chunksB))
+      .to.be.revertedWithCustomError(f.escrow, "NotChunkedModule")
+      .withArgs(v1Deal, 0);
+    // Delivery deals cannot take a chunked module.
+    await expect(
+      (f.escrow.connect(f.contributor) as Contract).proposeWithDelivery(
+        PRICE,
+        ethers.ZeroAddress,
+        await f.buyer.getAddress(),
+        BASE_MODEL,
+        [{ target: "t", shapeId: chunkedShapeId(art.shape), commitment: 1n }],
+        WINDOW,
+      ),
+    ).to.be.revertedWithCustomError(f.escrow, "UnregisteredDeliveryShape");
   });
 });

@@ -140,6 +140,58 @@ export declare namespace LoraEscrow {
   };
 }
 
+export declare namespace IChunkedModuleVerifier {
+  export type ChunkAStruct = {
+    a: [BigNumberish, BigNumberish];
+    b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]];
+    c: [BigNumberish, BigNumberish];
+    hA: BigNumberish;
+    hX: BigNumberish;
+    lout: BigNumberish;
+  };
+
+  export type ChunkAStructOutput = [
+    a: [bigint, bigint],
+    b: [[bigint, bigint], [bigint, bigint]],
+    c: [bigint, bigint],
+    hA: bigint,
+    hX: bigint,
+    lout: bigint,
+  ] & {
+    a: [bigint, bigint];
+    b: [[bigint, bigint], [bigint, bigint]];
+    c: [bigint, bigint];
+    hA: bigint;
+    hX: bigint;
+    lout: bigint;
+  };
+
+  export type ChunkBStruct = {
+    a: [BigNumberish, BigNumberish];
+    b: [[BigNumberish, BigNumberish], [BigNumberish, BigNumberish]];
+    c: [BigNumberish, BigNumberish];
+    hB: BigNumberish;
+    lout: BigNumberish;
+    fOut: BigNumberish;
+  };
+
+  export type ChunkBStructOutput = [
+    a: [bigint, bigint],
+    b: [[bigint, bigint], [bigint, bigint]],
+    c: [bigint, bigint],
+    hB: bigint,
+    lout: bigint,
+    fOut: bigint,
+  ] & {
+    a: [bigint, bigint];
+    b: [[bigint, bigint], [bigint, bigint]];
+    c: [bigint, bigint];
+    hB: bigint;
+    lout: bigint;
+    fOut: bigint;
+  };
+}
+
 export interface LoraEscrowInterface extends Interface {
   getFunction(
     nameOrSignature:
@@ -168,6 +220,7 @@ export interface LoraEscrowInterface extends Interface {
       | "settleWithKeys"
       | "submit"
       | "submitBatch"
+      | "submitChunked"
       | "submitDelivery"
       | "submitMany",
   ): FunctionFragment;
@@ -232,6 +285,15 @@ export interface LoraEscrowInterface extends Interface {
     values: [BigNumberish, LoraEscrow.ProofStruct[]],
   ): string;
   encodeFunctionData(
+    functionFragment: "submitChunked",
+    values: [
+      BigNumberish,
+      BigNumberish,
+      IChunkedModuleVerifier.ChunkAStruct[],
+      IChunkedModuleVerifier.ChunkBStruct[],
+    ],
+  ): string;
+  encodeFunctionData(
     functionFragment: "submitDelivery",
     values: [
       BigNumberish,
@@ -273,6 +335,7 @@ export interface LoraEscrowInterface extends Interface {
   decodeFunctionResult(functionFragment: "settleWithKeys", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submit", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitBatch", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "submitChunked", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitMany", data: BytesLike): Result;
 }
@@ -657,6 +720,17 @@ export interface LoraEscrow extends BaseContract {
     "nonpayable"
   >;
 
+  submitChunked: TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      entryIndex: BigNumberish,
+      chunksA: IChunkedModuleVerifier.ChunkAStruct[],
+      chunksB: IChunkedModuleVerifier.ChunkBStruct[],
+    ],
+    [void],
+    "nonpayable"
+  >;
+
   submitDelivery: TypedContractMethod<
     [
       dealId: BigNumberish,
@@ -770,6 +844,18 @@ export interface LoraEscrow extends BaseContract {
   getFunction(
     nameOrSignature: "submitBatch",
   ): TypedContractMethod<[dealId: BigNumberish, proofs: LoraEscrow.ProofStruct[]], [void], "nonpayable">;
+  getFunction(
+    nameOrSignature: "submitChunked",
+  ): TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      entryIndex: BigNumberish,
+      chunksA: IChunkedModuleVerifier.ChunkAStruct[],
+      chunksB: IChunkedModuleVerifier.ChunkBStruct[],
+    ],
+    [void],
+    "nonpayable"
+  >;
   getFunction(
     nameOrSignature: "submitDelivery",
   ): TypedContractMethod<

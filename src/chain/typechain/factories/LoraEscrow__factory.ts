@@ -371,6 +371,22 @@ const _abi = [
         type: "uint256",
       },
       {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "NotChunkedModule",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
         internalType: "address",
         name: "caller",
         type: "address",
@@ -1689,6 +1705,98 @@ const _abi = [
       },
     ],
     name: "submitBatch",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "entryIndex",
+        type: "uint256",
+      },
+      {
+        components: [
+          {
+            internalType: "uint256[2]",
+            name: "a",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256[2][2]",
+            name: "b",
+            type: "uint256[2][2]",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "c",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256",
+            name: "hA",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "hX",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "lout",
+            type: "uint256",
+          },
+        ],
+        internalType: "struct IChunkedModuleVerifier.ChunkA[]",
+        name: "chunksA",
+        type: "tuple[]",
+      },
+      {
+        components: [
+          {
+            internalType: "uint256[2]",
+            name: "a",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256[2][2]",
+            name: "b",
+            type: "uint256[2][2]",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "c",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256",
+            name: "hB",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "lout",
+            type: "uint256",
+          },
+          {
+            internalType: "uint256",
+            name: "fOut",
+            type: "uint256",
+          },
+        ],
+        internalType: "struct IChunkedModuleVerifier.ChunkB[]",
+        name: "chunksB",
+        type: "tuple[]",
+      },
+    ],
+    name: "submitChunked",
     outputs: [],
     stateMutability: "nonpayable",
     type: "function",
