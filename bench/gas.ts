@@ -5,14 +5,27 @@
  * verifiers). `submit` is checked by the shape's batch verifier (`verifyProofFromBase`, the base
  * `IC_0 + C_m·IC_1` stored at funding); `submit_generatedVerifier` is the same proof on a shape registered
  * without a batch verifier (the snarkjs verifier). Plain transactions, no EIP-2930 access lists.
+ * Chunked modules: `submitChunked` of a real chain of the tiny chunked shape (2 A + 2 B chunk proofs),
+ * the bare chunk verifiers, and from those measured per-chunk costs a MODEL of one distilgpt2 c_attn
+ * module's chain (the chunk verifiers' gas does not depend on the circuit size, only on the public
+ * signal count, so a real shape's chunk costs the tiny one's).
  * Writes bench/results/gas-<date>.json. Goal: submit <= 250k gas per proof.
  */
 import hre, { network } from "hardhat";
 import type { Contract } from "ethers";
+import { chunkCalldata } from "../src/chain/chunked.js";
 import { collectZkloraArtifacts, deployZklora } from "../src/chain/deploy.js";
 import {
   activationHash,
+  buildChunkedCircuits,
   buildCircuit,
+  chunkCounts,
+  chunkedActivationHash,
+  chunkedCommitment,
+  linkStart,
+  loadChunkedShapes,
+  proveChunkedModule,
+  randomChunkSalts,
   computeRho,
   findShape,
   fingerprint,
@@ -24,16 +37,25 @@ import {
   weightCommitment,
   type SolidityProof,
 } from "../src/zk/index.js";
+import { chooseChunkWidths } from "../src/zk/cost.js";
 import { gasOf, matrix, runBench, writeBenchResult } from "./common.js";
 
 const SHAPE = process.env.ZKLORA_GAS_SHAPE ?? "t2_i8_r2_o8";
+const CHUNKED_SHAPE = "t2_i8_r2_o8_a4_b4";
+/** distilgpt2 c_attn at ZKLoRA's 15 rows. */
+const C_ATTN = { T: 15, DIN: 768, R: 8, DOUT: 2304 };
 const GOAL_PER_PROOF = 250_000n;
 
 async function main(): Promise<void> {
   const { ethers, networkHelpers } = await network.create();
   const [deployer, contributor, buyer] = await ethers.getSigners();
   const shape = await findShape(SHAPE);
-  const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), { only: [SHAPE] });
+  const chunkedShape = (await loadChunkedShapes()).find((s) => s.name === CHUNKED_SHAPE);
+  if (chunkedShape === undefined) throw new Error(`no ${CHUNKED_SHAPE} in circuits/chunk-shapes.json`);
+  const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
+    only: [SHAPE, CHUNKED_SHAPE],
+    chunkedShapes: [{ ...chunkedShape, linkStart: await linkStart(chunkedShape.R) }],
+  });
   const { escrow, registry, verifiers, batchVerifiers, record } = await deployZklora(deployer, artifacts, {
     network: "bench",
   });
@@ -162,6 +184,77 @@ async function main(): Promise<void> {
   await networkHelpers.time.increase(3601);
   gas.refund_eth = (await gasOf(escrow.refund(d2.dealId))).toString();
 
+  // Deal 4: one module of the tiny chunked shape, proven by its chain (submitChunked).
+  const chunkedArt = await buildChunkedCircuits(chunkedShape);
+  const cw = {
+    A: matrix(chunkedShape.DIN, chunkedShape.R, 3, 60),
+    B: matrix(chunkedShape.R, chunkedShape.DOUT, 4, 60),
+    X: matrix(chunkedShape.T, chunkedShape.DIN, 5, 500),
+    salts: randomChunkSalts(chunkedShape),
+  };
+  const { C_m } = await chunkedCommitment(cw.A, cw.B, cw.salts, chunkedShape);
+  const d4 = (await escrow.nextDealId()) as bigint;
+  await gasOf(
+    as(escrow, contributor).propose(
+      price,
+      ethers.ZeroAddress,
+      await buyer.getAddress(),
+      ethers.id("base"),
+      [{ target: "transformer.h.0.attn.c_attn", shapeId: chunkedArt.shapeId, commitment: C_m }],
+      3600n,
+    ),
+  );
+  const { hX: chX } = await chunkedActivationHash(cw.X, chunkedShape);
+  const cY = loraProduct(cw.X, cw.A, cw.B);
+  const chY = outputDigest(cY);
+  const crho = computeRho({ chainId, escrow: escrowAddress, dealId: d4, module: 0n, hX: chX, hY: chY });
+  await gasOf(
+    as(escrow, buyer).fund(d4, [{ module: 0, hX: chX, hY: chY, fY: fingerprint(cY, crho) }], {
+      value: price,
+    }),
+  );
+  const chain = await proveChunkedModule(chunkedArt, { ...cw, rho: crho });
+  const calldata = chunkCalldata(
+    chain.proofs.map((c) => ({
+      kind: c.kind,
+      index: c.index,
+      proof: toSolidityProof(c.proof),
+      publicSignals: c.publicSignals,
+    })),
+  );
+  const chunkedGas = await gasOf(
+    as(escrow, contributor).submitChunked(d4, 0, calldata.chunksA, calldata.chunksB),
+  );
+  const { KA: tinyKA, KB: tinyKB } = chunkCounts(chunkedShape);
+  gas[`submitChunked_${tinyKA}A_${tinyKB}B`] = chunkedGas.toString();
+  const chunkRecord = record.shapes.find((s) => s.name === CHUNKED_SHAPE)?.chunked;
+  if (chunkRecord === undefined) throw new Error("the chunked shape was not deployed");
+  const estimateChunk = async (kind: "A" | "B") => {
+    const c = chain.proofs.find((p) => p.kind === kind) as (typeof chain.proofs)[number];
+    const sp = toSolidityProof(c.proof);
+    const v = new ethers.Contract(
+      kind === "A" ? chunkRecord.chunkAVerifier.address : chunkRecord.chunkBVerifier.address,
+      [
+        `function verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[${c.publicSignals.length}]) view returns (bool)`,
+      ],
+      deployer,
+    );
+    if (!(await v.verifyProof(sp.a, sp.b, sp.c, c.publicSignals)))
+      throw new Error(`chunk ${kind}0 does not verify`);
+    return (await v.verifyProof.estimateGas(sp.a, sp.b, sp.c, c.publicSignals)) as bigint;
+  };
+  const chunkA = await estimateChunk("A");
+  const chunkB = await estimateChunk("B");
+  gas.chunkAVerifier_call_estimate = chunkA.toString();
+  gas.chunkBVerifier_call_estimate = chunkB.toString();
+  // MODEL: the measured tiny chain plus, per extra chunk, its bare verifier call without the 21000 base
+  // (its proof and signals cost about what its chunk struct costs as submitChunked call data).
+  const { WA, WB } = chooseChunkWidths(C_ATTN);
+  const realKA = C_ATTN.DIN / WA;
+  const realKB = C_ATTN.DOUT / WB;
+  const cAttnModel =
+    chunkedGas + BigInt(realKA - tinyKA) * (chunkA - 21_000n) + BigInt(realKB - tinyKB) * (chunkB - 21_000n);
+
   const result = {
     date: new Date().toISOString(),
     chain: `hardhat in-process (EDR), chainId ${chainId}`,
@@ -180,11 +273,23 @@ async function main(): Promise<void> {
     submitMeetsGoal: submitGas <= GOAL_PER_PROOF,
     submitGeneratedVerifierMeetsGoal: plainGas <= GOAL_PER_PROOF,
     submitManyPerProofMeetsGoal: manyGas / 3n <= GOAL_PER_PROOF,
+    chunked: {
+      shape: { ...chunkedShape, KA: tinyKA, KB: tinyKB },
+      submitChunked: chunkedGas.toString(),
+      perChunkMarginal: { A: (chunkA - 21_000n).toString(), B: (chunkB - 21_000n).toString() },
+      c_attnModel: {
+        label: "MODEL from the measured per-chunk costs above (not a measured transaction)",
+        shape: { name: "distilgpt2_c_attn_t15", ...C_ATTN, WA, WB, KA: realKA, KB: realKB },
+        submitChunked: cAttnModel.toString(),
+        perModuleProof: (cAttnModel / BigInt(realKA + realKB)).toString(),
+      },
+    },
     notes:
       "gasUsed from receipts (includes the 21000 base and calldata; no access lists). submit = one proof in its own " +
       "transaction, checked by the batch verifier's verifyProofFromBase; submit_generatedVerifier = the same on a " +
       "shape without a batch verifier (snarkjs verifier); submitMany_perProof = a batch of 3 divided by 3. " +
-      "*_call_estimate = eth_estimateGas of a bare call from an account.",
+      "*_call_estimate = eth_estimateGas of a bare call from an account. chunked.submitChunked = one real " +
+      "chain of the tiny chunked shape in its own transaction; chunked.c_attnModel is a model.",
   };
   console.log(JSON.stringify(result, null, 2));
   await writeBenchResult(`gas-${result.date.slice(0, 10)}`, result);
