@@ -25,7 +25,7 @@ const FROM = (who: string) =>
 
 export const commitTask = task(
   "zklora:commit",
-  "Contributor: quantize a PEFT adapter for a base model and commit to it. In: --model DIR, --adapter DIR. Out: <workspace>/manifest.json (public: C_m per module) and <workspace>/secrets.json (private weights + salts, mode 0600)",
+  "Contributor: quantize a PEFT adapter for a base model and commit to it (v1 shapes; chunked with --chunked/--chunked-modules or when no v1 shape fits). In: --model DIR, --adapter DIR. Out: <workspace>/manifest.json (public: C_m per module) and <workspace>/secrets.json (private weights + salts, mode 0600)",
 )
   .addOption(WORKSPACE)
   .addOption({
@@ -42,6 +42,17 @@ export const commitTask = task(
     name: "rows",
     description:
       "Rows (tokens) per proof: picks the circuit shape with this T when several fit (default: the first that fits)",
+    defaultValue: "",
+  })
+  .addFlag({
+    name: "chunked",
+    description:
+      "Commit every module to a chunked shape (circuits/chunk-shapes.json): each entry is then proven by a chain of small chunk proofs and submitted with submitChunked. Without it, a module is chunked only when no v1 shape fits its dims. No --deliver for chunked modules",
+  })
+  .addOption({
+    name: "chunkedModules",
+    description:
+      "Commit only these modules to a chunked shape: comma-separated targets or short module names (e.g. q_proj); the others stay v1",
     defaultValue: "",
   })
   .setAction(() => import("./actions/commit.js"))
@@ -74,7 +85,7 @@ export const proposeTask = task(
   .addFlag({
     name: "deliver",
     description:
-      "Deliver the weights with the payment (zero-knowledge contingent payment): zklora:deliver before funding, zklora:reveal to settle",
+      "Deliver the weights with the payment (zero-knowledge contingent payment): zklora:deliver before funding, zklora:reveal to settle. Not for a manifest with a chunked module (refused before any transaction)",
   })
   .setAction(() => import("./actions/propose.js"))
   .build();
@@ -161,7 +172,7 @@ export const fundTask = task(
 
 export const proveTask = task(
   "zklora:prove",
-  "Contributor: a Groth16 proof per registered entry of the funded deal, from <workspace>/server-transcript.json and secrets.json (reusing the server's background proofs when valid). Out: <workspace>/proofs/entry-<i>.json",
+  "Contributor: a Groth16 proof per registered entry of the funded deal (a chunked module's entry: its chain of chunk proofs), from <workspace>/server-transcript.json and secrets.json (reusing the server's background proofs when valid). Out: <workspace>/proofs/entry-<i>.json",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -176,7 +187,7 @@ export const proveTask = task(
 
 export const submitTask = task(
   "zklora:submit",
-  "Submit the proofs in <workspace>/proofs/ for the deal's unproven entries: several per transaction through the shape's batch verifier (submitBatch, else submitMany), one alone through submit. Out: transactions with method and gas",
+  "Submit the proofs in <workspace>/proofs/ for the deal's unproven entries: several per transaction through the shape's batch verifier (submitBatch, else submitMany), one alone through submit, a chunked module's entry alone through submitChunked (its whole chain). Out: transactions with method and gas",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)

@@ -7,7 +7,14 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
-import type { ZkloraClient, EntryInput, EntryView, ProposeParams, TxResult } from "../chain/index.js";
+import type {
+  ChunkProofInput,
+  ZkloraClient,
+  EntryInput,
+  EntryView,
+  ProposeParams,
+  TxResult,
+} from "../chain/index.js";
 import { proposeWithDelivery } from "../chain/delivery.js";
 import { deliveryFiles } from "../mpi/delivery.js";
 import { loadBaseModel, loadPeftAdapter, type BaseModel } from "../model/index.js";
@@ -26,6 +33,9 @@ import {
   writeJsonAtomic,
   readJsonFile,
   decimalStrings,
+  chunkProofsJson,
+  chunkedShapeOf,
+  type ChunkProofJson,
   type CommitManifest,
   type DealContext,
   type EvaluationReport,
@@ -34,15 +44,21 @@ import {
   type ShapeRef,
 } from "../mpi/index.js";
 import {
+  buildChunkedCircuits,
   buildCircuit,
+  checkChunkedModule,
   computeRho,
+  proveChunkedModule,
   toSolidityProof,
   verifyModule,
+  type ChunkProof,
+  type ChunkedArtifacts,
+  type ChunkedShape,
   type CircuitArtifacts,
   type Groth16Proof,
 } from "../zk/index.js";
 import { ProvingPool } from "../zk/pool.js";
-import { UsageError } from "./errors.js";
+import { ChunkedDeliveryError, UsageError } from "./errors.js";
 import { ProgressLine } from "./progress.js";
 import type { Workspace } from "./workspace.js";
 
@@ -59,6 +75,11 @@ export interface CommitStepOptions {
   adapterDir: string;
   /** Rows per proof (picks the circuit shape with this T when several fit). */
   rows?: number;
+  /**
+   * Modules to commit to a chunked shape (circuits/chunk-shapes.json): "all", or targets / short
+   * module names. Others stay v1 unless no v1 shape fits their dims (then chunked as a fallback).
+   */
+  chunked?: "all" | readonly string[];
 }
 
 /** Contributor: quantize and commit the adapter; writes manifest.json (public) and secrets.json (private). */
@@ -73,7 +94,7 @@ export async function commitStep(o: CommitStepOptions): Promise<{ manifest: Comm
   const model = await loadBaseModel(o.modelDir);
   try {
     const adapter = await loadPeftAdapter(o.adapterDir);
-    const commit = await commitAdapter({ model, adapter, rows: o.rows });
+    const commit = await commitAdapter({ model, adapter, rows: o.rows, chunked: o.chunked });
     await saveCommit({ manifest: o.workspace.manifest, secrets: o.workspace.secrets }, commit);
     return { manifest: commit.manifest };
   } finally {
@@ -100,11 +121,17 @@ export async function proposeStep(
   o: ProposeStepOptions,
 ): Promise<{ dealId: bigint; tx: TxResult; deal: DealContext }> {
   const manifest = await loadManifest(o.workspace.need(o.workspace.manifest, "zklora:commit"));
+  if (o.delivery === true) {
+    const m = manifest.modules.find((x) => x.chunked !== undefined);
+    if (m !== undefined) throw new ChunkedDeliveryError(m.index, m.target, m.shape.name);
+  }
   for (const m of manifest.modules) {
     if ((await o.client.verifierOf(m.shapeId)) === null) {
       throw new UsageError(
-        `module ${m.index} (${m.target}) uses shape ${m.shape.name} (${m.shapeId}), which has no verifier in the registry at ${o.client.addresses.registry}: ` +
-          `generate it (npm run circuits -- --shape ${m.shape.name}) and deploy (zklora:deploy)`,
+        `module ${m.index} (${m.target}) uses ${m.chunked === undefined ? "shape" : "chunked shape"} ${m.shape.name} (${m.shapeId}), which has no verifier in the registry at ${o.client.addresses.registry}: ` +
+          (m.chunked === undefined
+            ? `generate it (npm run circuits -- --shape ${m.shape.name}) and deploy (zklora:deploy)`
+            : `generate it (npm run circuits:chunk; add it to circuits/chunk-shapes.json first) and deploy (zklora:deploy)`),
       );
     }
   }
@@ -357,17 +384,26 @@ export async function fundStep(
 
 // ---------------------------------------------------------------- prove
 
-/** A proof file `proofs/entry-<i>.json`. */
+/**
+ * A proof file `proofs/entry-<i>.json`. A v1 module's entry has `proof` and `solidity`; a chunked
+ * module's entry (`variant: "chunked"`) has `proof: null` and its chain of chunk proofs in `chunks`
+ * (A chunks, then B chunks), submitted with `submitChunked`.
+ */
 export interface EntryProofFile {
   dealId: string;
   entryIndex: number;
   module: number;
   shape: string;
+  /** Present (`"chunked"`) iff the module is chunked. */
+  variant?: "chunked";
   /** [C_m, hX, rho, fY] (decimal). */
   publicSignals: string[];
-  proof: Groth16Proof;
-  /** Solidity verifier arguments (decimal). */
-  solidity: { a: string[]; b: string[][]; c: string[] };
+  /** The Groth16 proof (v1); null for a chunked module. */
+  proof: Groth16Proof | null;
+  /** Solidity verifier arguments (decimal; v1). */
+  solidity?: { a: string[]; b: string[][]; c: string[] };
+  /** A chunked module's chain of chunk proofs (decimal, Solidity-ordered points included). */
+  chunks?: ChunkProofJson[];
   /** Seconds spent proving (0 when reused from the server's background proof). */
   proveSeconds: number;
   /** Seconds of the off-chain verification. */
@@ -449,6 +485,12 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
   await mkdir(ws.proofs, { recursive: true });
   const bar = new ProgressLine(`proving deal ${deal.dealId}`, todo.length, { enabled: o.progress !== false });
   const provers = o.pool ?? new ProvingPool({ maxWorkers: Math.max(1, o.jobs ?? os.availableParallelism()) });
+  const chunkedArts = new Map<string, Promise<ChunkedArtifacts>>();
+  const chunkedArtOf = (shape: ChunkedShape) => {
+    let a = chunkedArts.get(shape.name);
+    if (a === undefined) chunkedArts.set(shape.name, (a = buildChunkedCircuits(shape)));
+    return a;
+  };
   const proveEntry = async (e: EntryView): Promise<EntryProofFile> => {
     const call = callOf(transcript.entries, deal, e);
     const mod = deal.manifest.modules[e.module];
@@ -461,6 +503,8 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
       hY: e.hY,
     });
     const signals = [BigInt(mod.C_m), e.hX, rho, e.fY];
+    const chunked = chunkedShapeOf(mod);
+    if (chunked !== undefined) return proveChunkedEntry(e, mod.shape.name, chunked, call, signals);
     const art = await artOf(mod.shape);
     let proof: Groth16Proof | undefined;
     let source: EntryProofFile["source"] = "prove";
@@ -472,7 +516,7 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
         publicSignals?: string[];
         seconds?: number;
       };
-      if (rec.proof !== undefined && rec.publicSignals?.every((s, i) => BigInt(s) === signals[i]) === true) {
+      if (rec.proof != null && rec.publicSignals?.every((s, i) => BigInt(s) === signals[i]) === true) {
         proof = rec.proof;
         source = "background";
         proveSeconds = rec.seconds ?? 0;
@@ -512,6 +556,85 @@ export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
     bar.tick(`entry ${e.index} (${source}, ${proveSeconds.toFixed(1)} s)`);
     return file;
   };
+  /** A chunked module's entry: its chain (the server's background chain when it checks, else proven in the pool). */
+  const proveChunkedEntry = async (
+    e: EntryView,
+    shapeName: string,
+    shape: ChunkedShape,
+    call: ServerTranscriptEntry,
+    signals: bigint[],
+  ): Promise<EntryProofFile> => {
+    const art = await chunkedArtOf(shape);
+    const [C_m, hX, rho, fY] = signals;
+    let chain: ChunkProof[] | undefined;
+    let source: EntryProofFile["source"] = "prove";
+    let proveSeconds = 0;
+    const bg = `${ws.serverProofs}/${deal.dealId}-${e.module}-${e.hX}.json`;
+    if (o.fresh !== true && existsSync(bg)) {
+      const rec = (await readJsonFile(bg)) as { chunks?: ChunkProofJson[]; seconds?: number };
+      try {
+        const got = rec.chunks?.map((c) => ({
+          kind: c.kind,
+          index: c.index,
+          proof: c.proof as Groth16Proof,
+          publicSignals: c.publicSignals.map((v) => BigInt(v)),
+        }));
+        if (got !== undefined && (await checkChunkedModule(art, { C_m, hX, rho, fY }, got)).ok) {
+          chain = got;
+          source = "background";
+          proveSeconds = rec.seconds ?? 0;
+        }
+      } catch {
+        chain = undefined; // a malformed background file: prove again
+      }
+    }
+    if (chain === undefined) {
+      const s = secrets.modules[e.module];
+      if (s.chunkSalts === undefined)
+        throw new UsageError(
+          `secrets.json has no chunk salts for chunked module ${e.module}: rerun zklora:commit`,
+        );
+      const t0 = performance.now();
+      const out = await proveChunkedModule(
+        art,
+        { A: s.A, B: s.B, X: call.X.map((r) => r.map((v) => BigInt(v))), salts: s.chunkSalts, rho },
+        { pool: provers },
+      );
+      proveSeconds = (performance.now() - t0) / 1000;
+      if (out.C_m !== C_m || out.hX !== hX || out.fY !== fY) {
+        throw new UsageError(
+          `the chain of entry ${e.index} does not give the registered [C_m, hX, fY]: secrets.json or server-transcript.json is not this deal's`,
+        );
+      }
+      chain = out.proofs;
+    }
+    const t1 = performance.now();
+    const check = await checkChunkedModule(art, { C_m, hX, rho, fY }, chain);
+    const verifySeconds = (performance.now() - t1) / 1000;
+    if (!check.ok) {
+      throw new UsageError(
+        `the ${source} chain of entry ${e.index} does not verify off-chain (${check.reason}); rerun zklora:prove with --fresh`,
+      );
+    }
+    const file: EntryProofFile = {
+      dealId: deal.dealId.toString(),
+      entryIndex: e.index,
+      module: e.module,
+      shape: shapeName,
+      variant: "chunked",
+      publicSignals: signals.map(String),
+      proof: null,
+      chunks: chunkProofsJson(chain),
+      proveSeconds,
+      verifySeconds,
+      source,
+    };
+    await writeJsonAtomic(ws.proofFile(e.index), file);
+    bar.tick(
+      `entry ${e.index} (chunked, ${chain.length} chunk proofs, ${source}, ${proveSeconds.toFixed(1)} s)`,
+    );
+    return file;
+  };
   let settled: PromiseSettledResult<EntryProofFile>[];
   try {
     settled = await Promise.allSettled(todo.map(proveEntry));
@@ -534,15 +657,19 @@ export interface SubmitStepOptions {
   batch?: number;
 }
 
+/** How an entry's proof went on-chain. */
+export type SubmitMethod = "submit" | "submitBatch" | "submitMany" | "submitChunked";
+
 /**
  * Anyone (usually the contributor): submit the proofs of the unproven entries, `batch` per
  * transaction. A transaction of several proofs uses `submitBatch` (one random-linear-combination
  * pairing check per shape: ~97k gas per proof at 8, ~84k at 16) when every module involved has a
- * batch verifier, else `submitMany`; a single proof uses `submit` (cheapest for one).
+ * batch verifier, else `submitMany`; a single proof uses `submit` (cheapest for one). An entry of a
+ * chunked module goes alone with `submitChunked` (its whole chain of chunk proofs in one transaction).
  */
 export async function submitStep(o: SubmitStepOptions): Promise<{
   dealId: bigint;
-  txs: (TxResult & { entries: number[]; method: "submit" | "submitBatch" | "submitMany" })[];
+  txs: (TxResult & { entries: number[]; method: SubmitMethod })[];
   submitted: number;
   alreadyProven: number;
 }> {
@@ -558,27 +685,42 @@ export async function submitStep(o: SubmitStepOptions): Promise<{
     throw new UsageError(`no proof file for entries ${missing.join(", ")}: run zklora:prove first`);
   }
   const proofs = [];
+  const chains: { entryIndex: number; chunks: ChunkProofInput[] }[] = [];
   for (const e of todo) {
-    const f = (await readJsonFile(ws.proofFile(e.index))) as EntryProofFile;
+    const file = ws.proofFile(e.index);
+    const f = (await readJsonFile(file)) as EntryProofFile;
     if (f.dealId !== deal.dealId.toString() || f.entryIndex !== e.index) {
+      throw new UsageError(`${file} is for deal ${f.dealId} entry ${f.entryIndex}: rerun zklora:prove`);
+    }
+    const chunked = deal.manifest.modules[e.module]?.chunked !== undefined;
+    if (chunked) {
+      if (f.variant !== "chunked" || !Array.isArray(f.chunks)) {
+        throw new UsageError(
+          `${file} holds no chain of chunk proofs, but module ${e.module} is chunked: rerun zklora:prove`,
+        );
+      }
+      chains.push({
+        entryIndex: e.index,
+        chunks: f.chunks.map((c) => ({
+          kind: c.kind,
+          index: c.index,
+          proof: solidityArgs(c.solidity),
+          publicSignals: c.publicSignals,
+        })),
+      });
+      continue;
+    }
+    if (f.solidity === undefined) {
       throw new UsageError(
-        `${ws.proofFile(e.index)} is for deal ${f.dealId} entry ${f.entryIndex}: rerun zklora:prove`,
+        `${file} holds no Groth16 proof, but module ${e.module} is v1: rerun zklora:prove`,
       );
     }
-    proofs.push({
-      entryIndex: e.index,
-      a: [f.solidity.a[0], f.solidity.a[1]] as const,
-      b: [
-        [f.solidity.b[0][0], f.solidity.b[0][1]],
-        [f.solidity.b[1][0], f.solidity.b[1][1]],
-      ] as const,
-      c: [f.solidity.c[0], f.solidity.c[1]] as const,
-    });
+    proofs.push({ entryIndex: e.index, ...solidityArgs(f.solidity) });
   }
   const size = Math.max(1, o.batch ?? 16);
-  const batchVerifiers = await o.client.batchVerifiersOf(deal.dealId);
+  const batchVerifiers = proofs.length > 1 ? await o.client.batchVerifiersOf(deal.dealId) : [];
   const moduleOf = new Map(entries.map((e) => [e.index, e.module]));
-  const txs: (TxResult & { entries: number[]; method: "submit" | "submitBatch" | "submitMany" })[] = [];
+  const txs: (TxResult & { entries: number[]; method: SubmitMethod })[] = [];
   for (let i = 0; i < proofs.length; i += size) {
     const chunk = proofs.slice(i, i + size);
     const batchable = chunk.every((p) => batchVerifiers[moduleOf.get(p.entryIndex) ?? -1] != null);
@@ -591,7 +733,28 @@ export async function submitStep(o: SubmitStepOptions): Promise<{
           : await o.client.submitMany(deal.dealId, chunk);
     txs.push({ ...tx, entries: chunk.map((p) => p.entryIndex), method });
   }
-  return { dealId: deal.dealId, txs, submitted: proofs.length, alreadyProven: entries.length - todo.length };
+  for (const c of chains) {
+    const tx = await o.client.submitChunked(deal.dealId, c.entryIndex, c.chunks);
+    txs.push({ ...tx, entries: [c.entryIndex], method: "submitChunked" });
+  }
+  return {
+    dealId: deal.dealId,
+    txs,
+    submitted: proofs.length + chains.length,
+    alreadyProven: entries.length - todo.length,
+  };
+}
+
+/** A proof file's decimal Solidity arguments as the chain client takes them. */
+function solidityArgs(s: { a: string[]; b: string[][]; c: string[] }) {
+  return {
+    a: [s.a[0], s.a[1]] as const,
+    b: [
+      [s.b[0][0], s.b[0][1]],
+      [s.b[1][0], s.b[1][1]],
+    ] as const,
+    c: [s.c[0], s.c[1]] as const,
+  };
 }
 
 // ---------------------------------------------------------------- status

@@ -11,8 +11,17 @@
 import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
 import type { LoraHook, LoraTarget } from "../model/index.js";
-import { buildCircuit, computeRho, fingerprint, outputDigest, quantize, verifyModule } from "../zk/index.js";
-import type { Groth16Proof } from "../zk/index.js";
+import {
+  buildChunkedCircuits,
+  buildCircuit,
+  checkChunkedModule,
+  computeRho,
+  fingerprint,
+  outputDigest,
+  quantize,
+  verifyModule,
+} from "../zk/index.js";
+import type { ChunkProof, ChunkedArtifacts, ChunkedShape, Groth16Proof } from "../zk/index.js";
 import {
   ChallengeMismatchError,
   FingerprintMismatchError,
@@ -30,6 +39,7 @@ import type { TypedDataSigner } from "./eip712.js";
 import { buyerTranscriptJson, JsonFileWriter } from "./transcript.js";
 import type { BuyerTranscriptEntry } from "./transcript.js";
 import type { DealContext, ManifestModule, ShapeRef } from "./types.js";
+import { chunkedShapeOf } from "./types.js";
 import { MAX_ABS_X, parseIntMatrix } from "./wire.js";
 import type { InferRequestBody, ProofResponseBody } from "./wire.js";
 
@@ -43,6 +53,8 @@ export interface RemoteLoraClientOptions {
   transcriptFile?: string;
   /** Verification key of a shape (default: `(await buildCircuit(shape)).vkey`). */
   vkeyFor?: (shape: ShapeRef) => Promise<unknown>;
+  /** A chunked shape's chunk circuits and keys (default: `buildChunkedCircuits(shape)`). */
+  chunkedArtifactsFor?: (shape: ChunkedShape) => Promise<ChunkedArtifacts>;
   /** Nonce source (default: 256 random bits). */
   nonce?: () => bigint;
   /** Per-request timeout in ms (default 60 000). */
@@ -173,7 +185,8 @@ export class RemoteLoraClient {
     const { T, DOUT } = mod.shape;
     const dealId = this.deal.dealId;
     const t0 = performance.now();
-    const hX = await this.hashes.hash(X);
+    // The variant comes from the deal's manifest: a chunked module's hX is the chunked one.
+    const hX = await this.hashes.hash(X, chunkedShapeOf(mod));
     const nonce = (this.opts.nonce ?? randomNonce)();
     const signature = await signInferenceRequest(this.opts.signer, this.domain, {
       dealId,
@@ -316,6 +329,39 @@ export class RemoteLoraClient {
           `${url}: public signal ${names[i]} is ${got}, the transcript has ${want[i]}`,
         );
       }
+    }
+    const chunked = chunkedShapeOf(mod);
+    if (chunked !== undefined) {
+      if (!Array.isArray(body.chunks)) {
+        throw new ProofCheckError(
+          "bad_proof",
+          `${url}: module ${module} is chunked (${mod.shape.name}): the answer must carry its chain of chunk proofs`,
+        );
+      }
+      let proofs: ChunkProof[];
+      try {
+        proofs = body.chunks.map((c) => ({
+          kind: c.kind,
+          index: c.index,
+          proof: c.proof as Groth16Proof,
+          publicSignals: c.publicSignals.map((v) => BigInt(v)),
+        }));
+      } catch {
+        throw new ProofCheckError("bad_proof", `${url}: the chunk proofs' public signals are not integers`);
+      }
+      const art = await (this.opts.chunkedArtifactsFor ?? buildChunkedCircuits)(chunked);
+      const r = await checkChunkedModule(
+        art,
+        { C_m: BigInt(mod.C_m), hX: BigInt(entry.hX), rho: BigInt(entry.rho), fY: BigInt(entry.fY) },
+        proofs,
+      );
+      if (!r.ok) {
+        throw new ProofCheckError(
+          "bad_proof",
+          `${url}: the chain of chunk proofs does not prove the call on chunked shape ${mod.shape.name}: ${r.reason}`,
+        );
+      }
+      return { ...body, entry };
     }
     const vkey = await (this.opts.vkeyFor ?? defaultVkey)(mod.shape);
     let ok: boolean;

@@ -9,11 +9,17 @@ import { sha256File } from "../common/cache.js";
 import type { BaseModel, LoraTarget, PeftAdapter } from "../model/index.js";
 import {
   DEFAULT_SCALES,
+  chunkedCommitment,
+  chunkedShapeId,
+  loadChunkedShapes,
   loadShapes,
   quantizeLora,
+  randomChunkSalts,
   randomSalt,
   shapeId,
   weightCommitment,
+  type ChunkSalts,
+  type ChunkedShape,
 } from "../zk/index.js";
 import { CommitError } from "./errors.js";
 import type {
@@ -38,6 +44,16 @@ export interface CommitOptions {
   rows?: number;
   /** Salt source (tests may fix it); default randomSalt(). */
   salt?: () => bigint;
+  /**
+   * Modules to commit to the chunked variant (a chain of small proofs per entry): `"all"`, or a
+   * list of targets / short module names (e.g. `["q_proj"]`). Every other module is committed to a
+   * v1 shape, falling back to a chunked shape when no v1 shape fits its dims. Default: none.
+   */
+  chunked?: "all" | readonly string[];
+  /** Chunked shapes to choose from; default circuits/chunk-shapes.json. */
+  chunkedShapes?: ChunkedShape[];
+  /** Chunk salt source (tests may fix it); default randomChunkSalts(shape). */
+  chunkSalts?: (shape: ChunkedShape) => ChunkSalts;
 }
 
 export interface CommitResult {
@@ -74,11 +90,47 @@ export function chooseShape(
   return { name: pick.name, T: pick.T, DIN: pick.DIN, R: pick.R, DOUT: pick.DOUT };
 }
 
+/**
+ * Picks the chunked shape for a module: the chunked shapes with equal DIN, R and DOUT; with `rows`,
+ * the one with T = rows; else the first in chunk-shapes.json order.
+ */
+export function chooseChunkedShape(
+  shapes: readonly ChunkedShape[],
+  DIN: number,
+  R: number,
+  DOUT: number,
+  rows?: number,
+): ChunkedShape {
+  const fits = shapes.filter((s) => s.DIN === DIN && s.R === R && s.DOUT === DOUT);
+  const pick = rows === undefined ? fits[0] : fits.find((s) => s.T === rows);
+  if (pick === undefined) {
+    const have = shapes
+      .map((s) => `${s.name}(T${s.T},DIN${s.DIN},R${s.R},DOUT${s.DOUT},WA${s.WA},WB${s.WB})`)
+      .join(", ");
+    throw new CommitError(
+      "no_chunked_shape",
+      `no chunked shape with DIN=${DIN}, R=${R}, DOUT=${DOUT}${rows === undefined ? "" : `, T=${rows}`}; ` +
+        `add one to circuits/chunk-shapes.json (npm run circuits:chunk; have: ${have || "none"})`,
+    );
+  }
+  return { name: pick.name, T: pick.T, DIN: pick.DIN, R: pick.R, DOUT: pick.DOUT, WA: pick.WA, WB: pick.WB };
+}
+
+/** Whether `chunked` (CommitOptions) names the target (full name or short module name). */
+function wantsChunked(chunked: CommitOptions["chunked"], target: LoraTarget): boolean {
+  if (chunked === undefined) return false;
+  if (chunked === "all") return true;
+  return chunked.some((n) => n === target.name || n === target.module || sameModule(target.name, n));
+}
+
 /** Quantizes and commits every module of `adapter`, in the base model's canonical target order. */
 export async function commitAdapter(opts: CommitOptions): Promise<CommitResult> {
   const scales = opts.scales ?? { ...DEFAULT_SCALES };
   const shapes: ShapeRef[] = opts.shapes ?? (await loadShapes());
   const drawSalt = opts.salt ?? randomSalt;
+  const drawChunkSalts = opts.chunkSalts ?? randomChunkSalts;
+  let chunkedShapes: ChunkedShape[] | undefined = opts.chunkedShapes;
+  const chunkedList = async () => (chunkedShapes ??= await loadChunkedShapes());
   const { adapter } = opts;
   const targets: LoraTarget[] = opts.model.targets(adapter.config.target_modules);
   if (targets.length === 0) {
@@ -101,11 +153,8 @@ export async function commitAdapter(opts: CommitOptions): Promise<CommitResult> 
         `${target.name}: adapter is ${am.DIN} -> ${am.DOUT}, base layer is ${target.DIN} -> ${target.DOUT}`,
       );
     }
-    const shape = chooseShape(shapes, am.DIN, am.R, am.DOUT, opts.rows);
     const { A, B } = quantizeLora(am.loraA, am.loraB, am.R, am.DIN, am.DOUT, scales.fa, scales.fb);
-    const salt = drawSalt();
-    const C_m = await weightCommitment(A, B, salt);
-    modules.push({
+    const common = {
       index,
       target: target.name,
       layer: target.layer,
@@ -113,13 +162,53 @@ export async function commitAdapter(opts: CommitOptions): Promise<CommitResult> 
       DIN: am.DIN,
       R: am.R,
       DOUT: am.DOUT,
-      shape,
-      shapeId: shapeId(shape),
-      scales: { ...scales },
-      scaling: adapter.scaling,
-      C_m: C_m.toString(),
-    });
-    secrets.push({ index, target: target.name, A, B, salt });
+    };
+    let chunkedShape: ChunkedShape | undefined;
+    if (wantsChunked(opts.chunked, target)) {
+      chunkedShape = chooseChunkedShape(await chunkedList(), am.DIN, am.R, am.DOUT, opts.rows);
+    } else if (!shapes.some((s) => s.DIN === am.DIN && s.R === am.R && s.DOUT === am.DOUT)) {
+      // fallback: no v1 shape for these dims; a chunked shape if one fits, else the v1 error
+      const fits = (await chunkedList()).some((s) => s.DIN === am.DIN && s.R === am.R && s.DOUT === am.DOUT);
+      if (!fits) chooseShape(shapes, am.DIN, am.R, am.DOUT, opts.rows); // throws no_shape
+      chunkedShape = chooseChunkedShape(await chunkedList(), am.DIN, am.R, am.DOUT, opts.rows);
+    }
+    if (chunkedShape === undefined) {
+      const shape = chooseShape(shapes, am.DIN, am.R, am.DOUT, opts.rows);
+      const salt = drawSalt();
+      const C_m = await weightCommitment(A, B, salt);
+      modules.push({
+        ...common,
+        shape,
+        shapeId: shapeId(shape),
+        scales: { ...scales },
+        scaling: adapter.scaling,
+        C_m: C_m.toString(),
+      });
+      secrets.push({ index, target: target.name, A, B, salt });
+    } else {
+      const { name, T, DIN, R, DOUT, WA, WB } = chunkedShape;
+      const chunkSalts = drawChunkSalts(chunkedShape);
+      const { C_m } = await chunkedCommitment(A, B, chunkSalts, chunkedShape);
+      modules.push({
+        ...common,
+        shape: { name, T, DIN, R, DOUT },
+        shapeId: chunkedShapeId(chunkedShape),
+        chunked: { WA, WB },
+        scales: { ...scales },
+        scaling: adapter.scaling,
+        C_m: C_m.toString(),
+      });
+      secrets.push({ index, target: target.name, A, B, salt: 0n, chunkSalts });
+    }
+  }
+  if (opts.chunked !== undefined && opts.chunked !== "all") {
+    const unknown = opts.chunked.filter((n) => !targets.some((t) => wantsChunked([n], t)));
+    if (unknown.length > 0) {
+      throw new CommitError(
+        "unknown_module",
+        `--chunked names ${unknown.join(", ")}, which match no module of the adapter (${targets.map((t) => t.name).join(", ")})`,
+      );
+    }
   }
   if (used.size !== adapter.modules.length) {
     const extra = adapter.modules.filter((_, i) => !used.has(i)).map((m) => m.name);

@@ -5,11 +5,21 @@
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { buildCircuit, proveModule, toSolidityProof, type Groth16Proof } from "../zk/index.js";
+import {
+  buildChunkedCircuits,
+  buildCircuit,
+  proveChunkedModule,
+  proveModule,
+  toSolidityProof,
+  type ChunkProof,
+  type ChunkSalts,
+  type ChunkedShape,
+  type Groth16Proof,
+} from "../zk/index.js";
 import { ProvingPool, type ProvingPoolOptions } from "../zk/pool.js";
 import type { ShapeRef } from "./types.js";
 import { writeJsonAtomic } from "./types.js";
-import type { SolidityProofJson } from "./wire.js";
+import type { ChunkProofJson, SolidityProofJson } from "./wire.js";
 
 /** Everything one module proof needs. */
 export interface ProofJob {
@@ -23,13 +33,20 @@ export interface ProofJob {
   rho: bigint;
   /** The public signals the proof must carry: [C_m, hX, rho, fY]. */
   expected: [bigint, bigint, bigint, bigint];
+  /** A chunked module: its chunked shape and chunk salts (then `salt` is unused). */
+  chunked?: { shape: ChunkedShape; salts: ChunkSalts };
 }
 
 /** A finished proof. */
 export interface ProofRecord {
+  /** The snarkjs proof (v1); null for a chunked module. */
   proof: unknown;
+  /** [C_m, hX, rho, fY] (decimal). */
   publicSignals: string[];
-  solidity: SolidityProofJson;
+  /** Solidity verifier arguments (v1). */
+  solidity?: SolidityProofJson;
+  /** A chunked module's chain of chunk proofs. */
+  chunks?: ChunkProofJson[];
   /** Seconds spent proving (without waiting in the queue). */
   seconds: number;
 }
@@ -68,12 +85,65 @@ function record(proof: Groth16Proof, publicSignals: readonly bigint[], t0: numbe
   };
 }
 
+/** The JSON form of a chain of chunk proofs (decimal strings, Solidity-ordered points). */
+export function chunkProofsJson(proofs: readonly ChunkProof[]): ChunkProofJson[] {
+  return proofs.map((c) => ({
+    kind: c.kind,
+    index: c.index,
+    proof: c.proof,
+    publicSignals: c.publicSignals.map(String),
+    solidity: decimalStrings(toSolidityProof(c.proof)) as SolidityProofJson,
+  }));
+}
+
+/**
+ * A chunked module's chain for a call: builds (cached) the shape's two chunk circuits and proves
+ * every chunk in `pool` (src/zk `proveChunkedModule`). Rejects when the chain's C_m, hX or fY are
+ * not `expected`'s (the secrets or X are not the call's).
+ */
+export async function proveChunkedJob(
+  job: ProofJob & { chunked: NonNullable<ProofJob["chunked"]> },
+  pool?: ProvingPool,
+): Promise<{ chunks: ChunkProof[]; seconds: number }> {
+  const t0 = performance.now();
+  const art = await buildChunkedCircuits(job.chunked.shape);
+  const out = await proveChunkedModule(
+    art,
+    { A: job.A, B: job.B, X: job.X, salts: job.chunked.salts, rho: job.rho },
+    { pool },
+  );
+  const [C_m, hX, , fY] = job.expected;
+  const got = { C_m: out.C_m, hX: out.hX, fY: out.fY };
+  for (const [k, want] of [
+    ["C_m", C_m],
+    ["hX", hX],
+    ["fY", fY],
+  ] as const) {
+    if (got[k] !== want) {
+      throw new Error(
+        `the chunk chain of module ${job.module} gives ${k} ${got[k]}, the call has ${want}: the secrets or X are not the call's`,
+      );
+    }
+  }
+  return { chunks: out.proofs, seconds: (performance.now() - t0) / 1000 };
+}
+
 /**
  * The default prover: build (cached) the shape's circuit and prove the call's public signals
- * `job.expected` in a prover process of `pool` (default: the shared pool). Rejects with
- * WitnessError when the witness does not give `job.expected`.
+ * `job.expected` in a prover process of `pool` (default: the shared pool); a chunked module's
+ * chain with every chunk in the pool. Rejects with WitnessError when the witness does not give
+ * `job.expected`.
  */
 export async function proveJob(job: ProofJob, pool: ProvingPool = sharedProvingPool()): Promise<ProofRecord> {
+  if (job.chunked !== undefined) {
+    const { chunks, seconds } = await proveChunkedJob({ ...job, chunked: job.chunked }, pool);
+    return {
+      proof: null,
+      publicSignals: job.expected.map(String),
+      chunks: chunkProofsJson(chunks),
+      seconds,
+    };
+  }
   const t0 = performance.now();
   const art = await buildCircuit(job.shape);
   const out = await pool.prove(
@@ -86,6 +156,10 @@ export async function proveJob(job: ProofJob, pool: ProvingPool = sharedProvingP
 
 /** The in-process prover (blocks the event loop during witness calculation and parts of proving). */
 export async function proveJobInProcess(job: ProofJob): Promise<ProofRecord> {
+  if (job.chunked !== undefined) {
+    const { chunks, seconds } = await proveChunkedJob({ ...job, chunked: job.chunked });
+    return { proof: null, publicSignals: job.expected.map(String), chunks: chunkProofsJson(chunks), seconds };
+  }
   const t0 = performance.now();
   const art = await buildCircuit(job.shape);
   const { proof, publicSignals } = await proveModule(art, {

@@ -21,7 +21,14 @@ import type { AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
-import { computeRho, fingerprint, loraProduct, outputDigest, weightCommitment } from "../zk/index.js";
+import {
+  chunkedCommitment,
+  computeRho,
+  fingerprint,
+  loraProduct,
+  outputDigest,
+  weightCommitment,
+} from "../zk/index.js";
 import { HttpRequestError, MpiError } from "./errors.js";
 import { ActivationHashCache } from "./hashcache.js";
 import { eip712Domain, recoverInferenceRequest, signInferenceResponse } from "./eip712.js";
@@ -31,6 +38,7 @@ import type { ProofJob, ProofRecord } from "./prover.js";
 import { JsonFileWriter, loadServerTranscript } from "./transcript.js";
 import type { ServerTranscript, ServerTranscriptEntry } from "./transcript.js";
 import type { CommitSecrets, DealContext, ManifestModule } from "./types.js";
+import { chunkedShapeOf } from "./types.js";
 import { MAX_ABS_X, parseInferRequest, parseUint } from "./wire.js";
 import type { DealStatusBody, HealthBody, InferResponseBody, ProofResponseBody } from "./wire.js";
 import { P } from "../zk/index.js";
@@ -154,7 +162,17 @@ export class ContributorServer {
     }
     for (const [i, m] of mods.entries()) {
       const s = secrets.modules[i];
-      const c = await weightCommitment(s.A, s.B, s.salt);
+      const cs = chunkedShapeOf(m);
+      if (cs !== undefined && s.chunkSalts === undefined) {
+        throw new MpiError(
+          "secrets_mismatch",
+          `deal ${deal.dealId}: module ${i} (${m.target}) is chunked (${m.shape.name}) but its secrets have no chunk salts`,
+        );
+      }
+      const c =
+        cs === undefined
+          ? await weightCommitment(s.A, s.B, s.salt)
+          : (await chunkedCommitment(s.A, s.B, s.chunkSalts!, cs)).C_m;
       if (c.toString() !== m.C_m) {
         throw new MpiError(
           "secrets_mismatch",
@@ -513,9 +531,23 @@ export class ContributorServer {
     d.rowsUsed[m] += r.rows;
     let answered = false;
     try {
-      const hX = await this.hashes.hash(r.X);
+      const chunked = chunkedShapeOf(mod);
+      const hX = await this.hashes.hash(r.X, chunked);
       if (hX !== r.hX) {
-        throw new HttpRequestError(400, "hx_mismatch", `hX ${r.hX} is not activationHash(X) = ${hX}`);
+        // name the variant when the buyer hashed X as if the module were v1
+        if (chunked !== undefined && (await this.hashes.hash(r.X)) === r.hX) {
+          throw new HttpRequestError(
+            400,
+            "hx_wrong_variant",
+            `hX ${r.hX} is the v1 activationHash(X), but module ${m} is committed to the chunked shape ${mod.shape.name}: ` +
+              `send chunkedActivationHash(X, shape).hX = ${hX} (the manifest's module has "chunked")`,
+          );
+        }
+        throw new HttpRequestError(
+          400,
+          "hx_mismatch",
+          `hX ${r.hX} is not ${chunked === undefined ? "activationHash(X)" : `chunkedActivationHash(X, ${mod.shape.name}).hX`} = ${hX}`,
+        );
       }
       const secret = d.secrets.modules[m];
       const Y = loraProduct(r.X, secret.A, secret.B);
@@ -599,6 +631,10 @@ export class ContributorServer {
       X,
       rho,
       expected: [BigInt(mod.C_m), hX, rho, fY],
+      chunked:
+        secret.chunkSalts === undefined
+          ? undefined
+          : { shape: chunkedShapeOf(mod)!, salts: secret.chunkSalts },
     });
   }
 
@@ -662,7 +698,7 @@ export class ContributorServer {
           status: "ready",
           proof: s.record.proof,
           publicSignals: s.record.publicSignals,
-          solidity: s.record.solidity,
+          ...(s.record.chunks === undefined ? { solidity: s.record.solidity } : { chunks: s.record.chunks }),
         };
         return [200, body];
       }

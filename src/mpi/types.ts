@@ -7,6 +7,8 @@
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { getAddress, isHexString } from "ethers";
+import { chunkCounts, chunkedShapeId, validateChunkedShape } from "../zk/index.js";
+import type { ChunkSalts, ChunkedShape } from "../zk/index.js";
 import { FileFormatError } from "./errors.js";
 
 /** Fixed-point scales in bits (ARCHITECTURE.md "Quantization"). */
@@ -25,6 +27,17 @@ export interface ShapeRef {
   DOUT: number;
 }
 
+/**
+ * A module committed to the chunked variant (ARCHITECTURE.md "Chunked variant"): the chunk widths
+ * of its chunked shape (circuits/chunk-shapes.json). Absent for a v1 (monolithic) module.
+ */
+export interface ManifestChunking {
+  /** Rows of A per A chunk (divides DIN). */
+  WA: number;
+  /** Columns of B per B chunk (divides DOUT). */
+  WB: number;
+}
+
 /** One module of the public manifest. */
 export interface ManifestModule {
   /** Module index m (0-based position in `modules`). */
@@ -38,10 +51,18 @@ export interface ManifestModule {
   DIN: number;
   R: number;
   DOUT: number;
-  /** Circuit shape the module is proven with; T = rows per call. */
+  /**
+   * Circuit shape the module is proven with; T = rows per call. For a chunked module: the chunked
+   * shape's name and dims (its widths in `chunked`).
+   */
   shape: ShapeRef;
-  /** keccak256 shape id (bytes32 hex) of `shape`. */
+  /** keccak256 shape id (bytes32 hex) of `shape`: `shapeId` (v1) or `chunkedShapeId` (chunked). */
   shapeId: string;
+  /**
+   * Present iff the module is committed to the chunked variant: then `C_m = chunkedCommitment`,
+   * the buyer's hX is `chunkedActivationHash(X).hX` and an entry is proven by a chain of chunk proofs.
+   */
+  chunked?: ManifestChunking;
   scales: Scales;
   /** s = lora_alpha / r; the buyer adds s * Y / 2^(fx+fa+fb). */
   scaling: number;
@@ -74,7 +95,10 @@ export interface ModuleSecret {
   A: bigint[][];
   /** B (R x DOUT), fixed point. */
   B: bigint[][];
+  /** The salt of `C_m = Sponge_1(A ‖ B ‖ salt)` (v1); 0 (unused) for a chunked module. */
   salt: bigint;
+  /** A chunked module's salts, one per weight chunk (`randomChunkSalts`); absent for v1. */
+  chunkSalts?: ChunkSalts;
 }
 
 /** The contributor's private commit file: quantized weights and salts. Never leaves the server. */
@@ -170,6 +194,30 @@ export function parseManifest(raw: unknown): CommitManifest {
         throw new FileFormatError(`${what}.${k} differs from its shape`);
     }
     parseBigInt(req(m, "C_m", what), `${what}.C_m`, true);
+    const chunked = (m as { chunked?: unknown }).chunked;
+    if (chunked !== undefined) {
+      const c = chunked as ManifestChunking;
+      const cs: ChunkedShape = {
+        name: shape.name,
+        T: shape.T,
+        DIN: shape.DIN,
+        R: shape.R,
+        DOUT: shape.DOUT,
+        WA: int(req(c, "WA", `${what}.chunked`), `${what}.chunked.WA`),
+        WB: int(req(c, "WB", `${what}.chunked`), `${what}.chunked.WB`),
+      };
+      let id: string;
+      try {
+        id = chunkedShapeId(validateChunkedShape(cs));
+      } catch (err) {
+        throw new FileFormatError(`${what}.chunked: ${(err as Error).message}`);
+      }
+      if (String(req(m, "shapeId", what)).toLowerCase() !== id.toLowerCase()) {
+        throw new FileFormatError(
+          `${what}.shapeId must be the chunked shape id ${id} of ${shape.name} (WA ${cs.WA}, WB ${cs.WB})`,
+        );
+      }
+    }
     const scales = req<Scales>(m, "scales", what);
     for (const k of ["fx", "fa", "fb"] as const) int(req(scales, k, `${what}.scales`), `${what}.scales.${k}`);
     if (typeof req(m, "scaling", what) !== "number")
@@ -179,6 +227,13 @@ export function parseManifest(raw: unknown): CommitManifest {
   return raw as CommitManifest;
 }
 
+/** The chunked shape of a module committed to the chunked variant; undefined for a v1 module. */
+export function chunkedShapeOf(m: Pick<ManifestModule, "shape" | "chunked">): ChunkedShape | undefined {
+  if (m.chunked === undefined) return undefined;
+  const { name, T, DIN, R, DOUT } = m.shape;
+  return { name, T, DIN, R, DOUT, WA: m.chunked.WA, WB: m.chunked.WB };
+}
+
 /** JSON form of the secrets (bigints as decimal strings). */
 export function secretsToJson(s: CommitSecrets): unknown {
   return {
@@ -186,7 +241,9 @@ export function secretsToJson(s: CommitSecrets): unknown {
     modules: s.modules.map((m) => ({
       index: m.index,
       target: m.target,
-      salt: m.salt.toString(),
+      ...(m.chunkSalts === undefined
+        ? { salt: m.salt.toString() }
+        : { chunkSalts: { a: m.chunkSalts.a.map(String), b: m.chunkSalts.b.map(String) } }),
       A: m.A.map((r) => r.map(String)),
       B: m.B.map((r) => r.map(String)),
     })),
@@ -210,12 +267,34 @@ export function parseSecrets(raw: unknown, manifest: CommitManifest): CommitSecr
       if (req(m, "index", what) !== i || req(m, "target", what) !== mm.target) {
         throw new FileFormatError(`${what} must be module ${i} (${mm.target})`);
       }
+      const A = matrix(req(m, "A", what), mm.DIN, mm.R, `${what}.A`);
+      const B = matrix(req(m, "B", what), mm.R, mm.DOUT, `${what}.B`);
+      const cs = chunkedShapeOf(mm);
+      if (cs === undefined) {
+        return {
+          index: i,
+          target: mm.target,
+          salt: parseBigInt(req(m, "salt", what), `${what}.salt`, true),
+          A,
+          B,
+        };
+      }
+      const { KA, KB } = chunkCounts(cs);
+      const raw = req<{ a?: unknown; b?: unknown }>(m, "chunkSalts", what);
+      const list = (v: unknown, n: number, k: "a" | "b"): bigint[] => {
+        if (!Array.isArray(v) || v.length !== n)
+          throw new FileFormatError(
+            `${what}.chunkSalts.${k} must hold ${n} salts (chunked shape ${cs.name})`,
+          );
+        return v.map((x, j) => parseBigInt(x, `${what}.chunkSalts.${k}[${j}]`, true));
+      };
       return {
         index: i,
         target: mm.target,
-        salt: parseBigInt(req(m, "salt", what), `${what}.salt`, true),
-        A: matrix(req(m, "A", what), mm.DIN, mm.R, `${what}.A`),
-        B: matrix(req(m, "B", what), mm.R, mm.DOUT, `${what}.B`),
+        salt: 0n,
+        chunkSalts: { a: list(raw.a, KA, "a"), b: list(raw.b, KB, "b") },
+        A,
+        B,
       };
     }),
   };

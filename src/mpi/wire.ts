@@ -52,14 +52,29 @@ export interface SolidityProofJson {
   c: [string, string];
 }
 
+/** One chunk proof of a chunked module's chain (A chunks 0..KA-1, then B chunks 0..KB-1). */
+export interface ChunkProofJson {
+  kind: "A" | "B";
+  index: number;
+  /** The snarkjs proof. */
+  proof: unknown;
+  /** The chunk's public signals in circuit order (A `[hA, hX, rho, Lin, Lout]`, B `[hB, rho, Lin, Lout, fIn, fOut]`). */
+  publicSignals: string[];
+  /** The proof as the Solidity chunk verifier takes it (pi_b pairs swapped), decimal strings. */
+  solidity: SolidityProofJson;
+}
+
 /** 200 answer of the proof route. */
 export interface ProofResponseBody {
   status: "ready";
+  /** The snarkjs proof (v1 module); null for a chunked module (see `chunks`). */
   proof: unknown;
   /** [C_m, hX, rho, fY] as decimal strings. */
   publicSignals: string[];
-  /** The proof as the Solidity verifier takes it (pi_b pairs swapped), decimal strings. */
-  solidity: SolidityProofJson;
+  /** The proof as the Solidity verifier takes it (pi_b pairs swapped), decimal strings (v1 module). */
+  solidity?: SolidityProofJson;
+  /** A chunked module's chain of chunk proofs (instead of `proof` and `solidity`). */
+  chunks?: ChunkProofJson[];
 }
 
 export interface DealStatusBody {

@@ -27,7 +27,7 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
     const r = await proveStep({ workspace: ws, client, jobs, fresh: args.fresh });
     for (const p of r.proofs) {
       console.log(
-        `entry ${p.entryIndex} (module ${p.module}, ${p.shape}): ${p.source === "background" ? "background proof" : "proved"} in ${p.proveSeconds.toFixed(1)} s, verified off-chain in ${(p.verifySeconds * 1000).toFixed(0)} ms`,
+        `entry ${p.entryIndex} (module ${p.module}, ${p.shape}${p.chunks === undefined ? "" : `, chain of ${p.chunks.length} chunk proofs`}): ${p.source === "background" ? "background proof" : "proved"} in ${p.proveSeconds.toFixed(1)} s, verified off-chain in ${(p.verifySeconds * 1000).toFixed(0)} ms`,
       );
     }
     if (r.skipped.length > 0) console.log(`already proven on-chain: entries ${r.skipped.join(", ")}`);

@@ -4,7 +4,7 @@ import { dealIdOf, dealStatus } from "../../src/app/steps.js";
 import { formatAmount, formatStatus } from "../../src/app/format.js";
 import { Workspace } from "../../src/app/workspace.js";
 import { decimalStrings } from "../../src/mpi/index.js";
-import { loadShapes, shapeId } from "../../src/zk/index.js";
+import { chunkedShapeId, loadChunkedShapes, loadShapes, shapeId } from "../../src/zk/index.js";
 import { clientOf, connect, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
@@ -39,7 +39,12 @@ export default async function statusAction(args: Args, hre: HardhatRuntimeEnviro
     const report = await dealStatus(client, await dealIdOf(ws, args.deal));
     if (args.json) console.log(JSON.stringify(decimalStrings(report), null, 2));
     else {
-      const names = new Map((await loadShapes()).map((s) => [shapeId(s).toLowerCase(), s.name]));
+      const names = new Map([
+        ...(await loadShapes()).map((s) => [shapeId(s).toLowerCase(), s.name] as const),
+        ...(await loadChunkedShapes()).map(
+          (s) => [chunkedShapeId(s).toLowerCase(), `${s.name} (chunked)`] as const,
+        ),
+      ]);
       for (const line of formatStatus(report, names)) console.log(line);
     }
   });

@@ -104,8 +104,11 @@ describe("# mpi commit step (tiny Llama fixture, LoRA r=2 on q_proj: shape t2_i8
   it("Should refuse adapters that do not fit the model or any shape", async function () {
     const missing = { ...adapter, modules: adapter.modules.slice(1) };
     expect(await rejection(commitAdapter({ model, adapter: missing }))).to.be.instanceOf(CommitError);
-    const noShape = await rejection(commitAdapter({ model, adapter, shapes: [] }));
+    const noShape = await rejection(commitAdapter({ model, adapter, shapes: [], chunkedShapes: [] }));
     expect((noShape as CommitError).code).to.equal("no_shape");
+    // With no v1 shape but a chunked shape of the module's dims, the module falls back to the chunked variant.
+    const fallback = await commitAdapter({ model, adapter, shapes: [] });
+    expect(fallback.manifest.modules.every((m) => m.chunked?.WA === 4 && m.chunked.WB === 4)).to.equal(true);
   });
 
   it("Should run the multi-party forward on the tiny Llama (T=2 rows per call) and match the float LoRA", async function () {
