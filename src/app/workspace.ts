@@ -7,13 +7,13 @@
  * |---|---|---|
  * | `adapter/` | (input, optional) | the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) |
  * | `manifest.json` | commit | PUBLIC commit manifest: base model hash, per module target, shape, scales, C_m |
- * | `secrets.json` | commit | PRIVATE (mode 0600): quantized A, B and the salt per module; never share |
+ * | `secrets.json` | commit | PRIVATE (mode 0600): quantized A, B and the salt per module (chunk salts for a chunked module); never share |
  * | `deal.json` | propose | PUBLIC deal context: chainId, escrow, dealId, buyer, contributor, manifest |
  * | `server-transcript.json` | serve | contributor: every answered call in full (X, Y, hashes, signatures) |
  * | `server-proofs/` | serve | contributor: proofs made in the background, one per answered call |
  * | `buyer-transcript.json` | infer | buyer: per call (module, hX, hY, fY, rho, contributor signature) |
  * | `evaluation.json` | infer | buyer: loss/perplexity with and without the adapter, tokens used |
- * | `proofs/entry-<i>.json` | prove | contributor: the proof of the deal's registered entry i |
+ * | `proofs/entry-<i>.json` | prove | contributor: the proof of the deal's registered entry i (a chunked module's: its chain of chunk proofs) |
  */
 import { existsSync } from "node:fs";
 import { mkdir, readdir } from "node:fs/promises";

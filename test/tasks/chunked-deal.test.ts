@@ -28,7 +28,13 @@ import { Workspace } from "../../src/app/workspace.js";
 import { ContractRevertError, ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js";
 import { loadBaseModel, writeRandomAdapter, writeTinyLlama } from "../../src/model/index.js";
-import { RemoteLoraClient, loadBuyerTranscript, loadManifest, loadSecrets } from "../../src/mpi/index.js";
+import {
+  ProofCheckError,
+  RemoteLoraClient,
+  loadBuyerTranscript,
+  loadManifest,
+  loadSecrets,
+} from "../../src/mpi/index.js";
 import {
   buildChunkedCircuits,
   buildCircuit,
@@ -38,6 +44,7 @@ import {
   loadShapes,
   shapeId,
 } from "../../src/zk/index.js";
+import { tamperingProxy } from "../mpi/fixtures.js";
 
 const V1 = "t2_i8_r2_o8";
 const CHUNKED = "t2_i8_r2_o8_a4_b4";
@@ -164,6 +171,26 @@ describe("# chunked module through the deal steps (tiny Llama, in-process chain)
       expect(chain.proof).to.equal(null);
       expect(chain.chunks?.map((c) => `${c.kind}${c.index}`)).to.deep.equal(["A0", "A1", "B0", "B1"]);
       expect(chain.publicSignals).to.deep.equal([manifest.modules[0].C_m, q.hX, q.rho, q.fY]);
+      // A chain with a broken link (A1's Lout rewritten by a man in the middle) is refused by the buyer.
+      const proxy = await tamperingProxy(
+        served.url,
+        (b) => {
+          const chunks = structuredClone(b.chunks) as { publicSignals: string[] }[];
+          chunks[1].publicSignals[4] = (BigInt(chunks[1].publicSignals[4]) + 1n).toString();
+          return { ...b, chunks };
+        },
+        /\/proofs\/0\//,
+      );
+      try {
+        const viaProxy = new RemoteLoraClient({ url: proxy.url, deal: served.deal, signer: buyer });
+        viaProxy.entries.push(...entries);
+        const bad = await viaProxy.fetchProof(0, q.hX).catch((e: unknown) => e);
+        expect(bad).to.be.instanceOf(ProofCheckError);
+        expect((bad as ProofCheckError).code).to.equal("bad_proof");
+        expect((bad as Error).message).to.match(/broken link: chunk A1's Lout is not chunk B0's Lin/);
+      } finally {
+        await proxy.close();
+      }
       const v = await client.fetchProof(1, entries.find((e) => e.module === 1)!.hX);
       expect(v.solidity).to.have.keys(["a", "b", "c"]);
     } finally {
