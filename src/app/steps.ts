@@ -365,6 +365,28 @@ export async function fundStep(
   const { deal, entries } = await loadBuyerTranscript(
     o.workspace.need(o.workspace.buyerTranscript, "zklora:infer"),
   );
+  // The manifest the buyer used (each module's variant decides its hX) must be the deal's on chain.
+  const onChain = await o.client.getModules(deal.dealId);
+  const mods = deal.manifest.modules;
+  const differs = (i: number): string | undefined => {
+    const c = onChain[i];
+    const m = mods[i];
+    if (c === undefined || m === undefined)
+      return `${onChain.length} modules on chain, ${mods.length} in the manifest`;
+    if (c.shapeId.toLowerCase() !== m.shapeId.toLowerCase())
+      return `module ${i} (${m.target}): shape id ${m.shapeId} (${m.chunked === undefined ? "v1" : "chunked"} ${m.shape.name}) in the manifest, ${c.shapeId} on chain`;
+    if (c.commitment !== BigInt(m.C_m))
+      return `module ${i} (${m.target}): C_m ${m.C_m} in the manifest, ${c.commitment} on chain`;
+    return undefined;
+  };
+  for (let i = 0; i < Math.max(onChain.length, mods.length); i++) {
+    const why = differs(i);
+    if (why !== undefined) {
+      throw new UsageError(
+        `the manifest of buyer-transcript.json is not deal ${deal.dealId}'s on chain (${why}): do not fund; get the deal's deal.json and run zklora:infer again`,
+      );
+    }
+  }
   const picked =
     o.select === "first"
       ? deal.manifest.modules.flatMap((m) => entries.filter((e) => e.module === m.index).slice(0, 1))

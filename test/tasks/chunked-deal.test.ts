@@ -198,6 +198,19 @@ describe("# chunked module through the deal steps (tiny Llama, in-process chain)
       await model.close();
     }
 
+    // A buyer whose manifest says q_proj is v1 (not the deal's on chain) is stopped before paying.
+    const transcript = await readFile(ws.buyerTranscript, "utf8");
+    const lied = JSON.parse(transcript) as { deal: { manifest: { modules: Record<string, unknown>[] } } };
+    delete lied.deal.manifest.modules[0].chunked;
+    lied.deal.manifest.modules[0].shapeId = shapeId({ T: 2, DIN: 8, R: 2, DOUT: 8 });
+    await writeFile(ws.buyerTranscript, JSON.stringify(lied));
+    const notFunded = await fundStep({ workspace: ws, client: asBuyer }).catch((e: unknown) => e);
+    expect((notFunded as Error).message).to.match(
+      /module 0 .*v1 t2_i8_r2_o8_a4_b4\) in the manifest, 0x[0-9a-f]{64} on chain/,
+    );
+    expect((await asBuyer.getDeal(dealId)).status).to.equal("Proposed");
+    await writeFile(ws.buyerTranscript, transcript);
+
     await fundStep({ workspace: ws, client: asBuyer });
     const entries = await asContributor.getEntries(dealId);
     expect(entries.map((e) => e.module)).to.deep.equal([0, 1]);
