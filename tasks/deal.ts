@@ -157,7 +157,7 @@ export const inferTask = task(
 
 export const fundTask = task(
   "zklora:fund",
-  "Buyer: deposit the price (ETH, or ERC-20 after approve) and register the transcript entries to be proven (at least one per module). In: <workspace>/buyer-transcript.json. Out: the funding transaction and the proving deadline",
+  "Buyer: check the transcript's manifest (each module's shape id, so its v1/chunked variant, and C_m) against the deal on chain, then deposit the price (ETH, or ERC-20 after approve) and register the transcript entries to be proven (at least one per module). In: <workspace>/buyer-transcript.json. Out: the funding transaction and the proving deadline",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
