@@ -6,7 +6,8 @@ import {ChunkedModuleVerifier} from "../ChunkedModuleVerifier.sol";
 import {IChunkedModuleVerifier} from "../interfaces/IChunkedModuleVerifier.sol";
 import {IGroth16Verifier5} from "../interfaces/IGroth16Verifier5.sol";
 import {IGroth16Verifier6} from "../interfaces/IGroth16Verifier6.sol";
-import {SignalBookVerifier5, SignalBookVerifier6} from "./SignalBookVerifier.sol";
+import {IGroth16BatchVerifierN} from "../interfaces/IGroth16BatchVerifierN.sol";
+import {SignalBookBatchVerifier, SignalBookVerifier5, SignalBookVerifier6} from "./SignalBookVerifier.sol";
 
 /// @notice Fuzz tests of how `ChunkedModuleVerifier` chains the public signals of a module's chunk proofs:
 ///         with chunk verifiers that accept exactly the recorded (proof, signals) pairs, an honest chain
@@ -22,18 +23,45 @@ contract ChunkedModuleVerifierTest is TestBase {
 
     SignalBookVerifier5 internal bookA;
     SignalBookVerifier6 internal bookB;
+    SignalBookBatchVerifier internal batchA;
+    SignalBookBatchVerifier internal batchB;
     ChunkedModuleVerifier internal verifier;
 
     function setUp() public {
         bookA = new SignalBookVerifier5();
         bookB = new SignalBookVerifier6();
-        verifier = new ChunkedModuleVerifier(
-            IGroth16Verifier5(address(bookA)),
-            IGroth16Verifier6(address(bookB)),
+        batchA = new SignalBookBatchVerifier(address(bookA), 5);
+        batchB = new SignalBookBatchVerifier(address(bookB), 6);
+        verifier = _verifier(
+            address(bookA),
+            address(bookB),
+            address(batchA),
+            address(batchB),
             KA,
             KB,
             LINK_START
         );
+    }
+
+    function _verifier(
+        address a,
+        address b,
+        address ba,
+        address bb,
+        uint256 ka,
+        uint256 kb,
+        uint256 linkStart
+    ) internal returns (ChunkedModuleVerifier) {
+        return
+            new ChunkedModuleVerifier(
+                IGroth16Verifier5(a),
+                IGroth16Verifier6(b),
+                IGroth16BatchVerifierN(ba),
+                IGroth16BatchVerifierN(bb),
+                ka,
+                kb,
+                linkStart
+            );
     }
 
     function _rand(uint256 seed, string memory what, uint256 i) internal pure returns (uint256) {
@@ -231,28 +259,68 @@ contract ChunkedModuleVerifierTest is TestBase {
     }
 
     function test_ConstructorChecksItsInputs() public {
+        address a = address(bookA);
+        address b = address(bookB);
+        address ba = address(batchA);
+        address bb = address(batchB);
         vm.expectRevert(
             abi.encodeWithSelector(ChunkedModuleVerifier.ChunkVerifierHasNoCode.selector, address(0))
         );
-        new ChunkedModuleVerifier(IGroth16Verifier5(address(0)), IGroth16Verifier6(address(bookB)), 1, 1, 0);
+        _verifier(address(0), b, ba, bb, 1, 1, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(ChunkedModuleVerifier.ChunkVerifierHasNoCode.selector, address(0))
+        );
+        _verifier(a, b, ba, address(0), 1, 1, 0);
+        // Batch verifiers of the wrong kind (signal count) or contracts that are not batch verifiers.
+        vm.expectRevert(abi.encodeWithSelector(ChunkedModuleVerifier.WrongBatchVerifier.selector, bb, 5));
+        _verifier(a, b, bb, bb, 1, 1, 0);
+        vm.expectRevert(abi.encodeWithSelector(ChunkedModuleVerifier.WrongBatchVerifier.selector, ba, 6));
+        _verifier(a, b, ba, ba, 1, 1, 0);
+        vm.expectRevert(abi.encodeWithSelector(ChunkedModuleVerifier.WrongBatchVerifier.selector, a, 5));
+        _verifier(a, b, a, bb, 1, 1, 0);
         vm.expectRevert(abi.encodeWithSelector(ChunkedModuleVerifier.InvalidChunkCounts.selector, 0, 1));
-        new ChunkedModuleVerifier(
-            IGroth16Verifier5(address(bookA)),
-            IGroth16Verifier6(address(bookB)),
-            0,
-            1,
-            0
-        );
+        _verifier(a, b, ba, bb, 0, 1, 0);
         vm.expectRevert(abi.encodeWithSelector(ChunkedModuleVerifier.LinkStartNotInField.selector, P));
-        new ChunkedModuleVerifier(
-            IGroth16Verifier5(address(bookA)),
-            IGroth16Verifier6(address(bookB)),
-            1,
-            1,
-            P
-        );
+        _verifier(a, b, ba, bb, 1, 1, P);
         (uint256 ka, uint256 kb) = verifier.chunkCounts();
         assertEq(ka, KA, "KA");
         assertEq(kb, KB, "KB");
+        assertEq(address(verifier.chunkABatchVerifier()), ba, "A batch verifier");
+        assertEq(address(verifier.chunkBBatchVerifier()), bb, "B batch verifier");
+    }
+
+    function testFuzz_BatchVerifierThatRejectsAValidChainIsReported(uint256 seed, bool isB) public {
+        (
+            uint256[4] memory signals,
+            IChunkedModuleVerifier.ChunkA[] memory chunksA,
+            IChunkedModuleVerifier.ChunkB[] memory chunksB
+        ) = _chain(seed);
+        // Every chunk verifies with the generated (book) verifier but the batch verifier says no: the
+        // contract neither accepts nor blames a chunk.
+        (isB ? batchB : batchA).setRejectAll(true);
+        assertEq(
+            keccak256(_reverts(signals, chunksA, chunksB)),
+            keccak256(abi.encodeWithSelector(ChunkedModuleVerifier.ChunkBatchRejected.selector, isB)),
+            "batch disagreement"
+        );
+    }
+
+    function testFuzz_InvalidChunkFailsItsBatchAndIsNamed(uint256 seed, uint256 which) public {
+        (
+            uint256[4] memory signals,
+            IChunkedModuleVerifier.ChunkA[] memory chunksA,
+            IChunkedModuleVerifier.ChunkB[] memory chunksB
+        ) = _chain(seed);
+        // A proof point the book never recorded (another A point): its batch fails and the scan names it.
+        which = bound(which, 0, KA + KB - 1);
+        bool isB = which >= KA;
+        uint256 index = isB ? which - KA : which;
+        if (isB) chunksB[index].a[1] = 99;
+        else chunksA[index].a[1] = 99;
+        assertEq(
+            keccak256(_reverts(signals, chunksA, chunksB)),
+            keccak256(abi.encodeWithSelector(IChunkedModuleVerifier.InvalidChunkProof.selector, isB, index)),
+            "named chunk"
+        );
     }
 }

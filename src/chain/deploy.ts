@@ -23,8 +23,15 @@ import type {
   DeploymentRecord,
 } from "./deployments.js";
 import { POSEIDON1_ABI, POSEIDON1_BYTECODE } from "./poseidon1.js";
-import { bytecodeHoldsKey, type BatchVerificationKey } from "./batch.js";
-import { VERIFIER_KEYS } from "./verifierKeys.js";
+import {
+  bytecodeHoldsKey,
+  bytecodeHoldsKeyN,
+  keySignalCount,
+  type BatchVerificationKey,
+  type BatchVerificationKeyN,
+  type ChunkVerificationKeys,
+} from "./batch.js";
+import { CHUNK_VERIFIER_KEYS, VERIFIER_KEYS } from "./verifierKeys.js";
 
 /** What deploying a contract needs from its compiled artifact. */
 export interface ContractArtifact {
@@ -80,6 +87,11 @@ export interface ChunkedVerifierSpec {
   chunkA: ContractArtifact;
   /** The compiled `Groth16ChunkB_<shapeName>`. */
   chunkB: ContractArtifact;
+  /**
+   * The keys of `chunkA` and `chunkB` (`collectZkloraArtifacts` takes them from CHUNK_VERIFIER_KEYS), for the
+   * shape's two `Groth16BatchVerifierN`; checked against the two artifacts' bytecode before deploying.
+   */
+  keys: ChunkVerificationKeys;
   /** `Sponge_6(0,…,0 || 1 || 0)` for the shape's R (src/zk `linkStart`). */
   linkStart: bigint;
 }
@@ -91,6 +103,8 @@ export function chunkedVariantOf(WA: number, WB: number): string {
 
 /** The contract that checks a chunked shape's chains. */
 export const CHUNKED_MODULE_VERIFIER_CONTRACT = "ChunkedModuleVerifier";
+/** The N-signal batch verifier's contract name (two per chunked shape: the A chunk key and the B chunk key). */
+export const BATCH_VERIFIER_N_CONTRACT = "Groth16BatchVerifierN";
 /** The prefixes of the generated chunk verifiers' contract names. */
 export const CHUNK_VERIFIER_PREFIXES = { A: "Groth16ChunkA_", B: "Groth16ChunkB_" } as const;
 
@@ -116,6 +130,8 @@ export interface ZkloraArtifacts {
   chunkedVerifiers?: ChunkedVerifierSpec[];
   /** The compiled `ChunkedModuleVerifier`. */
   chunkedModuleVerifier?: ContractArtifact;
+  /** The compiled `Groth16BatchVerifierN` (chunked shapes need it). */
+  batchVerifierN?: ContractArtifact;
 }
 
 /** Options of `deployZklora`. */
@@ -349,7 +365,11 @@ export async function deployZklora(
   };
 }
 
-/** Deploys one chunked shape's chunk verifiers and ChunkedModuleVerifier and registers the latter. */
+/**
+ * Deploys one chunked shape's two generated chunk verifiers, a `Groth16BatchVerifierN` with each one's key
+ * (checked against its bytecode and signal count first), the `ChunkedModuleVerifier` over the four, and
+ * registers the latter.
+ */
 async function deployChunked(
   signer: Signer,
   registry: Contract,
@@ -359,11 +379,26 @@ async function deployChunked(
   log: (m: string) => void,
 ): Promise<DeployedShape> {
   const moduleArtifact = artifacts.chunkedModuleVerifier;
-  if (moduleArtifact === undefined) {
+  const batchArtifact = artifacts.batchVerifierN;
+  if (moduleArtifact === undefined || batchArtifact === undefined) {
     throw new DeployError(
-      `chunked shape ${spec.shapeName} needs the compiled ${CHUNKED_MODULE_VERIFIER_CONTRACT}`,
+      `chunked shape ${spec.shapeName} needs the compiled ${CHUNKED_MODULE_VERIFIER_CONTRACT} and ${BATCH_VERIFIER_N_CONTRACT}`,
     );
   }
+  const checkKey = (
+    kind: "A" | "B",
+    artifact: ContractArtifact,
+    key: BatchVerificationKeyN,
+    signals: number,
+  ) => {
+    if (keySignalCount(key) !== signals || !bytecodeHoldsKeyN(artifact.bytecode, key)) {
+      throw new DeployError(
+        `the ${kind} chunk batch verification key of ${spec.shapeName} is not the ${signals}-signal key of the compiled ${artifact.contractName}: run \`npm run abi\` to regenerate src/chain/verifierKeys.ts from contracts/verifiers`,
+      );
+    }
+  };
+  checkKey("A", spec.chunkA, spec.keys.A, 5);
+  checkKey("B", spec.chunkB, spec.keys.B, 6);
   const { T, DIN, R, DOUT, WA, WB } = spec.shapeDims;
   if (!(WA >= 1 && WB >= 1 && DIN % WA === 0 && DOUT % WB === 0)) {
     throw new DeployError(
@@ -374,10 +409,12 @@ async function deployChunked(
   const KB = DOUT / WB;
   const a = await deployOne(signer, spec.chunkA, [], log);
   const b = await deployOne(signer, spec.chunkB, [], log);
+  const batchA = await deployOne(signer, batchArtifact, [spec.keys.A], log);
+  const batchB = await deployOne(signer, batchArtifact, [spec.keys.B], log);
   const cmv = await deployOne(
     signer,
     moduleArtifact,
-    [a.info.address, b.info.address, KA, KB, spec.linkStart],
+    [a.info.address, b.info.address, batchA.info.address, batchB.info.address, KA, KB, spec.linkStart],
     log,
   );
   const variant = chunkedVariantOf(WA, WB);
@@ -390,6 +427,7 @@ async function deployChunked(
   abis[spec.chunkA.contractName] = spec.chunkA.abi;
   abis[spec.chunkB.contractName] = spec.chunkB.abi;
   abis[moduleArtifact.contractName] = moduleArtifact.abi;
+  abis[batchArtifact.contractName] = batchArtifact.abi;
   const chunked: DeployedChunking = {
     WA,
     WB,
@@ -398,6 +436,8 @@ async function deployChunked(
     linkStart: spec.linkStart.toString(),
     chunkAVerifier: a.info,
     chunkBVerifier: b.info,
+    chunkABatchVerifier: batchA.info,
+    chunkBBatchVerifier: batchB.info,
   };
   return { name: spec.shapeName, T, DIN, R, DOUT, shapeId, variant, verifier: cmv.info, chunked };
 }
@@ -497,8 +537,15 @@ export async function collectZkloraArtifacts(
       missing.push(c.name);
       continue;
     }
+    const keys = CHUNK_VERIFIER_KEYS[c.name];
+    if (keys === undefined) {
+      throw new DeployError(
+        `no chunk verification keys of ${c.name} in src/chain/verifierKeys.ts: run \`npm run abi\` to regenerate it from contracts/verifiers`,
+      );
+    }
     chunkedVerifiers.push({
       shapeName: c.name,
+      keys,
       shapeDims: { T: c.T, DIN: c.DIN, R: c.R, DOUT: c.DOUT, WA: c.WA, WB: c.WB },
       chunkA: toArtifact(await source.readArtifact(names.A)),
       chunkB: toArtifact(await source.readArtifact(names.B)),
@@ -510,6 +557,7 @@ export async function collectZkloraArtifacts(
       ? {
           chunkedVerifiers,
           chunkedModuleVerifier: toArtifact(await source.readArtifact(CHUNKED_MODULE_VERIFIER_CONTRACT)),
+          batchVerifierN: toArtifact(await source.readArtifact(BATCH_VERIFIER_N_CONTRACT)),
         }
       : {};
   return {

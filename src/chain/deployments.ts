@@ -40,12 +40,13 @@ export interface DeployedShape {
   batchVerifier?: DeployedContract;
   /**
    * A chunked shape (variant `zklora.chunked.v1.a<WA>.b<WB>`): `verifier` is its `ChunkedModuleVerifier`,
-   * which checks the chain with these two generated chunk verifiers. Absent for the v1 variant.
+   * which checks the chain with the batch verifiers and names a failing chunk with the generated chunk
+   * verifiers. Absent for the v1 variant.
    */
   chunked?: DeployedChunking;
 }
 
-/** How a chunked shape splits its module statement, and its two chunk verifiers. */
+/** How a chunked shape splits its module statement, its two chunk verifiers and their batch verifiers. */
 export interface DeployedChunking {
   WA: number;
   WB: number;
@@ -57,6 +58,10 @@ export interface DeployedChunking {
   linkStart: string;
   chunkAVerifier: DeployedContract;
   chunkBVerifier: DeployedContract;
+  /** `Groth16BatchVerifierN` with the A chunk key: the module verifier checks all A chunk proofs in one call. */
+  chunkABatchVerifier: DeployedContract;
+  /** `Groth16BatchVerifierN` with the B chunk key. */
+  chunkBBatchVerifier: DeployedContract;
 }
 
 /** A weight shape whose delivery verifier is registered in the deployment's registry. */
@@ -190,6 +195,8 @@ export function parseDeployment(json: unknown): DeploymentRecord {
         throw new DeploymentRecordError(`shapes[${i}].chunked.linkStart must be a decimal string`);
       checkContract(`shapes[${i}].chunked.chunkAVerifier`, c.chunkAVerifier);
       checkContract(`shapes[${i}].chunked.chunkBVerifier`, c.chunkBVerifier);
+      checkContract(`shapes[${i}].chunked.chunkABatchVerifier`, c.chunkABatchVerifier);
+      checkContract(`shapes[${i}].chunked.chunkBBatchVerifier`, c.chunkBBatchVerifier);
     }
   });
   return r as DeploymentRecord;

@@ -12,6 +12,7 @@ import type { Contract, Signer } from "ethers";
 import { chunkCalldata, ChunkCalldataError, type ChunkProofInput } from "../../src/chain/chunked.js";
 import { addressesOf, ContractRevertError, ZkloraClient } from "../../src/chain/index.js";
 import { collectZkloraArtifacts, deployZklora, type ZkloraDeployment } from "../../src/chain/deploy.js";
+import { CHUNK_VERIFIER_KEYS } from "../../src/chain/verifierKeys.js";
 import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
 import {
   P,
@@ -76,14 +77,23 @@ export function calldataOf(p: Pick<ChunkedModuleProof, "proofs">) {
   return chunkCalldata(chunks);
 }
 
-/** Deploys the shape's two generated chunk verifiers and its ChunkedModuleVerifier. */
+/**
+ * Deploys the shape's two generated chunk verifiers, a Groth16BatchVerifierN with each one's committed key
+ * (src/chain/verifierKeys.ts) and its ChunkedModuleVerifier.
+ */
 export async function deployChunkedVerifier(art: ChunkedArtifacts): Promise<Contract> {
+  const keys = CHUNK_VERIFIER_KEYS[art.shape.name];
+  if (keys === undefined) throw new Error(`no CHUNK_VERIFIER_KEYS of ${art.shape.name}: npm run abi`);
   const a = await ethers.deployContract(art.a.verifierContract);
   const b = await ethers.deployContract(art.b.verifierContract);
+  const batchA = await ethers.deployContract("Groth16BatchVerifierN", [keys.A]);
+  const batchB = await ethers.deployContract("Groth16BatchVerifierN", [keys.B]);
   const { KA, KB } = chunkCounts(art.shape);
   return (await ethers.deployContract("ChunkedModuleVerifier", [
     await a.getAddress(),
     await b.getAddress(),
+    await batchA.getAddress(),
+    await batchB.getAddress(),
     KA,
     KB,
     await linkStart(art.shape.R),

@@ -75,8 +75,12 @@ export declare namespace IChunkedModuleVerifier {
 export interface ChunkedModuleVerifierInterface extends Interface {
   getFunction(
     nameOrSignature:
+      | "CHUNK_A_SIGNALS"
+      | "CHUNK_B_SIGNALS"
       | "FIELD_MODULUS"
+      | "chunkABatchVerifier"
       | "chunkAVerifier"
+      | "chunkBBatchVerifier"
       | "chunkBVerifier"
       | "chunkCounts"
       | "linkStart"
@@ -84,8 +88,12 @@ export interface ChunkedModuleVerifierInterface extends Interface {
       | "verifyProof",
   ): FunctionFragment;
 
+  encodeFunctionData(functionFragment: "CHUNK_A_SIGNALS", values?: undefined): string;
+  encodeFunctionData(functionFragment: "CHUNK_B_SIGNALS", values?: undefined): string;
   encodeFunctionData(functionFragment: "FIELD_MODULUS", values?: undefined): string;
+  encodeFunctionData(functionFragment: "chunkABatchVerifier", values?: undefined): string;
   encodeFunctionData(functionFragment: "chunkAVerifier", values?: undefined): string;
+  encodeFunctionData(functionFragment: "chunkBBatchVerifier", values?: undefined): string;
   encodeFunctionData(functionFragment: "chunkBVerifier", values?: undefined): string;
   encodeFunctionData(functionFragment: "chunkCounts", values?: undefined): string;
   encodeFunctionData(functionFragment: "linkStart", values?: undefined): string;
@@ -107,8 +115,12 @@ export interface ChunkedModuleVerifierInterface extends Interface {
     ],
   ): string;
 
+  decodeFunctionResult(functionFragment: "CHUNK_A_SIGNALS", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "CHUNK_B_SIGNALS", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "FIELD_MODULUS", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "chunkABatchVerifier", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "chunkAVerifier", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "chunkBBatchVerifier", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "chunkBVerifier", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "chunkCounts", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "linkStart", data: BytesLike): Result;
@@ -149,9 +161,17 @@ export interface ChunkedModuleVerifier extends BaseContract {
   listeners(eventName?: string): Promise<Array<Listener>>;
   removeAllListeners<TCEvent extends TypedContractEvent>(event?: TCEvent): Promise<this>;
 
+  CHUNK_A_SIGNALS: TypedContractMethod<[], [bigint], "view">;
+
+  CHUNK_B_SIGNALS: TypedContractMethod<[], [bigint], "view">;
+
   FIELD_MODULUS: TypedContractMethod<[], [bigint], "view">;
 
+  chunkABatchVerifier: TypedContractMethod<[], [string], "view">;
+
   chunkAVerifier: TypedContractMethod<[], [string], "view">;
+
+  chunkBBatchVerifier: TypedContractMethod<[], [string], "view">;
 
   chunkBVerifier: TypedContractMethod<[], [string], "view">;
 
@@ -182,8 +202,12 @@ export interface ChunkedModuleVerifier extends BaseContract {
 
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
+  getFunction(nameOrSignature: "CHUNK_A_SIGNALS"): TypedContractMethod<[], [bigint], "view">;
+  getFunction(nameOrSignature: "CHUNK_B_SIGNALS"): TypedContractMethod<[], [bigint], "view">;
   getFunction(nameOrSignature: "FIELD_MODULUS"): TypedContractMethod<[], [bigint], "view">;
+  getFunction(nameOrSignature: "chunkABatchVerifier"): TypedContractMethod<[], [string], "view">;
   getFunction(nameOrSignature: "chunkAVerifier"): TypedContractMethod<[], [string], "view">;
+  getFunction(nameOrSignature: "chunkBBatchVerifier"): TypedContractMethod<[], [string], "view">;
   getFunction(nameOrSignature: "chunkBVerifier"): TypedContractMethod<[], [string], "view">;
   getFunction(
     nameOrSignature: "chunkCounts",

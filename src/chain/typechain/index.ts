@@ -2,14 +2,18 @@
 /* tslint:disable */
 export type { ChunkedModuleVerifier } from "./ChunkedModuleVerifier.js";
 export type { Groth16BatchVerifier } from "./Groth16BatchVerifier.js";
+export type { Groth16BatchVerifierN } from "./Groth16BatchVerifierN.js";
 export type { IERC20Metadata } from "./IERC20Metadata.js";
 export type { IGroth16BatchVerifier4 } from "./IGroth16BatchVerifier4.js";
+export type { IGroth16BatchVerifierN } from "./IGroth16BatchVerifierN.js";
 export type { IGroth16Verifier4 } from "./IGroth16Verifier4.js";
 export type { LoraEscrow } from "./LoraEscrow.js";
 export type { VerifierRegistry } from "./VerifierRegistry.js";
 export * as factories from "./factories/index.js";
 export { Groth16BatchVerifier__factory } from "./factories/Groth16BatchVerifier__factory.js";
 export { IGroth16BatchVerifier4__factory } from "./factories/IGroth16BatchVerifier4__factory.js";
+export { Groth16BatchVerifierN__factory } from "./factories/Groth16BatchVerifierN__factory.js";
+export { IGroth16BatchVerifierN__factory } from "./factories/IGroth16BatchVerifierN__factory.js";
 export { ChunkedModuleVerifier__factory } from "./factories/ChunkedModuleVerifier__factory.js";
 export { LoraEscrow__factory } from "./factories/LoraEscrow__factory.js";
 export { VerifierRegistry__factory } from "./factories/VerifierRegistry__factory.js";

@@ -18,6 +18,16 @@ const _abi = [
         type: "address",
       },
       {
+        internalType: "contract IGroth16BatchVerifierN",
+        name: "chunkABatchVerifier_",
+        type: "address",
+      },
+      {
+        internalType: "contract IGroth16BatchVerifierN",
+        name: "chunkBBatchVerifier_",
+        type: "address",
+      },
+      {
         internalType: "uint256",
         name: "aChunks_",
         type: "uint256",
@@ -50,6 +60,17 @@ const _abi = [
       },
     ],
     name: "ChunkActivationHashMismatch",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "bool",
+        name: "isB",
+        type: "bool",
+      },
+    ],
+    name: "ChunkBatchRejected",
     type: "error",
   },
   {
@@ -130,6 +151,22 @@ const _abi = [
   {
     inputs: [
       {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+      {
+        internalType: "uint256",
+        name: "expected",
+        type: "uint256",
+      },
+    ],
+    name: "WrongBatchVerifier",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
         internalType: "uint256",
         name: "expectedA",
         type: "uint256",
@@ -155,6 +192,32 @@ const _abi = [
   },
   {
     inputs: [],
+    name: "CHUNK_A_SIGNALS",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "CHUNK_B_SIGNALS",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
     name: "FIELD_MODULUS",
     outputs: [
       {
@@ -168,10 +231,36 @@ const _abi = [
   },
   {
     inputs: [],
+    name: "chunkABatchVerifier",
+    outputs: [
+      {
+        internalType: "contract IGroth16BatchVerifierN",
+        name: "",
+        type: "address",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
     name: "chunkAVerifier",
     outputs: [
       {
         internalType: "contract IGroth16Verifier5",
+        name: "",
+        type: "address",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "chunkBBatchVerifier",
+    outputs: [
+      {
+        internalType: "contract IGroth16BatchVerifierN",
         name: "",
         type: "address",
       },

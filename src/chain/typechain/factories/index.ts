@@ -2,8 +2,10 @@
 /* tslint:disable */
 export { ChunkedModuleVerifier__factory } from "./ChunkedModuleVerifier__factory.js";
 export { Groth16BatchVerifier__factory } from "./Groth16BatchVerifier__factory.js";
+export { Groth16BatchVerifierN__factory } from "./Groth16BatchVerifierN__factory.js";
 export { IERC20Metadata__factory } from "./IERC20Metadata__factory.js";
 export { IGroth16BatchVerifier4__factory } from "./IGroth16BatchVerifier4__factory.js";
+export { IGroth16BatchVerifierN__factory } from "./IGroth16BatchVerifierN__factory.js";
 export { IGroth16Verifier4__factory } from "./IGroth16Verifier4__factory.js";
 export { LoraEscrow__factory } from "./LoraEscrow__factory.js";
 export { VerifierRegistry__factory } from "./VerifierRegistry__factory.js";
