@@ -5,10 +5,12 @@
  * verifiers). `submit` is checked by the shape's batch verifier (`verifyProofFromBase`, the base
  * `IC_0 + C_m·IC_1` stored at funding); `submit_generatedVerifier` is the same proof on a shape registered
  * without a batch verifier (the snarkjs verifier). Plain transactions, no EIP-2930 access lists.
- * Chunked modules: `submitChunked` of a real chain of the tiny chunked shape (2 A + 2 B chunk proofs),
- * the bare chunk verifiers, and from those measured per-chunk costs a MODEL of one distilgpt2 c_attn
- * module's chain (the chunk verifiers' gas does not depend on the circuit size, only on the public
- * signal count, so a real shape's chunk costs the tiny one's).
+ * Chunked modules: `submitChunked` of a real chain of the tiny chunked shape (2 A + 2 B chunk proofs; the
+ * ChunkedModuleVerifier checks each kind's proofs in one Groth16BatchVerifierN call), the bare generated
+ * chunk verifiers, the bare batch verifiers on 1, 2 and 4 real chunk proofs per kind (two proving runs),
+ * and from the measured marginal cost per proof a MODEL of one distilgpt2 c_attn module's chain
+ * (verification gas does not depend on the circuit size, only on the public signal count and the number
+ * of proofs, so a real shape's chunk proof costs the tiny one's).
  * Writes bench/results/gas-<date>.json. Goal: submit <= 250k gas per proof.
  */
 import hre, { network } from "hardhat";
@@ -247,14 +249,34 @@ async function main(): Promise<void> {
   const chunkB = await estimateChunk("B");
   gas.chunkAVerifier_call_estimate = chunkA.toString();
   gas.chunkBVerifier_call_estimate = chunkB.toString();
-  // MODEL: the measured tiny chain plus, per extra chunk, its bare verifier call without the 21000 base
-  // (its proof and signals cost about what its chunk struct costs as submitChunked call data).
+  // The batch verifiers on 1, 2 and 4 real chunk proofs per kind (this chain and a second proving run).
+  const rerun = await proveChunkedModule(chunkedArt, { ...cw, rho: crho });
+  const batchProofs = (kind: "A" | "B") =>
+    [...chain.proofs, ...rerun.proofs]
+      .filter((p) => p.kind === kind)
+      .map((p) => ({ ...toSolidityProof(p.proof), signals: p.publicSignals }));
+  const batchGas: Record<"A" | "B", Record<number, bigint>> = { A: {}, B: {} };
+  for (const kind of ["A", "B"] as const) {
+    const address =
+      kind === "A" ? chunkRecord.chunkABatchVerifier.address : chunkRecord.chunkBBatchVerifier.address;
+    const v = await ethers.getContractAt("Groth16BatchVerifierN", address);
+    const list = batchProofs(kind);
+    for (const n of [1, 2, 4]) {
+      if (!(await v.verifyBatch(list.slice(0, n))))
+        throw new Error(`batch of ${n} ${kind} chunk proofs rejected`);
+      batchGas[kind][n] = await v.verifyBatch.estimateGas(list.slice(0, n));
+      gas[`chunk${kind}BatchVerifier_${n}_call_estimate`] = batchGas[kind][n].toString();
+    }
+  }
+  // MODEL: the measured tiny chain plus, per extra chunk proof, the marginal cost of one more proof in a
+  // bare batch call, (gas(4) - gas(2)) / 2 (its pairing, two ecMul, one ecAdd, copying, hashing, and its
+  // call data, about what its chunk struct costs as submitChunked call data).
+  const marginalA = (batchGas.A[4] - batchGas.A[2]) / 2n;
+  const marginalB = (batchGas.B[4] - batchGas.B[2]) / 2n;
   const { WA, WB } = chooseChunkWidths(C_ATTN);
   const realKA = C_ATTN.DIN / WA;
   const realKB = C_ATTN.DOUT / WB;
-  const cAttnModel =
-    chunkedGas + BigInt(realKA - tinyKA) * (chunkA - 21_000n) + BigInt(realKB - tinyKB) * (chunkB - 21_000n);
-
+  const cAttnModel = chunkedGas + BigInt(realKA - tinyKA) * marginalA + BigInt(realKB - tinyKB) * marginalB;
   const result = {
     date: new Date().toISOString(),
     chain: `hardhat in-process (EDR), chainId ${chainId}`,
@@ -276,9 +298,15 @@ async function main(): Promise<void> {
     chunked: {
       shape: { ...chunkedShape, KA: tinyKA, KB: tinyKB },
       submitChunked: chunkedGas.toString(),
-      perChunkMarginal: { A: (chunkA - 21_000n).toString(), B: (chunkB - 21_000n).toString() },
+      batchVerifierCalls: {
+        A: Object.fromEntries(Object.entries(batchGas.A).map(([n, g]) => [n, g.toString()])),
+        B: Object.fromEntries(Object.entries(batchGas.B).map(([n, g]) => [n, g.toString()])),
+      },
+      perChunkMarginal: { A: marginalA.toString(), B: marginalB.toString() },
+      perChunkUnbatched: { A: (chunkA - 21_000n).toString(), B: (chunkB - 21_000n).toString() },
       c_attnModel: {
-        label: "MODEL from the measured per-chunk costs above (not a measured transaction)",
+        label:
+          "MODEL: the measured tiny submitChunked plus (K - 2) x the measured marginal cost of one more proof in a batch (gas(4) - gas(2)) / 2, per kind; linear in the number of chunk proofs (not a measured transaction)",
         shape: { name: "distilgpt2_c_attn_t15", ...C_ATTN, WA, WB, KA: realKA, KB: realKB },
         submitChunked: cAttnModel.toString(),
         perModuleProof: (cAttnModel / BigInt(realKA + realKB)).toString(),
@@ -289,7 +317,9 @@ async function main(): Promise<void> {
       "transaction, checked by the batch verifier's verifyProofFromBase; submit_generatedVerifier = the same on a " +
       "shape without a batch verifier (snarkjs verifier); submitMany_perProof = a batch of 3 divided by 3. " +
       "*_call_estimate = eth_estimateGas of a bare call from an account. chunked.submitChunked = one real " +
-      "chain of the tiny chunked shape in its own transaction; chunked.c_attnModel is a model.",
+      "chain of the tiny chunked shape in its own transaction (batch-verified per chunk kind); " +
+      "chunk{A,B}BatchVerifier_<n>_call_estimate = eth_estimateGas of a bare Groth16BatchVerifierN.verifyBatch of n " +
+      "real chunk proofs; chunked.c_attnModel is a model.",
   };
   console.log(JSON.stringify(result, null, 2));
   await writeBenchResult(`gas-${result.date.slice(0, 10)}`, result);
