@@ -20,6 +20,7 @@ import {
   VerifierKeyError,
   type BatchVerificationKeyN,
 } from "../../src/chain/batch.js";
+import { chunkCalldata } from "../../src/chain/chunked.js";
 import { collectZkloraArtifacts, deployZklora, DeployError } from "../../src/chain/deploy.js";
 import { CHUNK_VERIFIER_KEYS, VERIFIER_KEYS } from "../../src/chain/verifierKeys.js";
 import { PROJECT_ROOT } from "../../src/common/cache.js";
@@ -33,6 +34,7 @@ import {
   randomChunkSalts,
   toSolidityProof,
   type ChunkedArtifacts,
+  type ChunkedModuleProof,
 } from "../../src/zk/index.js";
 import { ethers, matrix, TINY_SHAPE } from "./fixture.js";
 
@@ -66,6 +68,8 @@ describe("# Groth16BatchVerifierN with real chunk proofs", function () {
   const proofs: Record<"A" | "B", SignedProof[]> = { A: [], B: [] };
   const batch: Partial<Record<"A" | "B", Contract>> = {};
   const single: Partial<Record<"A" | "B", Contract>> = {};
+  let firstRun: ChunkedModuleProof | undefined;
+  let firstRho = 0n;
 
   before(async function () {
     const shape = (await loadChunkedShapes()).find((s) => s.name === TINY_CHUNKED);
@@ -83,6 +87,7 @@ describe("# Groth16BatchVerifierN with real chunk proofs", function () {
         salts: randomChunkSalts(shape),
         rho: w.rho + BigInt(run),
       });
+      if (run === 0) [firstRun, firstRho] = [proven, w.rho];
       for (const c of proven.proofs) {
         const sp = toSolidityProof(c.proof);
         proofs[c.kind].push({
@@ -326,6 +331,72 @@ describe("# Groth16BatchVerifierN with real chunk proofs", function () {
       ).catch((e: unknown) => e);
       expect(noBatch).to.be.instanceOf(DeployError);
       expect((noBatch as Error).message).to.match(/Groth16BatchVerifierN/);
+    });
+
+    it("Should blame no chunk when a batch verifier of another key rejects a chain the generated verifiers accept", async function () {
+      // A valid 5-signal key that is not the A chunk key (the group generators): the batch verifier rejects
+      // the real A proofs, the generated verifier accepts each, so the chain is neither accepted nor blamed.
+      const G2 = [
+        "11559732032986387107991004021392285783925812861821192530917403151452391805634",
+        "10857046999023057135944570762232829481370756359578518086990519993285655852781",
+        "4082367875863433681332203403145435568316851327593401208105741076214120093531",
+        "8495653923123431417604973247489272438418190587263600148770280649306958101930",
+      ];
+      const generatorKey = {
+        alpha: ["1", "2"],
+        beta: G2,
+        gamma: G2,
+        delta: G2,
+        ic: Array.from({ length: 6 }, () => ["1", "2"]).flat(),
+      };
+      const foreign = await ethers.deployContract("Groth16BatchVerifierN", [generatorKey]);
+      const chain = get(firstRun);
+      const cmv = await ethers.deployContract("ChunkedModuleVerifier", [
+        await get(single.A).getAddress(),
+        await get(single.B).getAddress(),
+        await foreign.getAddress(),
+        await get(batch.B).getAddress(),
+        2,
+        2,
+        await linkStart(art.shape.R),
+      ]);
+      const { chunksA, chunksB } = chunkCalldata(
+        chain.proofs.map((c) => ({
+          kind: c.kind,
+          index: c.index,
+          proof: toSolidityProof(c.proof),
+          publicSignals: c.publicSignals,
+        })),
+      );
+      const signals: [bigint, bigint, bigint, bigint] = [chain.C_m, chain.hX, firstRho, chain.fY];
+      await expect(cmv.verifyChunked(signals, chunksA, chunksB))
+        .to.be.revertedWithCustomError(cmv, "ChunkBatchRejected")
+        .withArgs(false);
+      // With the right keys the same chain verifies.
+      const right = await ethers.deployContract("ChunkedModuleVerifier", [
+        await get(single.A).getAddress(),
+        await get(single.B).getAddress(),
+        await get(batch.A).getAddress(),
+        await get(batch.B).getAddress(),
+        2,
+        2,
+        await linkStart(art.shape.R),
+      ]);
+      expect(await right.verifyChunked(signals, chunksA, chunksB)).to.equal(true);
+      // A batch verifier of the wrong chunk kind is refused at construction.
+      await expect(
+        ethers.deployContract("ChunkedModuleVerifier", [
+          await get(single.A).getAddress(),
+          await get(single.B).getAddress(),
+          await get(batch.B).getAddress(),
+          await get(batch.B).getAddress(),
+          2,
+          2,
+          await linkStart(art.shape.R),
+        ]),
+      )
+        .to.be.revertedWithCustomError(right, "WrongBatchVerifier")
+        .withArgs(await get(batch.B).getAddress(), 5);
     });
   });
 });
