@@ -40,13 +40,12 @@ import {IGroth16Verifier6} from "./interfaces/IGroth16Verifier6.sol";
 ///      return true (a proof does not verify, or malformed input made the batch verifier revert), this
 ///      contract re-checks that kind's chunks one by one with the generated snarkjs verifier and reverts
 ///      `InvalidChunkProof(isB, index)` for the first failing one, so the errors are exactly those of a
-///      chunk-by-chunk check; the generated verifiers are the arbiter and the batch verifiers only a fast
-///      path (if they rejected a chain whose every proof the generated verifiers accept, which a batch
-///      verifier with the same key never does, the call reverts `ChunkBatchRejected`). The deployer must
-///      give each batch verifier exactly its generated verifier's key (src/chain/deploy.ts checks the keys
-///      against the generated verifiers' bytecode; anyone can compare `verificationKey()` of the batch
-///      verifiers with the generated verifiers' constants): a batch verifier of another key would accept
-///      chunk proofs of another circuit.
+///      chunk-by-chunk check (if a batch verifier rejected a chain whose every proof the generated verifier
+///      accepts, which a batch verifier with the same key never does, the call reverts `ChunkBatchRejected`).
+///      Acceptance rests on the batch verifiers alone, so the deployer must give each exactly its generated
+///      verifier's key (src/chain/deploy.ts checks the keys against the generated verifiers' bytecode; anyone
+///      can compare `verificationKey()` of the batch verifiers with the generated verifiers' constants): a
+///      batch verifier of another key would accept chunk proofs of another circuit.
 ///
 ///      Gas (`npm run bench:gas`, bench/results/gas-2026-11-27.json): a real chain of the tiny chunked shape
 ///      (2 A + 2 B chunk proofs) through `LoraEscrow.submitChunked` costs 659k (958k with one generated
