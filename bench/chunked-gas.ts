@@ -39,14 +39,12 @@ import {
   outputDigest,
   proveChunkedModule,
   randomChunkSalts,
-  toSolidityProof,
-  type ChunkedShape,
+  solidityChunks,
 } from "../src/zk/index.js";
-import { chooseChunkWidths } from "../src/zk/cost.js";
 import { ProvingPool } from "../src/zk/pool.js";
 import { SOLC_VERSION } from "../hardhat.config.js";
 import { gasOf, matrix, runBench, writeBenchResult } from "./common.js";
-import { REAL_SHAPES } from "./shapes.js";
+import { chunkedBenchShape } from "./shapes.js";
 
 const SHAPE = process.env.ZKLORA_CHUNKED_SHAPE ?? "distilgpt2_c_attn";
 
@@ -88,21 +86,8 @@ async function projectArtifact(name: string): Promise<ContractArtifact> {
 }
 
 await runBench(async () => {
-  const base = REAL_SHAPES.find((s) => s.name === SHAPE);
-  if (base === undefined)
-    throw new Error(
-      `unknown ZKLORA_CHUNKED_SHAPE ${SHAPE}; have ${REAL_SHAPES.map((s) => s.name).join(", ")}`,
-    );
-  const { WA, WB } = chooseChunkWidths(base);
-  const shape: ChunkedShape = {
-    name: `${base.name}_a${WA}_b${WB}`,
-    T: base.T,
-    DIN: base.DIN,
-    R: base.R,
-    DOUT: base.DOUT,
-    WA,
-    WB,
-  };
+  const { base, shape } = chunkedBenchShape(SHAPE);
+  const { WA, WB } = shape;
   const { KA, KB } = chunkCounts(shape);
   log(`${shape.name}: ${KA} A + ${KB} B chunks; building or loading the benchmark chunk circuits`);
   const art = await buildChunkedCircuits(shape, { bench: true, skipZkeyVerify: true, onProgress: log });
@@ -170,14 +155,7 @@ await runBench(async () => {
   await pool.close();
   if (chain.C_m !== C_m || chain.hX !== hX || chain.fY !== fY)
     throw new Error("the chain's C_m, hX or fY differ from the deal's");
-  const { chunksA, chunksB } = chunkCalldata(
-    chain.proofs.map((c) => ({
-      kind: c.kind,
-      index: c.index,
-      proof: toSolidityProof(c.proof),
-      publicSignals: c.publicSignals,
-    })),
-  );
+  const { chunksA, chunksB } = chunkCalldata(solidityChunks(chain.proofs));
   const data = escrow.interface.encodeFunctionData("submitChunked", [dealId, 0, chunksA, chunksB]);
   const submitGas = await gasOf(as(escrow, contributor).submitChunked(dealId, 0, chunksA, chunksB));
   if (!(await escrow.entryProven(dealId, 0))) throw new Error("the entry is not proven");

@@ -38,10 +38,9 @@ import {
   type ChunkedShape,
   type ChunkedWitness,
 } from "../src/zk/index.js";
-import { chooseChunkWidths } from "../src/zk/cost.js";
 import { ProvingPool } from "../src/zk/pool.js";
 import { runBench, writeBenchResult } from "./common.js";
-import { REAL_SHAPES } from "./shapes.js";
+import { chunkedBenchShape } from "./shapes.js";
 
 const { values } = parseArgs({
   options: {
@@ -130,20 +129,7 @@ function proveSummary(run: ChunkedModuleProof, wallMs: number, kind: string) {
 }
 
 await runBench(async () => {
-  const base = REAL_SHAPES.find((s) => s.name === values.shape);
-  if (base === undefined)
-    throw new Error(`unknown --shape ${values.shape}; have ${REAL_SHAPES.map((s) => s.name).join(", ")}`);
-  const power = Number(values.power);
-  const { WA, WB, model } = chooseChunkWidths(base, power);
-  const shape: ChunkedShape = {
-    name: `${base.name}_a${WA}_b${WB}`,
-    T: base.T,
-    DIN: base.DIN,
-    R: base.R,
-    DOUT: base.DOUT,
-    WA,
-    WB,
-  };
+  const { base, shape, model } = chunkedBenchShape(values.shape, Number(values.power));
   log(
     `${shape.name}: ${model.KA} A chunks of ${model.a.total} + ${model.KB} B chunks of ${model.b.total} constraints (model)`,
   );

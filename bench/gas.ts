@@ -35,6 +35,7 @@ import {
   loraProduct,
   outputDigest,
   proveModule,
+  solidityChunks,
   toSolidityProof,
   weightCommitment,
   type SolidityProof,
@@ -216,14 +217,7 @@ async function main(): Promise<void> {
     }),
   );
   const chain = await proveChunkedModule(chunkedArt, { ...cw, rho: crho });
-  const calldata = chunkCalldata(
-    chain.proofs.map((c) => ({
-      kind: c.kind,
-      index: c.index,
-      proof: toSolidityProof(c.proof),
-      publicSignals: c.publicSignals,
-    })),
-  );
+  const calldata = chunkCalldata(solidityChunks(chain.proofs));
   const chunkedGas = await gasOf(
     as(escrow, contributor).submitChunked(d4, 0, calldata.chunksA, calldata.chunksB),
   );

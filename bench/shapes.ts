@@ -3,6 +3,8 @@
  * ladder between the test shapes and them. Only their constraint counts are exact (the validated
  * model of src/zk/cost.ts); `npm run bench -- --compile-big` compiles them into a temp dir.
  */
+import type { ChunkedShape } from "../src/zk/chunk-build.js";
+import { chooseChunkWidths, type ChunkConstraintModel } from "../src/zk/cost.js";
 import type { Shape } from "../src/zk/shape.js";
 
 /** A benchmark shape and where it comes from. */
@@ -86,3 +88,27 @@ export const RECORDED_SETUP = {
   secondsMax: 486,
   source: "circuits/README.md, 'Measured' table (groth16 setup, 2 cores shared with other jobs)",
 } as const;
+
+/**
+ * A real shape of REAL_SHAPES as the chunked benchmarks build it: the largest chunk widths whose
+ * chunk circuits fit 2^power (`chooseChunkWidths`), named `<shape>_a<WA>_b<WB>`.
+ */
+export function chunkedBenchShape(
+  name: string,
+  power = 16,
+): { base: BenchShape; shape: ChunkedShape; model: ChunkConstraintModel } {
+  const base = REAL_SHAPES.find((s) => s.name === name);
+  if (base === undefined)
+    throw new Error(`unknown shape ${name}; have ${REAL_SHAPES.map((s) => s.name).join(", ")}`);
+  const { WA, WB, model } = chooseChunkWidths(base, power);
+  const shape: ChunkedShape = {
+    name: `${base.name}_a${WA}_b${WB}`,
+    T: base.T,
+    DIN: base.DIN,
+    R: base.R,
+    DOUT: base.DOUT,
+    WA,
+    WB,
+  };
+  return { base, shape, model };
+}

@@ -23,22 +23,13 @@ import {IGroth16BatchVerifierN} from "./interfaces/IGroth16BatchVerifierN.sol";
 ///      n = 1: N, the snarkjs verifier's count; a batch of one is its exact check), about 2n + N `ecAdd` and
 ///      one `ecPairing` of n + 3 pairs.
 ///
-///      Soundness. Let E_i in G_T (order p) be proof i's left side divided by its right side, so proof i is
-///      valid iff E_i = 1; the batch passes iff prod_i E_i^{r_i} = 1. If every E_i = 1 it passes (valid
-///      proofs are never rejected). Otherwise take the largest k with E_k != 1: if k = 0 the product is
-///      E_0 != 1 (r_0 = 1); if k >= 1 then for any fixed r_0..r_{k-1} exactly one residue r_k mod p makes
-///      it pass. r_0 = 1 and, for i >= 1, `r_i = uint256(keccak256(abi.encode(seed, i))) % p` with
+///      Soundness: the argument of `Groth16BatchVerifier` (whose NatSpec has it in full) with
+///      `r_0 = 1`, `r_i = uint256(keccak256(abi.encode(seed, i))) % p` and
 ///      `seed = keccak256(abi.encodePacked(TRANSCRIPT_TAG, verificationKeyHash, n, record_0, …, record_{n-1}))`,
-///      `record_i = a ‖ b ‖ c ‖ signals` (8 + N 32-byte words: every coordinate and every public signal of
-///      proof i in call data order; N is fixed by the key, whose hash binds `ic.length`). Every coordinate
-///      below q and every signal below p is enforced, so the transcript is canonical. Fiat–Shamir: the
-///      prover fixes every proof before r exists, and any change to any proof, signal or to the key
-///      re-draws every r_i, so it cannot adapt proofs to r; modelling keccak as a random oracle each
-///      attempt passes an invalid batch with probability at most ceil(2^256/p)/2^256 = 6/2^256 < 2^-253
-///      (keccak mod p hits a residue at most 6 times in 2^256), and a prover making 2^k hash evaluations
-///      succeeds with probability below 2^(k-253): far beyond the required 128 bits. The tag
-///      (`"zklora.groth16-batch-n.v1"`) differs from `Groth16BatchVerifier`'s, so the two transcripts
-///      never collide.
+///      `record_i = a ‖ b ‖ c ‖ signals` (8 + N words, call data order; N is fixed by the key, whose hash binds
+///      `ic.length`): an invalid batch passes with probability below 2^-253 per hash evaluation. The tag
+///      (`"zklora.groth16-batch-n.v1"`) differs from `Groth16BatchVerifier`'s, so the two transcripts never
+///      collide.
 ///
 ///      Input checks. This contract checks itself that every proof has exactly N signals, every public
 ///      signal is below p, every coordinate of A, B and C below q, and A and C on the curve y^2 = x^3 + 3
@@ -47,10 +38,8 @@ import {IGroth16BatchVerifierN} from "./interfaces/IGroth16BatchVerifierN.sol";
 ///      (errors of `IGroth16BatchVerifierN`; the first failing proof, coordinates before signals before
 ///      points). The precompiles would also refuse coordinates not below q and G1 points off the curve
 ///      (EIP-196, EIP-197) but not a signal not below p (it would be reduced mod p: a malleability the
-///      explicit check rules out). B is checked only by ecPairing (EIP-197: each G2 point on the twist and
-///      in the order-p subgroup; G1 has cofactor 1), so a B off the twist or outside the subgroup makes the
-///      call fail and `verifyBatch` return false, as the snarkjs verifier does. Scalars need no check:
-///      ecMul reduces any 256-bit scalar.
+///      explicit check rules out). B is checked only by ecPairing, as in `Groth16BatchVerifier`: a bad B makes
+///      `verifyBatch` return false, as the snarkjs verifier does.
 ///
 ///      Key storage. The key lives in 32 immutables (the words of the largest key, N = 8; unused words
 ///      zero), read as PUSH32 constants: about 300 gas per call to lay them out in memory, against 2600 for

@@ -6,42 +6,9 @@
  *   npm run circuits:delivery [-- --shape a,b] [--check]
  *       [--ptau FILE --ptau-hash SHA256] [--contribute NAME[,NAME…] --beacon HEX]
  */
-import { randomBytes } from "node:crypto";
-import { parseArgs } from "node:util";
 import { runDeliveryPipeline } from "../src/zk/index.js";
+import { runPipelineCli } from "./pipeline-cli.js";
 
-const { values } = parseArgs({
-  options: {
-    shape: { type: "string" },
-    check: { type: "boolean", default: false },
-    ptau: { type: "string" },
-    "ptau-hash": { type: "string" },
-    contribute: { type: "string" },
-    beacon: { type: "string" },
-    quiet: { type: "boolean", default: false },
-  },
-});
-
-const started = Date.now();
-try {
-  const arts = await runDeliveryPipeline({
-    shapes: values.shape?.split(",").map((s) => s.trim()),
-    check: values.check,
-    ptau: values.ptau,
-    ptauSha256: values["ptau-hash"],
-    contributions: values.contribute
-      ?.split(",")
-      .map((name) => ({ name: name.trim(), entropy: randomBytes(64).toString("hex") })),
-    beacon: values.beacon,
-    onProgress: values.quiet
-      ? undefined
-      : (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s] ${m}`),
-  });
-  for (const a of arts)
-    console.log(`${a.verifierContract}: ${a.constraints} constraints, ptau 2^${a.ptau.power}`);
-} catch (err) {
-  console.error((err as Error).message);
-  process.exitCode = 1;
-} finally {
-  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
-}
+await runPipelineCli(runDeliveryPipeline, (a) =>
+  console.log(`${a.verifierContract}: ${a.constraints} constraints, ptau 2^${a.ptau.power}`),
+);

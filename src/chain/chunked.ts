@@ -4,6 +4,7 @@
  * cannot derive from the chain itself. Pure: ethers types only, bundles for a browser.
  */
 import type { BigNumberish } from "ethers";
+import type { SolidityProofArgs } from "./client.js";
 
 /** The number of public signals of an A chunk proof: `[hA, hX, rho, Lin, Lout]`. */
 export const CHUNK_A_SIGNAL_COUNT = 5;
@@ -11,11 +12,7 @@ export const CHUNK_A_SIGNAL_COUNT = 5;
 export const CHUNK_B_SIGNAL_COUNT = 6;
 
 /** A Groth16 proof in the Solidity verifier's argument order (pi_b pairs swapped). */
-export interface ChunkSolidityProof {
-  a: readonly [BigNumberish, BigNumberish];
-  b: readonly [readonly [BigNumberish, BigNumberish], readonly [BigNumberish, BigNumberish]];
-  c: readonly [BigNumberish, BigNumberish];
-}
+export type ChunkSolidityProof = SolidityProofArgs;
 
 /** One chunk proof as the prover made it, with its public signals in circuit order. */
 export interface ChunkProofInput {
@@ -54,7 +51,8 @@ export class ChunkCalldataError extends Error {
   override name = "ChunkCalldataError";
 }
 
-function proofArgs(p: ChunkSolidityProof): { a: Point; b: G2; c: Point } {
+/** A proof's points as the contracts' argument types (bigints). */
+export function proofArgs(p: SolidityProofArgs): { a: Point; b: G2; c: Point } {
   const n = (v: BigNumberish) => BigInt(v);
   return {
     a: [n(p.a[0]), n(p.a[1])],

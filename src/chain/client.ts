@@ -23,7 +23,7 @@ import {
 } from "ethers";
 import { ChainError, DEAL_STATUS, toChainError, type DealStatusName } from "./errors.js";
 import type { DeploymentRecord } from "./deployments.js";
-import { chunkCalldata, type ChunkProofInput } from "./chunked.js";
+import { chunkCalldata, proofArgs, type ChunkProofInput } from "./chunked.js";
 import {
   IERC20Metadata__factory,
   LoraEscrow__factory,
@@ -417,13 +417,19 @@ export class ZkloraClient {
   /** Submits the proof of one entry. */
   async submit(dealId: BigNumberish, proof: EntryProof): Promise<TxResult> {
     return mined(`submit(${dealId}, entry ${proof.entryIndex})`, () =>
-      this.escrow.submit(dealId, proof.entryIndex, toArgs(proof).a, toArgs(proof).b, toArgs(proof).c),
+      this.escrow.submit(
+        dealId,
+        proof.entryIndex,
+        proofArgs(proof).a,
+        proofArgs(proof).b,
+        proofArgs(proof).c,
+      ),
     );
   }
 
   /** Submits several proofs of one deal in one transaction (all or nothing). */
   async submitMany(dealId: BigNumberish, proofs: readonly EntryProof[]): Promise<TxResult> {
-    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...toArgs(p) }));
+    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...proofArgs(p) }));
     return mined(`submitMany(${dealId}, ${proofs.length} proofs)`, () =>
       this.escrow.submitMany(dealId, list),
     );
@@ -435,7 +441,7 @@ export class ZkloraClient {
    * batch verifier (`batchVerifiersOf`), else use `submitMany`.
    */
   async submitBatch(dealId: BigNumberish, proofs: readonly EntryProof[]): Promise<TxResult> {
-    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...toArgs(p) }));
+    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...proofArgs(p) }));
     return mined(`submitBatch(${dealId}, ${proofs.length} proofs)`, () =>
       this.escrow.submitBatch(dealId, list),
     );
@@ -534,20 +540,4 @@ export class ZkloraClient {
       await this.escrow.off(filter, typed);
     };
   }
-}
-
-function toArgs(p: SolidityProofArgs): {
-  a: [bigint, bigint];
-  b: [[bigint, bigint], [bigint, bigint]];
-  c: [bigint, bigint];
-} {
-  const n = (v: BigNumberish) => BigInt(v);
-  return {
-    a: [n(p.a[0]), n(p.a[1])],
-    b: [
-      [n(p.b[0][0]), n(p.b[0][1])],
-      [n(p.b[1][0]), n(p.b[1][1])],
-    ],
-    c: [n(p.c[0]), n(p.c[1])],
-  };
 }

@@ -20,7 +20,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { PROJECT_ROOT, cacheDir, cached, sha256, sha256File, type KeyPart } from "../common/cache.js";
-import { CeremonyError, CompileError } from "./errors.js";
+import { CeremonyError, CompileError, ZkError } from "./errors.js";
 import { requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
 import { readR1csInfo } from "./r1cs.js";
@@ -541,4 +541,38 @@ function renameVerifier(sol: string, shape: Shape, record: CeremonyRecord): stri
   const spdx = lines.findIndex((l) => l.startsWith("// SPDX-License-Identifier"));
   lines.splice(spdx + 1, 0, header.trimEnd());
   return lines.join("\n").replace(/contract Groth16Verifier \{/, `contract ${name} {`);
+}
+
+// ------------------------------------------------------------------ pipelines
+
+/**
+ * The shapes a pipeline run builds: those of `all` named in `names` (every one when undefined), in that
+ * order; a name not in `file` is a ZkError("SHAPE") listing the file's names.
+ */
+export function selectShapes<T extends { name: string }>(
+  all: readonly T[],
+  names: readonly string[] | undefined,
+  file: string,
+): T[] {
+  return (names ?? all.map((s) => s.name)).map((n) => {
+    const s = all.find((x) => x.name === n);
+    if (s === undefined) {
+      throw new ZkError("SHAPE", `unknown shape ${n}; ${file} has ${all.map((x) => x.name).join(", ")}`);
+    }
+    return s;
+  });
+}
+
+/** Check mode regenerates the development ceremony: refuses it together with production options. */
+export function refuseCheckWithProduction(opts: {
+  check?: boolean;
+  contributions?: unknown;
+  beacon?: unknown;
+}): void {
+  if (opts.check && (opts.contributions !== undefined || opts.beacon !== undefined)) {
+    throw new ZkError(
+      "CHECK",
+      "--check regenerates the development ceremony; do not combine it with --contribute/--beacon",
+    );
+  }
 }

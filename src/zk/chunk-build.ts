@@ -15,7 +15,13 @@ import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AbiCoder, encodeBytes32String, keccak256 } from "ethers";
 import { PROJECT_ROOT } from "../common/cache.js";
-import { TOOL_VERSIONS, type BuildOptions, type CeremonyRecord } from "./build.js";
+import {
+  TOOL_VERSIONS,
+  refuseCheckWithProduction,
+  selectShapes,
+  type BuildOptions,
+  type CeremonyRecord,
+} from "./build.js";
 import { buildCircuitTarget, type CircuitTarget, type TargetArtifacts } from "./delivery-build.js";
 import { ShapeError, ZkError } from "./errors.js";
 import type { ProgressFn } from "./progress.js";
@@ -273,23 +279,8 @@ export interface ChunkPipelineOptions extends Omit<BuildOptions, "onProgress"> {
  */
 export async function runChunkPipeline(opts: ChunkPipelineOptions = {}): Promise<ChunkedArtifacts[]> {
   const all = await loadChunkedShapes();
-  const shapes = (opts.shapes ?? all.map((s) => s.name)).map((n) => {
-    const s = all.find((x) => x.name === n);
-    if (s === undefined) {
-      throw new ZkError(
-        "SHAPE",
-        `unknown chunked shape ${n}; circuits/chunk-shapes.json has ${all.map((x) => x.name).join(", ")}`,
-      );
-    }
-    return s;
-  });
-  const production = opts.contributions !== undefined || opts.beacon !== undefined;
-  if (opts.check && production) {
-    throw new ZkError(
-      "CHECK",
-      "--check regenerates the development ceremony; do not combine it with --contribute/--beacon",
-    );
-  }
+  const shapes = selectShapes(all, opts.shapes, "circuits/chunk-shapes.json");
+  refuseCheckWithProduction(opts);
   const drift: string[] = [];
   if (opts.check) {
     for (const s of shapes) {

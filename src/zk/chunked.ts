@@ -26,7 +26,13 @@ import { FieldError, ShapeError, WitnessError } from "./errors.js";
 import { P, assertField, toField } from "./field.js";
 import type { ProvingPool } from "./pool.js";
 import { progressLogger, type ProgressFn } from "./progress.js";
-import { calculateWitness, type Groth16Proof } from "./prove.js";
+import {
+  calculateWitness,
+  checkMatrix,
+  toSolidityProof,
+  type Groth16Proof,
+  type SolidityProof,
+} from "./prove.js";
 import { randomSalt, spongeHash } from "./sponge.js";
 import { preparedVerifierFor } from "./verifier.js";
 
@@ -75,6 +81,24 @@ export interface ChunkProof {
   publicSignals: bigint[];
 }
 
+/** A chunk proof with its points in the Solidity verifier's argument order (src/chain `ChunkProofInput`). */
+export interface SolidityChunkProof {
+  kind: "A" | "B";
+  index: number;
+  proof: SolidityProof;
+  publicSignals: bigint[];
+}
+
+/** A chain's proofs with Solidity-ordered points, as src/chain `chunkCalldata` / `submitChunked` take them. */
+export function solidityChunks(proofs: readonly ChunkProof[]): SolidityChunkProof[] {
+  return proofs.map((c) => ({
+    kind: c.kind,
+    index: c.index,
+    proof: toSolidityProof(c.proof),
+    publicSignals: c.publicSignals,
+  }));
+}
+
 /** One chunk's circuit input and the public signals it gives (from {@link chunkedWitness}). */
 export interface ChunkInput {
   kind: "A" | "B";
@@ -97,18 +121,6 @@ export interface ChunkedStatement {
 
 const dec = (v: bigint) => toField(v).toString();
 const mod = (v: bigint) => ((v % P) + P) % P;
-
-function checkMatrix(M: readonly (readonly bigint[])[], rows: number, cols: number, what: string): void {
-  if (!Array.isArray(M) || M.length !== rows) {
-    throw new ShapeError(`${what} must have ${rows} rows, got ${Array.isArray(M) ? M.length : typeof M}`);
-  }
-  for (let r = 0; r < rows; r++) {
-    if (!Array.isArray(M[r]) || M[r].length !== cols) {
-      throw new ShapeError(`${what} row ${r} must have ${cols} entries, got ${M[r]?.length}`);
-    }
-    for (const v of M[r]) if (typeof v !== "bigint") throw new ShapeError(`${what} entries must be bigints`);
-  }
-}
 
 function checkSalts(salts: ChunkSalts, s: ChunkedShape): void {
   const { KA, KB } = chunkCounts(s);

@@ -22,6 +22,8 @@ import {
   verifiedInManifest,
   type BuildOptions,
   type CeremonyRecord,
+  refuseCheckWithProduction,
+  selectShapes,
 } from "./build.js";
 import { CeremonyError, ShapeError, ZkError } from "./errors.js";
 import { type ProgressFn } from "./progress.js";
@@ -354,16 +356,8 @@ export interface DeliveryPipelineOptions extends Omit<BuildOptions, "onProgress"
  */
 export async function runDeliveryPipeline(opts: DeliveryPipelineOptions = {}): Promise<DeliveryArtifacts[]> {
   const all = await loadDeliveryShapes();
-  const shapes = (opts.shapes ?? all.map((s) => s.name)).map((n) => {
-    const s = all.find((x) => x.name === n);
-    if (s === undefined) {
-      throw new ZkError(
-        "SHAPE",
-        `unknown delivery shape ${n}; circuits/delivery-shapes.json has ${all.map((x) => x.name).join(", ")}`,
-      );
-    }
-    return s;
-  });
+  const shapes = selectShapes(all, opts.shapes, "circuits/delivery-shapes.json");
+  refuseCheckWithProduction(opts);
   const drift: string[] = [];
   const arts: DeliveryArtifacts[] = [];
   for (const s of shapes) {

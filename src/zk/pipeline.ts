@@ -12,6 +12,8 @@ import {
   buildCircuit,
   loadProductionArtifacts,
   mainFile,
+  refuseCheckWithProduction,
+  selectShapes,
   type BuildOptions,
   type CeremonyRecord,
   type CircuitArtifacts,
@@ -126,24 +128,8 @@ export async function loadCircuitArtifacts(
 /** Runs the pipeline; returns the artifacts per shape (and throws DriftError in check mode). */
 export async function runCircuitsPipeline(opts: PipelineOptions = {}): Promise<CircuitArtifacts[]> {
   const all = await loadShapes();
-  const names = opts.shapes ?? all.map((s) => s.name);
-  const shapes = names.map((n) => {
-    const s = all.find((x) => x.name === n);
-    if (s === undefined) {
-      throw new ZkError(
-        "SHAPE",
-        `unknown shape ${n}; circuits/shapes.json has ${all.map((x) => x.name).join(", ")}`,
-      );
-    }
-    return s;
-  });
-  const production = opts.contributions !== undefined || opts.beacon !== undefined;
-  if (opts.check && production) {
-    throw new ZkError(
-      "CHECK",
-      "--check regenerates the development ceremony; do not combine it with --contribute/--beacon",
-    );
-  }
+  const shapes = selectShapes(all, opts.shapes, "circuits/shapes.json");
+  refuseCheckWithProduction(opts);
   const drift: string[] = [];
   // In check mode, compare the main files before buildCircuit rewrites them.
   if (opts.check) {

@@ -33,7 +33,13 @@ export interface ModuleWitness {
   rho: bigint;
 }
 
-function checkMatrix(M: readonly (readonly bigint[])[], rows: number, cols: number, what: string): void {
+/** Checks that `M` is a `rows` x `cols` matrix of bigints; throws ShapeError naming `what`. */
+export function checkMatrix(
+  M: readonly (readonly bigint[])[],
+  rows: number,
+  cols: number,
+  what: string,
+): void {
   if (!Array.isArray(M) || M.length !== rows) {
     throw new ShapeError(`${what} must have ${rows} rows, got ${Array.isArray(M) ? M.length : typeof M}`);
   }

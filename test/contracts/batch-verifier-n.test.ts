@@ -32,6 +32,7 @@ import {
   loadShapes,
   proveChunkedModule,
   randomChunkSalts,
+  solidityChunks,
   toSolidityProof,
   type ChunkedArtifacts,
   type ChunkedModuleProof,
@@ -360,14 +361,7 @@ describe("# Groth16BatchVerifierN with real chunk proofs", function () {
         2,
         await linkStart(art.shape.R),
       ]);
-      const { chunksA, chunksB } = chunkCalldata(
-        chain.proofs.map((c) => ({
-          kind: c.kind,
-          index: c.index,
-          proof: toSolidityProof(c.proof),
-          publicSignals: c.publicSignals,
-        })),
-      );
+      const { chunksA, chunksB } = chunkCalldata(solidityChunks(chain.proofs));
       const signals: [bigint, bigint, bigint, bigint] = [chain.C_m, chain.hX, firstRho, chain.fY];
       await expect(cmv.verifyChunked(signals, chunksA, chunksB))
         .to.be.revertedWithCustomError(cmv, "ChunkBatchRejected")

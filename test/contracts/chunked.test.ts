@@ -4,16 +4,13 @@
  * every cheat of PROTOCOL.md's module statement carried over to chains (other weights, other
  * activations, another rho or fY, chunks of another proving run, reordered or tampered proofs).
  */
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { expect } from "chai";
 import hre from "hardhat";
 import type { Contract, Signer } from "ethers";
-import { chunkCalldata, ChunkCalldataError, type ChunkProofInput } from "../../src/chain/chunked.js";
+import { chunkCalldata, ChunkCalldataError } from "../../src/chain/chunked.js";
 import { addressesOf, ContractRevertError, ZkloraClient } from "../../src/chain/index.js";
 import { collectZkloraArtifacts, deployZklora, type ZkloraDeployment } from "../../src/chain/deploy.js";
 import { CHUNK_VERIFIER_KEYS } from "../../src/chain/verifierKeys.js";
-import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
 import {
   P,
   buildChunkedCircuits,
@@ -31,13 +28,14 @@ import {
   proveChunkedModule,
   randomChunkSalts,
   shapeId,
-  toSolidityProof,
+  solidityChunks,
   type ChunkedArtifacts,
   type ChunkedModuleProof,
   type ChunkedShape,
   type ChunkedWitness,
 } from "../../src/zk/index.js";
 import {
+  checkCommittedVerifier,
   ethers,
   makeEntry,
   makeWeights,
@@ -56,25 +54,13 @@ export async function tinyChunkedCircuits(): Promise<ChunkedArtifacts> {
   const shape = (await loadChunkedShapes()).find((s) => s.name === TINY_CHUNKED);
   if (shape === undefined) throw new Error(`no ${TINY_CHUNKED} in circuits/chunk-shapes.json`);
   const art = await buildChunkedCircuits(shape);
-  for (const t of [art.a, art.b]) {
-    const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${t.verifierContract}.sol`);
-    if ((await sha256File(committed)) !== t.sha256.verifier) {
-      const head = (await readFile(committed, "utf8")).split("\n").slice(0, 3).join("\n");
-      throw new Error(`${committed} is not the verifier of the cached zkey: npm run circuits:chunk\n${head}`);
-    }
-  }
+  for (const t of [art.a, art.b]) await checkCommittedVerifier(t, "npm run circuits:chunk");
   return art;
 }
 
 /** Call data of a proven chain. */
 export function calldataOf(p: Pick<ChunkedModuleProof, "proofs">) {
-  const chunks: ChunkProofInput[] = p.proofs.map((c) => ({
-    kind: c.kind,
-    index: c.index,
-    proof: toSolidityProof(c.proof),
-    publicSignals: c.publicSignals,
-  }));
-  return chunkCalldata(chunks);
+  return chunkCalldata(solidityChunks(p.proofs));
 }
 
 /**
@@ -212,12 +198,7 @@ describe("# ChunkedModuleVerifier", function () {
   });
 
   it("Should refuse to encode a list that is not a chain", function () {
-    const chunks: ChunkProofInput[] = honest.proofs.map((c) => ({
-      kind: c.kind,
-      index: c.index,
-      proof: toSolidityProof(c.proof),
-      publicSignals: c.publicSignals,
-    }));
+    const chunks = solidityChunks(honest.proofs);
     expect(() => chunkCalldata([chunks[2], chunks[0], chunks[1], chunks[3]])).to.throw(
       ChunkCalldataError,
       /A chunk after a B chunk/,
@@ -322,12 +303,7 @@ describe("# LoraEscrow.submitChunked", function () {
     expect([proven.C_m, proven.hX, proven.fY]).to.deep.equal([C_m, hX, fY]);
     const { chunksA, chunksB } = calldataOf(proven);
     const client = await ZkloraClient.connect(f.contributor, addressesOf(f.deployment.record));
-    const chunks: ChunkProofInput[] = proven.proofs.map((c) => ({
-      kind: c.kind,
-      index: c.index,
-      proof: toSolidityProof(c.proof),
-      publicSignals: c.publicSignals,
-    }));
+    const chunks = solidityChunks(proven.proofs);
     const tx = await client.submitChunked(dealId, 0, chunks);
     const provenLogs = tx.receipt.logs
       .map((l) => f.escrow.interface.parseLog(l))
@@ -351,12 +327,7 @@ describe("# LoraEscrow.submitChunked", function () {
     const early = calldataOf(earlyProof);
     // The typed client decodes the chunked verifier's error into a sentence.
     const client = await ZkloraClient.connect(f.contributor, addressesOf(f.deployment.record));
-    const chunks: ChunkProofInput[] = earlyProof.proofs.map((c) => ({
-      kind: c.kind,
-      index: c.index,
-      proof: toSolidityProof(c.proof),
-      publicSignals: c.publicSignals,
-    }));
+    const chunks = solidityChunks(earlyProof.proofs);
     const err = await client.submitChunked(dealId, 0, chunks).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ContractRevertError);
     expect((err as ContractRevertError).revertName).to.equal("InvalidChunkProof");

@@ -122,22 +122,32 @@ export async function deployFixture(): Promise<Fixture> {
  * the pipeline produced for this zkey, so that proofs made here verify on-chain.
  */
 export async function tinyCircuit(): Promise<CircuitArtifacts> {
-  const shape = await findShape(TINY_SHAPE);
-  const art = await buildCircuit(shape);
+  const art = await buildCircuit(await findShape(TINY_SHAPE));
+  await checkCommittedVerifier(art, "npm run circuits");
+  return art;
+}
+
+/**
+ * Checks that `contracts/verifiers/<verifierContract>.sol` is the verifier the pipeline generated for the
+ * cached zkey (so proofs made here verify on-chain); the error names the command that regenerates it.
+ */
+export async function checkCommittedVerifier(
+  art: { verifierContract: string; verifierSol: string; sha256: { verifier: string } },
+  regenerate: string,
+): Promise<void> {
   const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${art.verifierContract}.sol`);
   let committedHash: string;
   try {
     committedHash = await sha256File(committed);
   } catch {
-    throw new Error(`${committed} is missing: generate it with the circuit pipeline (npm run circuits)`);
+    throw new Error(`${committed} is missing: generate it with \`${regenerate}\``);
   }
   if (committedHash !== art.sha256.verifier) {
     const head = (await readFile(committed, "utf8")).split("\n").slice(0, 3).join("\n");
     throw new Error(
-      `${committed} differs from the verifier of the cached zkey (${art.verifierSol}); regenerate it.\n${head}`,
+      `${committed} differs from the verifier of the cached zkey (${art.verifierSol}): run \`${regenerate}\`.\n${head}`,
     );
   }
-  return art;
 }
 
 export async function tinyShape(): Promise<Shape> {
@@ -209,12 +219,7 @@ export function proveEntry(
 /** The delivery circuit of the tiny weight shape; checks that the committed verifier is its key's. */
 export async function tinyDeliveryCircuit(shape: Shape): Promise<DeliveryArtifacts> {
   const dart = await buildDeliveryCircuit(await findDeliveryShape(shape));
-  const committed = path.join(PROJECT_ROOT, "contracts", "verifiers", `${dart.verifierContract}.sol`);
-  if ((await sha256File(committed)) !== dart.sha256.verifier) {
-    throw new Error(
-      `${committed} is not the verifier of the cached delivery zkey: npm run circuits:delivery`,
-    );
-  }
+  await checkCommittedVerifier(dart, "npm run circuits:delivery");
   return dart;
 }
 

@@ -5,8 +5,6 @@
  * buyer that hashed X for the other variant. Tiny shapes only; no proofs (proving is disabled).
  */
 import { expect } from "chai";
-import type { PeftAdapter } from "../../src/model/index.js";
-import { STORIES260K_DIR } from "../../src/model/index.js";
 import {
   CommitError,
   ContributorServer,
@@ -14,7 +12,6 @@ import {
   MpiError,
   RemoteError,
   RemoteLoraClient,
-  commitAdapter,
   parseManifest,
   parseSecrets,
   secretsToJson,
@@ -31,34 +28,13 @@ import {
   weightCommitment,
   type ChunkedShape,
 } from "../../src/zk/index.js";
-import { buyer, contributor, dealOf, prng, TINY } from "./fixtures.js";
+import { buyer, contributor, dealOf, TINY, tinyCommit } from "./fixtures.js";
 
 const TINY_CHUNKED: ChunkedShape = { name: "t2_i8_r2_o8_a4_b4", T: 2, DIN: 8, R: 2, DOUT: 8, WA: 4, WB: 4 };
 
-/** A rank-2 adapter on q_proj / v_proj (8 -> 8) of a stand-in target list; `opts` go to commitAdapter. */
-async function commitTiny(opts: Partial<CommitOptions> = {}, seed = 3): Promise<CommitResult> {
-  const rnd = prng(seed);
-  const names = ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj"];
-  const { DIN, R, DOUT } = TINY;
-  const adapter = {
-    config: { r: R, lora_alpha: 4, target_modules: ["q_proj", "v_proj"], fan_in_fan_out: false },
-    scaling: 2,
-    modules: names.map((name) => ({
-      name,
-      R,
-      DIN,
-      DOUT,
-      loraA: Float32Array.from({ length: R * DIN }, () => rnd() * 0.5),
-      loraB: Float32Array.from({ length: DOUT * R }, () => rnd() * 0.5),
-    })),
-  } as unknown as PeftAdapter;
-  const model = {
-    dir: STORIES260K_DIR,
-    sha256: "stand-in",
-    targets: () =>
-      names.map((name, index) => ({ index, name, layer: 0, module: name.split(".").pop()!, DIN, DOUT })),
-  };
-  return commitAdapter({ model, adapter, shapes: [TINY], chunkedShapes: [TINY_CHUNKED], ...opts });
+/** `tinyCommit` with the tiny chunked shape available; `opts` go to commitAdapter. */
+function commitTiny(opts: Partial<CommitOptions> = {}, seed = 3): Promise<CommitResult> {
+  return tinyCommit(seed, { chunkedShapes: [TINY_CHUNKED], ...opts });
 }
 
 describe("# mpi chunked modules: commit", function () {

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { Wallet } from "ethers";
 import type { PeftAdapter } from "../../src/model/index.js";
 import { commitAdapter } from "../../src/mpi/index.js";
-import type { CommitResult, DealContext, ShapeRef } from "../../src/mpi/index.js";
+import type { CommitOptions, CommitResult, DealContext, ShapeRef } from "../../src/mpi/index.js";
 import { STORIES260K_DIR } from "../../src/model/index.js";
 
 export const CHAIN_ID = 31337n;
@@ -34,9 +34,10 @@ export const TINY: ShapeRef = { name: "t2_i8_r2_o8", T: 2, DIN: 8, R: 2, DOUT: 8
 
 /**
  * A commit of a random rank-2 adapter on two 8 -> 8 layers of a stand-in target list (the
- * protocol tests need the server's checks, not a model). Module 0 and 1 use the tiny shape.
+ * protocol tests need the server's checks, not a model). Module 0 and 1 use the tiny shape unless
+ * `opts` (passed to commitAdapter) say otherwise.
  */
-export async function tinyCommit(seed = 7): Promise<CommitResult> {
+export async function tinyCommit(seed = 7, opts: Partial<CommitOptions> = {}): Promise<CommitResult> {
   const rnd = prng(seed);
   const names = ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj"];
   const { DIN, R, DOUT } = TINY;
@@ -58,7 +59,7 @@ export async function tinyCommit(seed = 7): Promise<CommitResult> {
     targets: () =>
       names.map((name, index) => ({ index, name, layer: 0, module: name.split(".").pop()!, DIN, DOUT })),
   };
-  return commitAdapter({ model, adapter, shapes: [TINY] });
+  return commitAdapter({ model, adapter, shapes: [TINY], ...opts });
 }
 
 export function dealOf(commit: CommitResult, dealId = 1n): DealContext {

@@ -12,7 +12,10 @@ import {
   loadProductionArtifacts,
   proveModule,
   requiredPower,
+  ZkError,
+  runChunkPipeline,
   runCircuitsPipeline,
+  runDeliveryPipeline,
   selectPtau,
   verifyModule,
 } from "../../src/zk/index.js";
@@ -100,6 +103,21 @@ describe("# circuits pipeline (ptau choice, ceremony options, drift check)", fun
     } finally {
       if (saved === undefined) delete process.env.ZKLORA_CACHE_DIR;
       else process.env.ZKLORA_CACHE_DIR = saved;
+    }
+  });
+
+  it("Should refuse an unknown shape name and --check with production options, in every pipeline", async function () {
+    for (const [run, file] of [
+      [runCircuitsPipeline, "circuits/shapes.json"],
+      [runDeliveryPipeline, "circuits/delivery-shapes.json"],
+      [runChunkPipeline, "circuits/chunk-shapes.json"],
+    ] as const) {
+      const unknown = await rejects(run({ shapes: ["no_such_shape"] }));
+      expect(unknown).to.be.instanceOf(ZkError);
+      expect((unknown as ZkError).message).to.include(`unknown shape no_such_shape; ${file} has`);
+      const check = await rejects(run({ check: true, beacon: "00" }));
+      expect(check).to.be.instanceOf(ZkError);
+      expect((check as ZkError).message).to.match(/--check regenerates the development ceremony/);
     }
   });
 
