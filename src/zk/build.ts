@@ -174,6 +174,7 @@ export async function compileMain(
   main: string,
   keyParts: KeyPart[],
   onProgress?: ProgressFn,
+  includeDirs: readonly string[] = [],
 ): Promise<CompiledCircuit> {
   const stem = path.basename(main, ".circom");
   const parts: KeyPart[] = [
@@ -181,13 +182,25 @@ export async function compileMain(
     `circomlib@${TOOL_VERSIONS.circomlib}`,
     "--O2 --r1cs --wasm",
     ...keyParts,
+    ...includeDirs.map((d) => `-l ${path.relative(PROJECT_ROOT, d)}`),
   ];
   const res = await cached("zk-compile", parts, async (out) => {
     const cli = path.join(packageDir("circom2"), "cli.js");
     const { code, output } = await timed(onProgress, `compile ${label}`, () =>
       runProcess(
         process.execPath,
-        [cli, main, "--O2", "--r1cs", "--wasm", "-l", path.join(PROJECT_ROOT, "node_modules"), "-o", out],
+        [
+          cli,
+          main,
+          "--O2",
+          "--r1cs",
+          "--wasm",
+          ...includeDirs.flatMap((d) => ["-l", d]),
+          "-l",
+          path.join(PROJECT_ROOT, "node_modules"),
+          "-o",
+          out,
+        ],
         PROJECT_ROOT,
       ),
     );

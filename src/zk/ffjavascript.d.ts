@@ -35,7 +35,16 @@ declare module "ffjavascript" {
     isZero(a: Uint8Array): boolean;
     neg(a: Uint8Array): Uint8Array;
     add(a: Uint8Array, b: Uint8Array): Uint8Array;
+    sub(a: Uint8Array, b: Uint8Array): Uint8Array;
     double(a: Uint8Array): Uint8Array;
+    /** The point at infinity in Jacobian form. */
+    zero: Uint8Array;
+    /** The generator in Jacobian form. */
+    g: Uint8Array;
+    /** Σ s_i·P_i over affine LEM points; scalars little-endian, each buffer.length / n bytes. Jacobian result. */
+    multiExpAffine(bases: Uint8Array, scalars: Uint8Array): Promise<Uint8Array>;
+    /** LEM (Montgomery, little-endian) affine points to uncompressed big-endian coordinates. */
+    batchLEMtoU(buff: Uint8Array): Promise<Uint8Array>;
     eq(a: Uint8Array, b: Uint8Array): boolean;
     timesScalar(a: Uint8Array, s: bigint | Uint8Array): Uint8Array;
     toAffine(a: Uint8Array): Uint8Array;

@@ -94,3 +94,18 @@ declare module "circomlibjs" {
   /** The same permutation compiled to WebAssembly (single-threaded, no workers left behind). */
   export function buildPoseidon(): Promise<PoseidonOpt>;
 }
+
+declare module "@iden3/binfileutils" {
+  /** An open binary file (fastfile). */
+  export interface BinFile {
+    close(): Promise<void>;
+  }
+  /** Sections by id: each a list of { p: position, size } entries. */
+  export type BinSections = ({ p: number; size: number }[] | undefined)[];
+  export function readBinFile(
+    fileName: string,
+    type: string,
+    maxVersion: number,
+  ): Promise<{ fd: BinFile; sections: BinSections }>;
+  export function readSection(fd: BinFile, sections: BinSections, idSection: number): Promise<Uint8Array>;
+}

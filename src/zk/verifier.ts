@@ -68,7 +68,7 @@ let enginePromise: Promise<Bn128> | undefined;
  * The BN254 engine used for verification: ffjavascript's WebAssembly code in single-thread mode,
  * so verification needs no worker threads and leaves none alive (scripts need no terminate).
  */
-function engine(): Promise<Bn128> {
+export function engine(): Promise<Bn128> {
   if (enginePromise === undefined) {
     enginePromise = buildBn128(true);
     enginePromise.catch(() => (enginePromise = undefined));
@@ -88,7 +88,13 @@ function toInt(v: unknown): bigint | undefined {
 }
 
 /** Parses a point object (G1: [x, y(, z)], G2: [[x0,x1],[y0,y1](,[z0,z1])]) into a buffer. */
-function parsePoint(c: Bn128, G: WasmCurve, obj: unknown, g2: boolean, what: string): Uint8Array | string {
+export function parsePoint(
+  c: Bn128,
+  G: WasmCurve,
+  obj: unknown,
+  g2: boolean,
+  what: string,
+): Uint8Array | string {
   if (!Array.isArray(obj) || (obj.length !== 2 && obj.length !== 3)) {
     return `${what} must be an array of 2 or 3 coordinates`;
   }
@@ -114,17 +120,17 @@ function parsePoint(c: Bn128, G: WasmCurve, obj: unknown, g2: boolean, what: str
 }
 
 /** [r]B = O: B lies in the order-r subgroup G2 (see the module comment for why it matters). */
-function inG2Subgroup(c: Bn128, B: Uint8Array): boolean {
+export function inG2Subgroup(c: Bn128, B: Uint8Array): boolean {
   return c.G2.isZero(c.G2.timesScalar(B, c.r));
 }
 
-interface ParsedProof {
+export interface ParsedProof {
   A: Uint8Array;
   B: Uint8Array;
   C: Uint8Array;
 }
 
-function parseProof(c: Bn128, proof: unknown): ParsedProof | string {
+export function parseProof(c: Bn128, proof: unknown): ParsedProof | string {
   if (typeof proof !== "object" || proof === null) return "the proof is not an object";
   const p = proof as Record<string, unknown>;
   if (p.protocol !== undefined && p.protocol !== "groth16") return "the proof's protocol is not groth16";
@@ -153,7 +159,7 @@ function parseSignals(c: Bn128, sigs: unknown, n: number): bigint[] | string {
 }
 
 /** A uniformly random integer in [1, 2^128) from the platform's CSPRNG. */
-function random128(): bigint {
+export function random128(): bigint {
   const b = new Uint8Array(16);
   for (;;) {
     globalThis.crypto.getRandomValues(b);

@@ -1,0 +1,205 @@
+/**
+ * Off-chain verification of v2 module proofs (PROTOCOL.md, "On-chain verification of one module"):
+ *
+ *   vk_x = IC_0 + rho·IC[rho] + fY·IC[fY] + D_X + W_m
+ *   e(−A, B) · e(vk_x, γ) · e(C, δ') · e(α, β) = 1
+ *
+ * with the on-chain part of the shape key and the deal key's δ'. The same checks on untrusted
+ * input as src/zk/verifier.ts (coordinates below q, B in G2, no point at infinity in the proof,
+ * rho and fY below p). Batch: n proofs under one δ' with fresh random 128-bit coefficients r_i,
+ *   Π e(−r_i·A_i, B_i) · e(Σ r_i·vk_x_i, γ) · e(Σ r_i·C_i, δ') · e(α, β)^(Σ r_i) = 1
+ * (n + 2 Miller loops, one final exponentiation).
+ */
+import { type Bn128 } from "ffjavascript";
+import {
+  BatchInputError,
+  engine,
+  inG2Subgroup,
+  parseProof,
+  random128,
+  type ParsedProof,
+  type VerifyOutcome,
+} from "../verifier.js";
+import type { Groth16Proof } from "../prove.js";
+import { P } from "../field.js";
+import { g1Point, g2Point, type G1Point, type G2Point, type OnchainKey } from "./key.js";
+import { VerificationKeyError } from "../verifier.js";
+
+/** The statement of one module proof as the contract sees it. */
+export interface V2Statement {
+  rho: bigint;
+  fY: bigint;
+  D_X: G1Point;
+  W_m: G1Point;
+}
+
+/** A verifier for one shape key and one deal key's δ'. */
+export class V2Verifier {
+  private constructor(
+    private readonly c: Bn128,
+    private readonly ic0: Uint8Array,
+    private readonly icRho: Uint8Array,
+    private readonly icFY: Uint8Array,
+    private readonly gammaPre: Uint8Array,
+    private readonly deltaPre: Uint8Array,
+    /** e(α, β)^-1 */
+    private readonly target: Uint8Array,
+  ) {}
+
+  /** Prepares the key (e(α, β), γ and δ' for Miller loops); throws VerificationKeyError on a malformed key. */
+  static async create(k: OnchainKey, delta2: G2Point): Promise<V2Verifier> {
+    const c = await engine();
+    const g1 = async (p: G1Point, what: string) => {
+      const pt = await g1Point(p);
+      if (c.G1.isZero(pt) || !c.G1.isValid(pt))
+        throw new VerificationKeyError(`${what} is not a point of G1`);
+      return pt;
+    };
+    const g2 = async (p: G2Point, what: string) => {
+      const pt = await g2Point(p);
+      if (c.G2.isZero(pt) || !c.G2.isValid(pt) || !inG2Subgroup(c, pt))
+        throw new VerificationKeyError(`${what} is not a point of G2`);
+      return pt;
+    };
+    const alpha = await g1(k.alpha1, "alpha1");
+    const beta = await g2(k.beta2, "beta2");
+    const gamma = await g2(k.gamma2, "gamma2");
+    const delta = await g2(delta2, "delta2");
+    const ab = c.finalExponentiation(
+      c.millerLoop(c.prepareG1(c.G1.toJacobian(alpha)), c.prepareG2(c.G2.toJacobian(beta))),
+    );
+    return new V2Verifier(
+      c,
+      await g1(k.ic0, "IC_0"),
+      await g1(k.icRho, "IC[rho]"),
+      await g1(k.icFY, "IC[fY]"),
+      c.prepareG2(c.G2.toJacobian(gamma)),
+      c.prepareG2(c.G2.toJacobian(delta)),
+      c.Gt.inv(ab),
+    );
+  }
+
+  /** vk_x of a statement, or a reason it is malformed. */
+  private async vkx(st: V2Statement): Promise<Uint8Array | string> {
+    const { c } = this;
+    for (const [what, v] of [
+      ["rho", st.rho],
+      ["fY", st.fY],
+    ] as const) {
+      if (typeof v !== "bigint" || v < 0n || v >= P) return `${what} is not a field element`;
+    }
+    const pts: Uint8Array[] = [];
+    for (const [what, p] of [
+      ["D_X", st.D_X],
+      ["W_m", st.W_m],
+    ] as const) {
+      if (!Array.isArray(p) || p.length !== 2 || p.some((x) => typeof x !== "bigint" || x < 0n || x >= c.q)) {
+        return `${what} is not a pair of base-field coordinates`;
+      }
+      const pt = await g1Point(p);
+      if (!c.G1.isZero(pt) && !c.G1.isValid(pt)) return `${what} is not on the curve`;
+      pts.push(pt);
+    }
+    let acc = c.G1.add(this.ic0, c.G1.timesScalar(this.icRho, st.rho));
+    acc = c.G1.add(acc, c.G1.timesScalar(this.icFY, st.fY));
+    acc = c.G1.add(acc, pts[0]);
+    return c.G1.add(acc, pts[1]);
+  }
+
+  private miller(P1: Uint8Array, preQ: Uint8Array): Uint8Array | undefined {
+    const { c } = this;
+    if (c.G1.isZero(P1)) return undefined;
+    return c.millerLoop(c.prepareG1(c.G1.toJacobian(P1)), preQ);
+  }
+
+  /** Verifies one proof; says why it was rejected. Never throws on untrusted input. */
+  async check(proof: Groth16Proof, st: V2Statement): Promise<VerifyOutcome> {
+    const { c } = this;
+    let parsed: ParsedProof | string;
+    let vkx: Uint8Array | string;
+    try {
+      parsed = parseProof(c, proof);
+      vkx = await this.vkx(st);
+    } catch (err) {
+      return { ok: false, reason: `malformed proof: ${(err as Error).message}` };
+    }
+    if (typeof parsed === "string") return { ok: false, reason: parsed };
+    if (typeof vkx === "string") return { ok: false, reason: vkx };
+    let f = c.millerLoop(
+      c.prepareG1(c.G1.toJacobian(c.G1.neg(parsed.A))),
+      c.prepareG2(c.G2.toJacobian(parsed.B)),
+    );
+    const fx = this.miller(vkx, this.gammaPre);
+    if (fx !== undefined) f = c.Gt.mul(f, fx);
+    f = c.Gt.mul(f, this.miller(parsed.C, this.deltaPre)!);
+    if (!c.Gt.eq(c.finalExponentiation(f), this.target))
+      return { ok: false, reason: "the pairing equation does not hold" };
+    return { ok: true };
+  }
+
+  /** True iff the proof verifies. */
+  async verify(proof: Groth16Proof, st: V2Statement): Promise<boolean> {
+    return (await this.check(proof, st)).ok;
+  }
+
+  /**
+   * n proofs under this δ' at once (random linear combination, fresh coefficients never leaving
+   * this call; a batch holding an invalid proof passes with probability ≤ 2^-128). False when any
+   * proof or statement is malformed. Throws BatchInputError for an empty batch or mismatched lengths.
+   */
+  async verifyBatch(proofs: readonly Groth16Proof[], sts: readonly V2Statement[]): Promise<boolean> {
+    const { c } = this;
+    if (proofs.length !== sts.length)
+      throw new BatchInputError(`${proofs.length} proofs but ${sts.length} statements`);
+    if (proofs.length === 0) throw new BatchInputError("an empty batch proves nothing");
+    let f: Uint8Array | undefined;
+    let sumVkx: Uint8Array = c.G1.zero;
+    let sumC: Uint8Array = c.G1.zero;
+    let sumR = 0n;
+    for (let i = 0; i < proofs.length; i++) {
+      let parsed: ParsedProof | string;
+      let vkx: Uint8Array | string;
+      try {
+        parsed = parseProof(c, proofs[i]);
+        vkx = await this.vkx(sts[i]);
+      } catch {
+        return false;
+      }
+      if (typeof parsed === "string" || typeof vkx === "string") return false;
+      const r = i === 0 ? 1n : random128();
+      sumR += r;
+      const negA = c.G1.timesScalar(c.G1.neg(parsed.A), r);
+      const m = c.millerLoop(c.prepareG1(c.G1.toJacobian(negA)), c.prepareG2(c.G2.toJacobian(parsed.B)));
+      f = f === undefined ? m : c.Gt.mul(f, m);
+      sumVkx = c.G1.add(sumVkx, c.G1.timesScalar(vkx, r));
+      sumC = c.G1.add(sumC, c.G1.timesScalar(parsed.C, r));
+    }
+    const fx = this.miller(sumVkx, this.gammaPre);
+    if (fx !== undefined) f = c.Gt.mul(f!, fx);
+    const fc = this.miller(sumC, this.deltaPre);
+    if (fc !== undefined) f = c.Gt.mul(f!, fc);
+    return c.Gt.eq(c.finalExponentiation(f!), c.Gt.exp(this.target, sumR % c.r));
+  }
+}
+
+/** A proof as the verifier contract takes it: `b` in EIP-197 order. */
+export interface SolidityProofV2 {
+  a: G1Point;
+  b: G2Point;
+  c: G1Point;
+}
+
+/** Converts a snarkjs proof (projective coordinates with z = 1) into the contract's Proof. */
+export function toSolidityProofV2(proof: Groth16Proof): SolidityProofV2 {
+  const n = (s: string) => BigInt(s);
+  return {
+    a: [n(proof.pi_a[0]), n(proof.pi_a[1])],
+    b: [n(proof.pi_b[0][1]), n(proof.pi_b[0][0]), n(proof.pi_b[1][1]), n(proof.pi_b[1][0])],
+    c: [n(proof.pi_c[0]), n(proof.pi_c[1])],
+  };
+}
+
+/** The contract's Statement struct. */
+export function toSolidityStatement(st: V2Statement): { rho: bigint; fY: bigint; dX: G1Point; wM: G1Point } {
+  return { rho: st.rho, fY: st.fY, dX: st.D_X, wM: st.W_m };
+}
