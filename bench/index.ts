@@ -1,5 +1,5 @@
 /**
- * The proving benchmark of issue #5 (`npm run bench [-- options]`).
+ * The v1 proving benchmark of issue #5 (`npm run bench:v1 [-- options]`).
  *
  * MEASURED, per committed shape (circuits/shapes.json; the cached keys are reused, a cold ceremony is
  * refused): constraints (r1cs), compile time and compiler peak RSS (a fresh compile into a temp dir),

@@ -10,6 +10,7 @@ import { copyFile, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
+import { encodeBytes32String, keccak256, solidityPacked } from "ethers";
 import { PROJECT_ROOT, sha256File } from "../../src/common/cache.js";
 import {
   P,
@@ -311,38 +312,25 @@ describe("# protocol v2: fold, digests and the contributor's check", function ()
     expect((await foldEntry(key, X, Y, { ...RHO_CTX, module: 1n })).rho).to.not.equal(entry.rho);
   });
 
-  it("Should hash rows injectively (length-prefixed, tagged) and refuse |Y| ≥ (p−1)/2", async function () {
-    const a = activationDigest(
-      [
-        [1n, 2n],
-        [3n, 4n],
-      ],
-      2,
+  it("Should hash rows injectively (length-prefixed, tagged, = abi.encodePacked) and refuse |Y| ≥ (p−1)/2", async function () {
+    const rows = [
+      [1n, -2n],
+      [3n, 2n ** 70n],
+    ];
+    const a = await activationDigest(rows, 2);
+    const packed = solidityPacked(
+      ["bytes32", "uint256", "uint256", "int256", "int256", "int256", "int256"],
+      [encodeBytes32String("zklora.v2.X"), 2, 2, 1n, -2n, 3n, 2n ** 70n],
     );
-    expect(activationDigest([[1n, 2n, 3n, 4n]], 4)).to.not.equal(a);
-    expect(
-      outputDigestV2(
-        [
-          [1n, 2n],
-          [3n, 4n],
-        ],
-        2,
-      ),
-    ).to.not.equal(a);
-    expect(
-      activationDigest(
-        [
-          [-1n, 2n],
-          [3n, 4n],
-        ],
-        2,
-      ),
-    ).to.not.equal(a);
+    expect(a).to.equal(keccak256(packed));
+    expect(await activationDigest([[1n, -2n, 3n, 2n ** 70n]], 4)).to.not.equal(a);
+    expect(await outputDigestV2(rows, 2)).to.not.equal(a);
+    expect(await activationDigest([[-1n, -2n], rows[1]], 2)).to.not.equal(a);
     const half = (P - 1n) / 2n;
-    expect(() => outputDigestV2([[half, 0n]], 2)).to.throw(/below \(p-1\)\/2/);
-    expect(() => outputDigestV2([[-half, 0n]], 2)).to.throw(/below \(p-1\)\/2/);
-    expect(() => outputDigestV2([[half - 1n, 0n]], 2)).to.not.throw();
-    expect(() => activationDigest([[1n]], 2)).to.throw(/entries/);
+    await expectReject(outputDigestV2([[half, 0n]], 2), Error, /below \(p-1\)\/2/);
+    await expectReject(outputDigestV2([[-half, 0n]], 2), Error, /below \(p-1\)\/2/);
+    await outputDigestV2([[half - 1n, 0n]], 2);
+    await expectReject(activationDigest([[1n]], 2), Error, /entries/);
   });
 });
 

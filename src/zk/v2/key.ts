@@ -363,9 +363,13 @@ export function runSnarkjsCli(args: string[], label: string, onProgress?: Progre
       tail = (tail + text).slice(-4000);
       const now = performance.now();
       if (onProgress !== undefined && now - last > 15_000) {
-        last = now;
-        const line = text.trim().split("\n").pop();
-        if (line) onProgress(`${label}: ${line.replace(/^\[[A-Z]+\]\s*/, "").replace(/^snarkJS:\s*/, "")}`);
+        // snarkjs's logger lines: "[INFO]  snarkJS: <message>", with ANSI colours.
+        // eslint-disable-next-line no-control-regex -- ANSI colour codes
+        const lines = [...text.replace(/\x1b\[[0-9;]*m/g, "").matchAll(/snarkJS: (.+)/g)];
+        if (lines.length > 0) {
+          last = now;
+          onProgress(`${label}: ${lines[lines.length - 1][1].trim()}`);
+        }
       }
     };
     child.stdout.on("data", onData);

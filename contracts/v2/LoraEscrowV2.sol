@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {LoraModuleVerifierV2} from "./LoraModuleVerifierV2.sol";
+import {ShapeRegistryV2} from "./ShapeRegistryV2.sol";
+
+/// @title LoraEscrowV2
+/// @notice Escrow of protocol v2 (PROTOCOL.md): the contributor proposes a deal with one weight commitment W_m
+///         per LoRA module; the buyer, after evaluating through the contributor's server, funds it with the price
+///         (ETH or an ERC-20), its own δ' per shape (its phase-2 contribution to the deal's keys) and one entry
+///         per module (hX, hY, D_X, fY; the contract computes rho); the contributor submits one proof per module
+///         (or batches per shape); the price goes to the contributor once every module is proven, back to the
+///         buyer after the proving window otherwise.
+/// @dev Storage per module is ONE word through the deal's life: at propose `h = keccak256(abi.encode(shapeId,
+///      W_m))`, at funding `keccak256(abi.encode(h, rho, fY, D_X))`, once proven `PROVEN`; plus one word per shape
+///      for δ' (`keccak256(abi.encode(δ'))`). Submit takes the preimages in call data and checks them against
+///      the word. Events carry every value, so clients read W_m, the entries and δ' from logs.
+///      Checks-effects-interactions throughout, and a reentrancy guard on every function that moves value.
+contract LoraEscrowV2 is ReentrancyGuard {
+    using SafeERC20 for IERC20;
+
+    /// @notice The BN254 scalar field modulus p.
+    uint256 internal constant P =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice The BN254 base field modulus q.
+    uint256 internal constant Q =
+        21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// @notice Most modules a deal may have.
+    uint256 public constant MAX_MODULES = 1024;
+    /// @notice Shortest and longest proving window.
+    uint256 public constant MIN_WINDOW = 1 hours;
+    uint256 public constant MAX_WINDOW = 90 days;
+
+    /// @notice Life of a deal.
+    enum Status {
+        None,
+        Proposed,
+        Funded,
+        Settled,
+        Refunded,
+        Cancelled
+    }
+
+    /// @notice A deal. `token` is zero for ETH; `buyer` zero until funding for an open deal.
+    struct Deal {
+        address contributor;
+        uint64 deadline;
+        Status status;
+        uint16 modules;
+        address buyer;
+        uint16 proven;
+        uint64 window;
+        address token;
+        uint256 price;
+        bytes32 baseModelHash;
+    }
+
+    /// @notice A module at propose: its shape and its weight commitment W_m (a G1 point).
+    struct Module {
+        bytes32 shapeId;
+        uint256[2] wM;
+    }
+
+    /// @notice The buyer's entry for one module: the row digests, the fold's commitment D_X and the fingerprint.
+    struct Entry {
+        bytes32 hX;
+        bytes32 hY;
+        uint256[2] dX;
+        uint256 fY;
+    }
+
+    /// @notice The buyer's δ' of one shape of the deal (G2, EIP-197 order).
+    struct DealKey {
+        bytes32 shapeId;
+        uint256[4] delta;
+    }
+
+    /// @notice What a proof of module `module` is checked against (the preimages of the stored hashes).
+    struct Claim {
+        uint256 module;
+        bytes32 shapeId;
+        uint256[2] wM;
+        uint256 rho;
+        uint256 fY;
+        uint256[2] dX;
+    }
+
+    /// @notice The registry of shape verifiers.
+    ShapeRegistryV2 public immutable registry;
+    /// @notice The number of deals proposed so far (deal ids start at 1).
+    uint256 public dealCount;
+
+    mapping(uint256 dealId => Deal) private _deals;
+    mapping(uint256 dealId => bytes32[]) private _shapes;
+    mapping(uint256 dealId => mapping(uint256 module => bytes32)) private _moduleWord;
+    mapping(uint256 dealId => mapping(bytes32 shapeId => bytes32)) private _deltaHash;
+
+    /// @notice The word of a proven module.
+    bytes32 public constant PROVEN = bytes32(uint256(1));
+
+    /// @notice A deal was proposed.
+    event DealProposed(
+        uint256 indexed dealId,
+        address indexed contributor,
+        address indexed buyer,
+        address token,
+        uint256 price,
+        bytes32 baseModelHash,
+        uint64 window,
+        uint256 modules
+    );
+    /// @notice Module `module` of a proposed deal commits to W_m under shape `shapeId`.
+    event ModuleCommitted(
+        uint256 indexed dealId,
+        uint256 indexed module,
+        bytes32 indexed shapeId,
+        uint256[2] wM
+    );
+    /// @notice The buyer funded a deal; the proving window ends at `deadline`.
+    event DealFunded(uint256 indexed dealId, address indexed buyer, uint256 price, uint64 deadline);
+    /// @notice The buyer's δ' for one shape of a deal.
+    event DealKeySet(uint256 indexed dealId, bytes32 indexed shapeId, uint256[4] delta);
+    /// @notice The buyer's entry for a module, with the rho the contract computed.
+    event EntryRegistered(
+        uint256 indexed dealId,
+        uint256 indexed module,
+        bytes32 hX,
+        bytes32 hY,
+        uint256 rho,
+        uint256 fY,
+        uint256[2] dX
+    );
+    /// @notice A module's proof verified.
+    event ModuleProven(uint256 indexed dealId, uint256 indexed module);
+    /// @notice The contributor was paid.
+    event DealSettled(uint256 indexed dealId, address indexed contributor, uint256 price);
+    /// @notice The buyer got its deposit back.
+    event DealRefunded(uint256 indexed dealId, address indexed buyer, uint256 price);
+    /// @notice The contributor withdrew an unfunded proposal.
+    event DealCancelled(uint256 indexed dealId);
+
+    error ZeroRegistry();
+    error DealNotFound(uint256 dealId);
+    error WrongStatus(uint256 dealId, Status status);
+    error NotContributor(address caller);
+    error NotBuyer(address caller);
+    error ZeroPrice();
+    error WindowOutOfRange(uint256 window);
+    error ModuleCountOutOfRange(uint256 count);
+    error NotAToken(address token);
+    error UnknownShape(bytes32 shapeId);
+    error InvalidCommitment(uint256 module);
+    error WrongEntryCount(uint256 expected, uint256 got);
+    error InvalidEntry(uint256 module);
+    error WrongDealKeys(uint256 expected, uint256 got);
+    error DealKeyShapeMismatch(uint256 index, bytes32 expected, bytes32 got);
+    error InvalidDealKey(bytes32 shapeId);
+    error WrongDeposit(uint256 expected, uint256 got);
+    error ModuleOutOfRange(uint256 module);
+    error ClaimMismatch(uint256 module);
+    error DealKeyMismatch(bytes32 shapeId);
+    error AlreadyProven(uint256 module);
+    error ProofRejected(uint256 module);
+    error BatchRejected();
+    error LengthMismatch(uint256 claims, uint256 proofs);
+    error ClaimShapeMismatch(uint256 index);
+    error ProvingWindowOver(uint64 deadline);
+    error ProvingWindowOpen(uint64 deadline);
+    error NotAllProven(uint256 proven, uint256 modules);
+    error AllProven(uint256 dealId);
+    error PaymentFailed(address to);
+
+    /// @notice Creates the escrow over a shape registry.
+    /// @param registry_ The registry whose verifiers check the proofs.
+    constructor(ShapeRegistryV2 registry_) {
+        if (address(registry_) == address(0)) revert ZeroRegistry();
+        registry = registry_;
+    }
+
+    // ------------------------------------------------------------------ deal steps
+
+    /// @notice Proposes a deal; the caller is the contributor. Modules are immutable afterwards.
+    /// @param buyer The only account that may fund it, or zero for anyone.
+    /// @param token The ERC-20 to pay in, or zero for ETH.
+    /// @param price The price (wei or token units), > 0.
+    /// @param baseModelHash The base model the adapter is for (sha256 of its files, by convention).
+    /// @param window The proving window after funding, in seconds (MIN_WINDOW..MAX_WINDOW).
+    /// @param modules One (shape, W_m) per LoRA module, in the commit manifest's order.
+    /// @return dealId The new deal's id.
+    function propose(
+        address buyer,
+        address token,
+        uint256 price,
+        bytes32 baseModelHash,
+        uint64 window,
+        Module[] calldata modules
+    ) external returns (uint256 dealId) {
+        if (price == 0) revert ZeroPrice();
+        if (window < MIN_WINDOW || window > MAX_WINDOW) revert WindowOutOfRange(window);
+        uint256 n = modules.length;
+        if (n == 0 || n > MAX_MODULES) revert ModuleCountOutOfRange(n);
+        if (token != address(0) && token.code.length == 0) revert NotAToken(token);
+        dealId = ++dealCount;
+        Deal storage d = _deals[dealId];
+        d.contributor = msg.sender;
+        d.status = Status.Proposed;
+        d.modules = uint16(n);
+        d.buyer = buyer;
+        d.window = window;
+        d.token = token;
+        d.price = price;
+        d.baseModelHash = baseModelHash;
+        bytes32[] storage shapes = _shapes[dealId];
+        bytes32 last;
+        for (uint256 m = 0; m < n; ++m) {
+            Module calldata mod = modules[m];
+            bytes32 s = mod.shapeId;
+            if (s != last) {
+                if (registry.verifierOf(s) == address(0)) revert UnknownShape(s);
+                if (!_contains(shapes, s)) shapes.push(s);
+                last = s;
+            }
+            if (!_onCurveNonZero(mod.wM[0], mod.wM[1])) revert InvalidCommitment(m);
+            _moduleWord[dealId][m] = keccak256(abi.encode(s, mod.wM));
+            emit ModuleCommitted(dealId, m, s, mod.wM);
+        }
+        emit DealProposed(dealId, msg.sender, buyer, token, price, baseModelHash, window, n);
+    }
+
+    /// @notice Withdraws an unfunded proposal (contributor only).
+    /// @param dealId The deal.
+    function cancel(uint256 dealId) external {
+        Deal storage d = _deal(dealId);
+        if (d.status != Status.Proposed) revert WrongStatus(dealId, d.status);
+        if (msg.sender != d.contributor) revert NotContributor(msg.sender);
+        d.status = Status.Cancelled;
+        emit DealCancelled(dealId);
+    }
+
+    /// @notice Funds a proposed deal: the deposit, δ' per shape and one entry per module. The caller becomes the
+    ///         buyer of an open deal.
+    /// @dev Each δ' must be a point of G2 other than O (checked through the pairing precompile); the keys come in
+    ///      the order of the deal's shapes (`shapesOf`), the entries in module order. rho of module m is
+    ///      `keccak256(abi.encode(chainid, this, dealId, m, hX, hY)) mod p`. ERC-20 deposits are checked by
+    ///      balance difference (fee-on-transfer tokens are refused).
+    /// @param dealId The deal.
+    /// @param keys δ' of every shape of the deal, in `shapesOf` order.
+    /// @param entries One entry per module, in module order.
+    function fund(
+        uint256 dealId,
+        DealKey[] calldata keys,
+        Entry[] calldata entries
+    ) external payable nonReentrant {
+        Deal storage d = _deal(dealId);
+        if (d.status != Status.Proposed) revert WrongStatus(dealId, d.status);
+        if (d.buyer == address(0)) d.buyer = msg.sender;
+        else if (msg.sender != d.buyer) revert NotBuyer(msg.sender);
+        bytes32[] storage shapes = _shapes[dealId];
+        if (keys.length != shapes.length) revert WrongDealKeys(shapes.length, keys.length);
+        if (entries.length != d.modules) revert WrongEntryCount(d.modules, entries.length);
+        for (uint256 i = 0; i < keys.length; ++i) {
+            bytes32 s = shapes[i];
+            if (keys[i].shapeId != s) revert DealKeyShapeMismatch(i, s, keys[i].shapeId);
+            if (!_validG2(keys[i].delta)) revert InvalidDealKey(s);
+            _deltaHash[dealId][s] = keccak256(abi.encode(keys[i].delta));
+            emit DealKeySet(dealId, s, keys[i].delta);
+        }
+        for (uint256 m = 0; m < entries.length; ++m) {
+            Entry calldata e = entries[m];
+            if (e.fY >= P || !_onCurve(e.dX[0], e.dX[1])) revert InvalidEntry(m);
+            uint256 rho =
+                uint256(keccak256(abi.encode(block.chainid, address(this), dealId, m, e.hX, e.hY))) % P;
+            mapping(uint256 => bytes32) storage words = _moduleWord[dealId];
+            words[m] = keccak256(abi.encode(words[m], rho, e.fY, e.dX));
+            emit EntryRegistered(dealId, m, e.hX, e.hY, rho, e.fY, e.dX);
+        }
+        uint64 deadline = uint64(block.timestamp) + d.window;
+        d.deadline = deadline;
+        d.status = Status.Funded;
+        emit DealFunded(dealId, d.buyer, d.price, deadline);
+        _pullDeposit(d);
+    }
+
+    /// @notice Submits the proof of one module (anyone may submit; the proof binds everything).
+    /// @param dealId The deal.
+    /// @param c The claim: the module and the preimages of its stored commitment and entry.
+    /// @param proof The Groth16 proof made with the deal's key.
+    /// @param delta The deal's δ' of the module's shape.
+    function submit(
+        uint256 dealId,
+        Claim calldata c,
+        LoraModuleVerifierV2.Proof calldata proof,
+        uint256[4] calldata delta
+    ) external {
+        Deal storage d = _openForProofs(dealId);
+        if (_isProven(dealId, c.module)) revert AlreadyProven(c.module);
+        _checkClaim(dealId, d, c, delta);
+        LoraModuleVerifierV2.Statement memory st = LoraModuleVerifierV2.Statement(c.rho, c.fY, c.dX, c.wM);
+        if (!LoraModuleVerifierV2(registry.verifierOf(c.shapeId)).verify(proof, st, delta))
+            revert ProofRejected(c.module);
+        _markProven(dealId, d, c.module);
+    }
+
+    /// @notice Submits proofs of several modules of one shape, checked together (random linear combination).
+    ///         Modules already proven are skipped, so a copied proof cannot make the batch fail.
+    /// @param dealId The deal.
+    /// @param shapeId The shape of every claimed module.
+    /// @param delta The deal's δ' of that shape.
+    /// @param claims The claims, one per proof.
+    /// @param proofs The proofs.
+    /// @return newlyProven The number of modules this call proved.
+    function submitBatch(
+        uint256 dealId,
+        bytes32 shapeId,
+        uint256[4] calldata delta,
+        Claim[] calldata claims,
+        LoraModuleVerifierV2.Proof[] calldata proofs
+    ) external returns (uint256 newlyProven) {
+        Deal storage d = _openForProofs(dealId);
+        if (proofs.length != claims.length) revert LengthMismatch(claims.length, proofs.length);
+        Pending memory p = _pending(dealId, d, shapeId, delta, claims, proofs);
+        newlyProven = p.n;
+        if (newlyProven == 0) return 0;
+        if (!LoraModuleVerifierV2(registry.verifierOf(shapeId)).verifyBatch(p.proofs, p.statements, delta)) {
+            revert BatchRejected();
+        }
+        for (uint256 i = 0; i < newlyProven; ++i) _markProven(dealId, d, p.modules[i]);
+    }
+
+    /// @notice Pays the contributor once every module is proven (anyone may call).
+    /// @param dealId The deal.
+    function settle(uint256 dealId) external nonReentrant {
+        Deal storage d = _deal(dealId);
+        if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
+        if (d.proven != d.modules) revert NotAllProven(d.proven, d.modules);
+        d.status = Status.Settled;
+        emit DealSettled(dealId, d.contributor, d.price);
+        _pay(d.token, d.contributor, d.price);
+    }
+
+    /// @notice Returns the deposit to the buyer after the proving window, when not every module is proven.
+    /// @param dealId The deal.
+    function refund(uint256 dealId) external nonReentrant {
+        Deal storage d = _deal(dealId);
+        if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
+        if (block.timestamp <= d.deadline) revert ProvingWindowOpen(d.deadline);
+        if (d.proven == d.modules) revert AllProven(dealId);
+        d.status = Status.Refunded;
+        emit DealRefunded(dealId, d.buyer, d.price);
+        _pay(d.token, d.buyer, d.price);
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice A deal.
+    /// @param dealId The deal.
+    /// @return The deal (status None when absent).
+    function getDeal(uint256 dealId) external view returns (Deal memory) {
+        return _deals[dealId];
+    }
+
+    /// @notice The deal's distinct shapes, in first-appearance order (the order of `fund`'s keys).
+    /// @param dealId The deal.
+    /// @return The shape ids.
+    function shapesOf(uint256 dealId) external view returns (bytes32[] memory) {
+        return _shapes[dealId];
+    }
+
+    /// @notice The stored word of a module: `h = keccak256(abi.encode(shapeId, W_m))` after propose,
+    ///         `keccak256(abi.encode(h, rho, fY, D_X))` after funding, `PROVEN` once proven.
+    /// @param dealId The deal.
+    /// @param module The module index.
+    /// @return The word (zero when absent).
+    function moduleWordOf(uint256 dealId, uint256 module) external view returns (bytes32) {
+        return _moduleWord[dealId][module];
+    }
+
+    /// @notice `keccak256(abi.encode(δ'))` of a shape of a funded deal.
+    /// @param dealId The deal.
+    /// @param shapeId The shape.
+    /// @return The hash (zero when unset).
+    function dealKeyHashOf(uint256 dealId, bytes32 shapeId) external view returns (bytes32) {
+        return _deltaHash[dealId][shapeId];
+    }
+
+    /// @notice Whether a module of a deal is proven.
+    /// @param dealId The deal.
+    /// @param module The module index.
+    /// @return True when proven.
+    function isProven(uint256 dealId, uint256 module) external view returns (bool) {
+        return _isProven(dealId, module);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _deal(uint256 dealId) private view returns (Deal storage d) {
+        d = _deals[dealId];
+        if (d.status == Status.None) revert DealNotFound(dealId);
+    }
+
+    function _openForProofs(uint256 dealId) private view returns (Deal storage d) {
+        d = _deal(dealId);
+        if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
+        if (block.timestamp > d.deadline) revert ProvingWindowOver(d.deadline);
+    }
+
+    /// @dev Checks a claim's preimages against the module's word and the shape's δ' hash. The word binds
+    ///      (shapeId, W_m) and (rho, fY, D_X) together: a mismatch in either is `ClaimMismatch`.
+    function _checkClaim(
+        uint256 dealId,
+        Deal storage d,
+        Claim calldata c,
+        uint256[4] calldata delta
+    ) private view {
+        if (c.module >= d.modules) revert ModuleOutOfRange(c.module);
+        bytes32 h = keccak256(abi.encode(c.shapeId, c.wM));
+        if (_moduleWord[dealId][c.module] != keccak256(abi.encode(h, c.rho, c.fY, c.dX))) {
+            revert ClaimMismatch(c.module);
+        }
+        if (_deltaHash[dealId][c.shapeId] != keccak256(abi.encode(delta))) revert DealKeyMismatch(c.shapeId);
+    }
+
+    /// @dev The claims of a batch not yet proven (duplicates dropped), checked against the stored hashes.
+    struct Pending {
+        LoraModuleVerifierV2.Proof[] proofs;
+        LoraModuleVerifierV2.Statement[] statements;
+        uint256[] modules;
+        uint256 n;
+    }
+
+    function _pending(
+        uint256 dealId,
+        Deal storage d,
+        bytes32 shapeId,
+        uint256[4] calldata delta,
+        Claim[] calldata claims,
+        LoraModuleVerifierV2.Proof[] calldata proofs
+    ) private view returns (Pending memory p) {
+        uint256 len = claims.length;
+        p.proofs = new LoraModuleVerifierV2.Proof[](len);
+        p.statements = new LoraModuleVerifierV2.Statement[](len);
+        p.modules = new uint256[](len);
+        for (uint256 i = 0; i < len; ++i) {
+            Claim calldata c = claims[i];
+            if (c.shapeId != shapeId) revert ClaimShapeMismatch(i);
+            if (_isProven(dealId, c.module) || _contains(p.modules, p.n, c.module)) continue;
+            _checkClaim(dealId, d, c, delta);
+            p.proofs[p.n] = proofs[i];
+            p.statements[p.n] = LoraModuleVerifierV2.Statement(c.rho, c.fY, c.dX, c.wM);
+            p.modules[p.n] = c.module;
+            ++p.n;
+        }
+        LoraModuleVerifierV2.Proof[] memory ps = p.proofs;
+        LoraModuleVerifierV2.Statement[] memory sts = p.statements;
+        uint256 n = p.n;
+        assembly ("memory-safe") {
+            mstore(ps, n)
+            mstore(sts, n)
+        }
+    }
+
+    function _isProven(uint256 dealId, uint256 module) private view returns (bool) {
+        return _moduleWord[dealId][module] == PROVEN;
+    }
+
+    function _markProven(uint256 dealId, Deal storage d, uint256 module) private {
+        _moduleWord[dealId][module] = PROVEN;
+        d.proven += 1;
+        emit ModuleProven(dealId, module);
+    }
+
+    function _pullDeposit(Deal storage d) private {
+        if (d.token == address(0)) {
+            if (msg.value != d.price) revert WrongDeposit(d.price, msg.value);
+            return;
+        }
+        if (msg.value != 0) revert WrongDeposit(0, msg.value);
+        IERC20 t = IERC20(d.token);
+        uint256 before = t.balanceOf(address(this));
+        t.safeTransferFrom(msg.sender, address(this), d.price);
+        uint256 got = t.balanceOf(address(this)) - before;
+        if (got != d.price) revert WrongDeposit(d.price, got);
+    }
+
+    function _pay(address token, address to, uint256 amount) private {
+        if (token == address(0)) {
+            (bool ok, ) = to.call{value: amount}("");
+            if (!ok) revert PaymentFailed(to);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+
+    function _contains(bytes32[] storage list, bytes32 v) private view returns (bool) {
+        for (uint256 i = 0; i < list.length; ++i) if (list[i] == v) return true;
+        return false;
+    }
+
+    function _contains(uint256[] memory list, uint256 len, uint256 v) private pure returns (bool) {
+        for (uint256 i = 0; i < len; ++i) if (list[i] == v) return true;
+        return false;
+    }
+
+    function _onCurve(uint256 x, uint256 y) private pure returns (bool) {
+        if (x >= Q || y >= Q) return false;
+        if (x == 0 && y == 0) return true;
+        return mulmod(y, y, Q) == addmod(mulmod(mulmod(x, x, Q), x, Q), 3, Q);
+    }
+
+    function _onCurveNonZero(uint256 x, uint256 y) private pure returns (bool) {
+        return !(x == 0 && y == 0) && _onCurve(x, y);
+    }
+
+    /// @dev δ' is a point of G2 other than O: the pairing precompile refuses a G2 point off the twist or outside
+    ///      the subgroup even when paired with the G1 point at infinity (EIP-197); one pair costs 79k gas.
+    function _validG2(uint256[4] calldata g) private view returns (bool) {
+        if (g[0] == 0 && g[1] == 0 && g[2] == 0 && g[3] == 0) return false;
+        if (g[0] >= Q || g[1] >= Q || g[2] >= Q || g[3] >= Q) return false;
+        uint256[6] memory inp = [uint256(0), 0, g[0], g[1], g[2], g[3]];
+        bool ok;
+        uint256[1] memory out;
+        assembly ("memory-safe") {
+            ok := staticcall(gas(), 8, inp, 192, out, 32)
+        }
+        return ok && out[0] == 1;
+    }
+}
