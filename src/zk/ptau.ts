@@ -7,7 +7,7 @@ import { rm } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as snarkjs from "snarkjs";
-import { PROJECT_ROOT, cached, sha256, sha256File } from "../common/cache.js";
+import { PROJECT_ROOT, cacheDir, cacheKey, cached, sha256, sha256File } from "../common/cache.js";
 import { PtauError } from "./errors.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
 
@@ -116,6 +116,21 @@ function powerFromName(file: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** The cache key parts of a generated development ptau of 2^power. */
+function devPtauKeyParts(power: number): string[] {
+  return ["snarkjs@0.7.6", "bn128", String(power), sha256(`zklora-escrow development ptau v1 power ${power}`)];
+}
+
+/**
+ * Whether `selectPtau(power)` (no --ptau) finds a development ptau without generating one: a shared
+ * file of at least that power, or a generated file of exactly that power already in the cache.
+ */
+export async function devPtauAvailable(power: number): Promise<boolean> {
+  if (KNOWN_DEV_PTAU.some((k) => k.power >= power && existsSync(path.join(SHARED_PTAU_DIR, k.file)))) return true;
+  const key = await cacheKey(devPtauKeyParts(power));
+  return existsSync(path.join(cacheDir(), "zk-ptau-dev", key, ".complete"));
+}
+
 /**
  * DEVELOPMENT ONLY. Generates a ptau of 2^power locally and deterministically: `powersoftau new`,
  * one beacon contribution with the PUBLIC hash sha256("zklora-escrow development ptau v1 power N"),
@@ -127,7 +142,7 @@ export async function generateDevPtau(power: number, onProgress?: ProgressFn): P
   const beaconHash = sha256(`zklora-escrow development ptau v1 power ${power}`);
   const { dir } = await cached(
     "zk-ptau-dev",
-    ["snarkjs@0.7.6", "bn128", String(power), beaconHash],
+    devPtauKeyParts(power),
     async (out) => {
       const log = progressLogger(onProgress, `dev ptau 2^${power}`);
       const curve = await snarkjs.curves.getCurveFromName("bn128");
