@@ -63,7 +63,8 @@ const SHAPES: readonly V2BenchShape[] = [
 /** The goals for distilgpt2 c_attn (seconds). */
 const GOALS = { proveS: 7, witnessS: 0.5, verifyS: 0.01, commitS: 2, pokVerifyS: 1.5, setupS: 60 };
 
-interface ShapeResult {
+/** What every shape's result says of its circuit. */
+interface ShapeCircuit {
   name: string;
   note: string;
   DIN: number;
@@ -74,6 +75,9 @@ interface ShapeResult {
   constraints: number;
   constraintsModel: number;
   constraintFloor: number;
+}
+
+interface ShapeResult extends ShapeCircuit {
   ptau: { file: string; power: number; source: string };
   domainSize: number;
   zkeyBytes: number;
@@ -119,17 +123,7 @@ function randMatrix(rows: number, cols: number, bound: number, seed: number): bi
 }
 
 /** A shape whose ptau is not available: only its circuit was compiled. */
-interface SkippedShape {
-  name: string;
-  note: string;
-  DIN: number;
-  R: number;
-  DOUT: number;
-  weights: number;
-  publicInputs: number;
-  constraints: number;
-  constraintsModel: number;
-  constraintFloor: number;
+interface SkippedShape extends ShapeCircuit {
   requiredPower: number;
   compileCold: number;
   skipped: string;

@@ -25,11 +25,20 @@ export function rng(seed: number): (lo: number, hi: number) => bigint {
   };
 }
 
+/** A rows x cols matrix of integers in [-bound, bound] drawn from `r`. */
+export function randomMatrix(
+  r: ReturnType<typeof rng>,
+  rows: number,
+  cols: number,
+  bound: number,
+): bigint[][] {
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => r(-bound, bound)));
+}
+
 /** A random witness of a shape with signed entries (|A|,|B| < 2^15, |X| < 2^20). */
 export function randomWitness(shape: Shape, seed: number): ModuleWitness {
   const r = rng(seed);
-  const mat = (rows: number, cols: number, bound: number) =>
-    Array.from({ length: rows }, () => Array.from({ length: cols }, () => r(-bound, bound)));
+  const mat = (rows: number, cols: number, bound: number) => randomMatrix(r, rows, cols, bound);
   return {
     A: mat(shape.DIN, shape.R, 2 ** 15),
     B: mat(shape.R, shape.DOUT, 2 ** 15),

@@ -23,7 +23,7 @@ import {
   type WeightPok,
 } from "../../src/zk/v2/index.js";
 import { loraProduct } from "../../src/zk/index.js";
-import { rng } from "./helpers.js";
+import { randomMatrix, rng } from "./helpers.js";
 
 /** The tiny v2 test shape: DIN 8, R 2, DOUT 6 (N = 28). */
 export const TINY_V2: V2Shape = { DIN: 8, R: 2, DOUT: 6 };
@@ -41,19 +41,16 @@ export const RHO_CTX = { chainId: 31337n, escrow: CTX.escrow, dealId: 1n, module
 /** A random opening with signed weights |A|, |B| < 2^15. */
 export function randomOpening(shape: V2Shape, seed: number): ModuleOpening {
   const r = rng(seed);
-  const mat = (rows: number, cols: number, bound: number) =>
-    Array.from({ length: rows }, () => Array.from({ length: cols }, () => r(-bound, bound)));
   return {
-    A: mat(shape.DIN, shape.R, 2 ** 15),
-    B: mat(shape.R, shape.DOUT, 2 ** 15),
+    A: randomMatrix(r, shape.DIN, shape.R, 2 ** 15),
+    B: randomMatrix(r, shape.R, shape.DOUT, 2 ** 15),
     salt: randomFieldElement(),
   };
 }
 
 /** T random activation rows (|X| < 2^20). */
 export function randomRows(DIN: number, T: number, seed: number): bigint[][] {
-  const r = rng(seed);
-  return Array.from({ length: T }, () => Array.from({ length: DIN }, () => r(-(2 ** 20), 2 ** 20)));
+  return randomMatrix(rng(seed), T, DIN, 2 ** 20);
 }
 
 export interface V2Fixture {
