@@ -55,6 +55,12 @@ const SOURCES: { name: string; file: string }[] = [
     file: "artifacts/contracts/interfaces/IGroth16Verifier4.sol/IGroth16Verifier4.json",
   },
   {
+    name: "LoraModuleVerifierV2",
+    file: "artifacts/contracts/v2/LoraModuleVerifierV2.sol/LoraModuleVerifierV2.json",
+  },
+  { name: "ShapeRegistryV2", file: "artifacts/contracts/v2/ShapeRegistryV2.sol/ShapeRegistryV2.json" },
+  { name: "LoraEscrowV2", file: "artifacts/contracts/v2/LoraEscrowV2.sol/LoraEscrowV2.json" },
+  {
     name: "IERC20Metadata",
     file: "node_modules/@openzeppelin/contracts/build/contracts/IERC20Metadata.json",
   },
@@ -164,10 +170,13 @@ async function generate(abiDir: string, typesDir: string): Promise<void> {
       // Barrels and ABI-only factories lint clean: drop their (then unused) blanket eslint-disable.
       if (/(^|\/)index\.ts$|__factory\.ts$/.test(rel))
         content = content.replace("/* eslint-disable */\n", "");
-      const text = await prettier.format(content, {
-        ...config,
-        filepath: file,
-      });
+      // Prettier is not idempotent on some TypeChain signatures: format until the text is stable.
+      let text = content;
+      for (let pass = 0; pass < 3; pass++) {
+        const next = await prettier.format(text, { ...config, filepath: file });
+        if (next === text) break;
+        text = next;
+      }
       await writeFile(file, text);
     }
     for (const s of SOURCES) {

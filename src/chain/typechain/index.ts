@@ -8,6 +8,9 @@ export type { IGroth16BatchVerifier4 } from "./IGroth16BatchVerifier4.js";
 export type { IGroth16BatchVerifierN } from "./IGroth16BatchVerifierN.js";
 export type { IGroth16Verifier4 } from "./IGroth16Verifier4.js";
 export type { LoraEscrow } from "./LoraEscrow.js";
+export type { LoraEscrowV2 } from "./LoraEscrowV2.js";
+export type { LoraModuleVerifierV2 } from "./LoraModuleVerifierV2.js";
+export type { ShapeRegistryV2 } from "./ShapeRegistryV2.js";
 export type { VerifierRegistry } from "./VerifierRegistry.js";
 export * as factories from "./factories/index.js";
 export { Groth16BatchVerifier__factory } from "./factories/Groth16BatchVerifier__factory.js";
@@ -18,4 +21,7 @@ export { ChunkedModuleVerifier__factory } from "./factories/ChunkedModuleVerifie
 export { LoraEscrow__factory } from "./factories/LoraEscrow__factory.js";
 export { VerifierRegistry__factory } from "./factories/VerifierRegistry__factory.js";
 export { IGroth16Verifier4__factory } from "./factories/IGroth16Verifier4__factory.js";
+export { LoraModuleVerifierV2__factory } from "./factories/LoraModuleVerifierV2__factory.js";
+export { ShapeRegistryV2__factory } from "./factories/ShapeRegistryV2__factory.js";
+export { LoraEscrowV2__factory } from "./factories/LoraEscrowV2__factory.js";
 export { IERC20Metadata__factory } from "./factories/IERC20Metadata__factory.js";

@@ -8,4 +8,7 @@ export { IGroth16BatchVerifier4__factory } from "./IGroth16BatchVerifier4__facto
 export { IGroth16BatchVerifierN__factory } from "./IGroth16BatchVerifierN__factory.js";
 export { IGroth16Verifier4__factory } from "./IGroth16Verifier4__factory.js";
 export { LoraEscrow__factory } from "./LoraEscrow__factory.js";
+export { LoraEscrowV2__factory } from "./LoraEscrowV2__factory.js";
+export { LoraModuleVerifierV2__factory } from "./LoraModuleVerifierV2__factory.js";
+export { ShapeRegistryV2__factory } from "./ShapeRegistryV2__factory.js";
 export { VerifierRegistry__factory } from "./VerifierRegistry__factory.js";
