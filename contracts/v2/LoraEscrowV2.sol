@@ -158,6 +158,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
     error WrongDealKeys(uint256 expected, uint256 got);
     error DealKeyShapeMismatch(uint256 index, bytes32 expected, bytes32 got);
     error InvalidDealKey(bytes32 shapeId);
+    error DealKeyReused(bytes32 shapeId);
     error WrongDeposit(uint256 expected, uint256 got);
     error ModuleOutOfRange(uint256 module);
     error ClaimMismatch(uint256 module);
@@ -242,7 +243,8 @@ contract LoraEscrowV2 is ReentrancyGuard {
 
     /// @notice Funds a proposed deal: the deposit, δ' per shape and one entry per module. The caller becomes the
     ///         buyer of an open deal.
-    /// @dev Each δ' must be a point of G2 other than O (checked through the pairing precompile); the keys come in
+    /// @dev Each δ' must be a point of G2 other than O (checked through the pairing precompile) and differ from the
+    ///      deal's other δ' (PROTOCOL.md: a δ' shared by two shapes is forgeable); the keys come in
     ///      the order of the deal's shapes (`shapesOf`), the entries in module order. rho of module m is
     ///      `keccak256(abi.encode(chainid, this, dealId, m, hX, hY)) mod p`. ERC-20 deposits are checked by
     ///      balance difference (fee-on-transfer tokens are refused).
@@ -265,7 +267,10 @@ contract LoraEscrowV2 is ReentrancyGuard {
             bytes32 s = shapes[i];
             if (keys[i].shapeId != s) revert DealKeyShapeMismatch(i, s, keys[i].shapeId);
             if (!_validG2(keys[i].delta)) revert InvalidDealKey(s);
-            _deltaHash[dealId][s] = keccak256(abi.encode(keys[i].delta));
+            bytes32 h = keccak256(abi.encode(keys[i].delta));
+            // One δ' for two shapes lets the smaller domain's H points act as free rows of the larger circuit.
+            for (uint256 j = 0; j < i; ++j) if (_deltaHash[dealId][shapes[j]] == h) revert DealKeyReused(s);
+            _deltaHash[dealId][s] = h;
             emit DealKeySet(dealId, s, keys[i].delta);
         }
         for (uint256 m = 0; m < entries.length; ++m) {

@@ -113,6 +113,16 @@ describe("# protocol v2 deal through the library steps (two shapes, real proofs)
       entries.push(await buyerEntry(escrowAsBuyer, dealId, m, mods[m].key, rows[m].X, rows[m].Y));
     const dealKeys = await makeDealKeys(escrowAsBuyer, dealId, [tiny, twin], dir);
     expect(dealKeys.map((k) => k.key.name)).to.deep.equal([tiny.name, twin.name]);
+    // One δ' for both shapes is refused (PROTOCOL.md: forgeable).
+    const reused = [dealKeys[0], { ...dealKeys[1], delta2: dealKeys[0].delta2 }];
+    await expect(
+      dep.escrow.connect(buyer).fund(
+        dealId,
+        reused.map((k) => ({ shapeId: k.key.shapeId, delta: k.delta2 })),
+        entries.map((e) => ({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY })),
+        { value: PRICE },
+      ),
+    ).to.be.revertedWithCustomError(dep.escrow, "DealKeyReused");
     await fundV2(dep.escrow, buyer, dealId, dealKeys, entries, PRICE);
 
     // The contributor accepts each deal key against its own initial key and the δ' on-chain.

@@ -79,6 +79,17 @@ const _abi = [
   {
     inputs: [
       {
+        internalType: "bytes32",
+        name: "shapeId",
+        type: "bytes32",
+      },
+    ],
+    name: "DealKeyReused",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
         internalType: "uint256",
         name: "index",
         type: "uint256",
