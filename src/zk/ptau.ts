@@ -118,7 +118,12 @@ function powerFromName(file: string): number | undefined {
 
 /** The cache key parts of a generated development ptau of 2^power. */
 function devPtauKeyParts(power: number): string[] {
-  return ["snarkjs@0.7.6", "bn128", String(power), sha256(`zklora-escrow development ptau v1 power ${power}`)];
+  return [
+    "snarkjs@0.7.6",
+    "bn128",
+    String(power),
+    sha256(`zklora-escrow development ptau v1 power ${power}`),
+  ];
 }
 
 /**
@@ -126,7 +131,8 @@ function devPtauKeyParts(power: number): string[] {
  * file of at least that power, or a generated file of exactly that power already in the cache.
  */
 export async function devPtauAvailable(power: number): Promise<boolean> {
-  if (KNOWN_DEV_PTAU.some((k) => k.power >= power && existsSync(path.join(SHARED_PTAU_DIR, k.file)))) return true;
+  if (KNOWN_DEV_PTAU.some((k) => k.power >= power && existsSync(path.join(SHARED_PTAU_DIR, k.file))))
+    return true;
   const key = await cacheKey(devPtauKeyParts(power));
   return existsSync(path.join(cacheDir(), "zk-ptau-dev", key, ".complete"));
 }
@@ -140,35 +146,31 @@ export async function devPtauAvailable(power: number): Promise<boolean> {
 export async function generateDevPtau(power: number, onProgress?: ProgressFn): Promise<PtauChoice> {
   if (power > 20) throw new PtauError(`refusing to generate a 2^${power} dev ptau locally; pass --ptau`);
   const beaconHash = sha256(`zklora-escrow development ptau v1 power ${power}`);
-  const { dir } = await cached(
-    "zk-ptau-dev",
-    devPtauKeyParts(power),
-    async (out) => {
-      const log = progressLogger(onProgress, `dev ptau 2^${power}`);
-      const curve = await snarkjs.curves.getCurveFromName("bn128");
-      const p0 = path.join(out, "pot_0000.ptau");
-      const p1 = path.join(out, "pot_0001.ptau");
-      await timed(onProgress, `dev ptau 2^${power}: new`, () =>
-        snarkjs.powersOfTau.newAccumulator(curve, power, p0, log),
-      );
-      const ok = await timed(onProgress, `dev ptau 2^${power}: public beacon (DEVELOPMENT ONLY)`, () =>
-        snarkjs.powersOfTau.beacon(
-          p0,
-          p1,
-          "zklora-escrow development ptau (public entropy)",
-          beaconHash,
-          10,
-          log,
-        ),
-      );
-      if (ok === false) throw new PtauError("powersoftau beacon failed");
-      await timed(onProgress, `dev ptau 2^${power}: prepare phase2`, () =>
-        snarkjs.powersOfTau.preparePhase2(p1, path.join(out, "final.ptau"), log),
-      );
-      await rm(p0);
-      await rm(p1);
-    },
-  );
+  const { dir } = await cached("zk-ptau-dev", devPtauKeyParts(power), async (out) => {
+    const log = progressLogger(onProgress, `dev ptau 2^${power}`);
+    const curve = await snarkjs.curves.getCurveFromName("bn128");
+    const p0 = path.join(out, "pot_0000.ptau");
+    const p1 = path.join(out, "pot_0001.ptau");
+    await timed(onProgress, `dev ptau 2^${power}: new`, () =>
+      snarkjs.powersOfTau.newAccumulator(curve, power, p0, log),
+    );
+    const ok = await timed(onProgress, `dev ptau 2^${power}: public beacon (DEVELOPMENT ONLY)`, () =>
+      snarkjs.powersOfTau.beacon(
+        p0,
+        p1,
+        "zklora-escrow development ptau (public entropy)",
+        beaconHash,
+        10,
+        log,
+      ),
+    );
+    if (ok === false) throw new PtauError("powersoftau beacon failed");
+    await timed(onProgress, `dev ptau 2^${power}: prepare phase2`, () =>
+      snarkjs.powersOfTau.preparePhase2(p1, path.join(out, "final.ptau"), log),
+    );
+    await rm(p0);
+    await rm(p1);
+  });
   const file = path.join(dir, "final.ptau");
   return {
     path: file,
