@@ -134,7 +134,7 @@ export const inferTask = task(
   })
   .addOption({
     name: "model",
-    description: "Base model folder (default: ../shared/models/stories260k)",
+    description: "Base model folder (default: models/stories260k, shipped in the repository)",
     defaultValue: "",
   })
   .addOption({

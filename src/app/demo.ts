@@ -1,7 +1,7 @@
 /**
  * The demo deal: every step of the protocol in one process, on whatever chain the signers are
  * connected to (the `zklora:demo` task uses Hardhat's embedded network). Generated fixtures: a
- * random rank-4 PEFT adapter on the real base model ../shared/models/stories260k (q_proj and
+ * random rank-4 PEFT adapter on the real base model models/stories260k (q_proj and
  * v_proj of the chosen layers), and the buyer's evaluation text is a greedy continuation of the
  * base model from BOS.
  *

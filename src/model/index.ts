@@ -57,8 +57,8 @@ export {
 } from "./fixtures.js";
 export { gpt2Tokenizer, type Tokenizer } from "./tokenizer.js";
 
-/** The real trained tiny Llama shipped beside the repository (../shared/models/stories260k). */
-export const STORIES260K_DIR: string = path.join(PROJECT_ROOT, "..", "shared", "models", "stories260k");
+/** The real trained tiny Llama shipped in the repository (models/stories260k, MIT, see its README). */
+export const STORIES260K_DIR: string = path.join(PROJECT_ROOT, "models", "stories260k");
 
 /**
  * Mean next-token cross-entropy (natural log) of `logits` [T, vocab] over positions 0..T-2
