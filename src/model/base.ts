@@ -4,11 +4,12 @@
  */
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { sha256File } from "../common/cache.js";
+import { sha256, sha256File } from "../common/cache.js";
 import {
   allTargets,
   loadWeights,
   selectTargets,
+  weightFiles,
   type LoraTarget,
   type ModelConfig,
   type ModelWeights,
@@ -32,7 +33,7 @@ export interface BaseModel {
   family: "gpt2" | "llama";
   config: ModelConfig;
   dir: string;
-  /** sha256 (hex) of model.safetensors */
+  /** sha256 (hex) of model.safetensors (a sharded checkpoint: see weightsSha256) */
   sha256: string;
   vocabSize: number;
   /** maximum sequence length */
@@ -277,9 +278,20 @@ class OrtBaseModel implements BaseModel {
   }
 }
 
-/** Loads a base model folder (config.json + model.safetensors, Hugging Face layout). */
+/**
+ * The sha256 (hex) identifying a base model's weights: of `model.safetensors`, or, for a sharded
+ * checkpoint, of "index <sha256 of the index>" and "<shard> <its sha256>" lines (shards by name).
+ */
+export async function weightsSha256(dir: string): Promise<string> {
+  const { files, index } = await weightFiles(dir);
+  if (index === undefined) return sha256File(files[0]);
+  let lines = `index ${await sha256File(index)}\n`;
+  for (const f of files) lines += `${path.basename(f)} ${await sha256File(f)}\n`;
+  return sha256(lines);
+}
+
+/** Loads a base model folder (config.json + model.safetensors or its shards, Hugging Face layout). */
 export async function loadBaseModel(dir: string): Promise<BaseModel> {
   const weights = await loadWeights(dir);
-  const sha = await sha256File(path.join(dir, "model.safetensors"));
-  return new OrtBaseModel(dir, sha, weights);
+  return new OrtBaseModel(dir, await weightsSha256(dir), weights);
 }

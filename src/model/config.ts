@@ -37,8 +37,13 @@ export interface LlamaConfig {
   eps: number;
   ropeTheta: number;
   tieWordEmbeddings: boolean;
-  attentionBias: boolean;
+  /** q_proj, k_proj, v_proj have a bias (Llama's attention_bias; always in Qwen2) */
+  qkvBias: boolean;
+  /** o_proj has a bias (Llama's attention_bias; never in Qwen2) */
+  oBias: boolean;
   mlpBias: boolean;
+  /** the config's model_type (llama, mistral or qwen2: the same architecture here) */
+  modelType: "llama" | "mistral" | "qwen2";
 }
 
 export type ModelConfig = Gpt2Config | LlamaConfig;
@@ -136,7 +141,7 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
       scaleAttnByInverseLayerIdx: raw.scale_attn_by_inverse_layer_idx === true,
     };
   }
-  if (type === "llama") {
+  if (type === "llama" || type === "mistral" || type === "qwen2") {
     const hidden = num(raw, file, ["hidden_size"]);
     const heads = num(raw, file, ["num_attention_heads"]);
     const kvHeads = num(raw, file, ["num_key_value_heads"], heads);
@@ -160,8 +165,16 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
         "UNSUPPORTED",
         `${file}: rope_scaling ${JSON.stringify(rs)} is not supported (only plain RoPE)`,
       );
+    // Mistral and Qwen2 are Llama with a sliding attention window (and, for Qwen2, q/k/v biases):
+    // inside the window the computation is the same, so sequences are limited to it.
+    let ctx = num(raw, file, ["max_position_embeddings"], 2048);
+    const useWindow = type === "mistral" || (type === "qwen2" && raw.use_sliding_window === true);
+    if (useWindow && raw.sliding_window !== null && raw.sliding_window !== undefined)
+      ctx = Math.min(ctx, num(raw, file, ["sliding_window"]));
+    const qkvBias = type === "qwen2" ? true : raw.attention_bias === true;
     return {
       family: "llama",
+      modelType: type,
       hidden,
       layers: num(raw, file, ["num_hidden_layers"]),
       heads,
@@ -169,17 +182,18 @@ export function parseConfig(raw: Record<string, unknown>, file = "config.json"):
       headDim,
       intermediate: num(raw, file, ["intermediate_size"]),
       vocab: num(raw, file, ["vocab_size"]),
-      ctx: num(raw, file, ["max_position_embeddings"], 2048),
+      ctx,
       eps: num(raw, file, ["rms_norm_eps"], 1e-6, false),
       ropeTheta: num(raw, file, ["rope_theta"], 10000, false),
       tieWordEmbeddings: raw.tie_word_embeddings === true,
-      attentionBias: raw.attention_bias === true,
+      qkvBias,
+      oBias: type === "qwen2" ? false : raw.attention_bias === true,
       mlpBias: raw.mlp_bias === true,
     };
   }
   throw new ModelError(
     "UNKNOWN_MODEL_TYPE",
-    `${file}: model_type ${JSON.stringify(type)} is not supported; supported are "gpt2" and "llama"`,
+    `${file}: model_type ${JSON.stringify(type)} is not supported; supported are "gpt2" and the Llama family ("llama", "mistral", "qwen2")`,
   );
 }
 
@@ -247,12 +261,72 @@ export class ModelWeights {
   }
 }
 
-/** Loads config.json and model.safetensors of a base-model folder. */
+/** The sharded checkpoint index Hugging Face writes beside the shards. */
+export const SHARD_INDEX = "model.safetensors.index.json";
+
+/**
+ * The weights files of a base-model folder: `model.safetensors`, or, when it is absent, the shards
+ * that `model.safetensors.index.json` lists (its `weight_map`, tensor → file), each tensor with its file.
+ */
+export async function weightFiles(
+  dir: string,
+): Promise<{ files: string[]; index?: string; map?: Map<string, string> }> {
+  const single = path.join(dir, "model.safetensors");
+  if (await exists(single)) return { files: [single] };
+  const index = path.join(dir, SHARD_INDEX);
+  if (!(await exists(index)))
+    throw new ModelError(
+      "MISSING_FILE",
+      `${dir} has neither model.safetensors nor ${SHARD_INDEX}: a base model folder needs its Hugging Face weights`,
+    );
+  const raw = await readJsonFile(index, "the index of a sharded checkpoint");
+  const wm = raw.weight_map;
+  if (typeof wm !== "object" || wm === null || Array.isArray(wm) || Object.keys(wm).length === 0)
+    throw new ModelError("BAD_CONFIG", `${index}: weight_map must map tensor names to shard files`);
+  const map = new Map<string, string>();
+  for (const [tensor, f] of Object.entries(wm as Record<string, unknown>)) {
+    if (typeof f !== "string" || f.includes("/") || f.includes("\\") || !f.endsWith(".safetensors"))
+      throw new ModelError(
+        "BAD_CONFIG",
+        `${index}: weight_map[${JSON.stringify(tensor)}] must be a .safetensors file name in the folder`,
+      );
+    map.set(tensor, path.join(dir, f));
+  }
+  return { files: [...new Set(map.values())].sort(), index, map };
+}
+
+async function exists(f: string): Promise<boolean> {
+  try {
+    await stat(f);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Loads config.json and the weights (one file or the shards of an index) of a base-model folder. */
 export async function loadWeights(dir: string): Promise<ModelWeights> {
   const config = await loadConfig(dir);
-  const file = path.join(dir, "model.safetensors");
-  const { tensors } = await readSafetensors(file);
-  const w = new ModelWeights(config, tensors, file);
+  const { files, index, map } = await weightFiles(dir);
+  const tensors: TensorMap = new Map();
+  for (const file of files) {
+    for (const [name, t] of (await readSafetensors(file)).tensors) {
+      if (tensors.has(name))
+        throw new ModelError("BAD_CONFIG", `tensor ${name} is in more than one shard (${file})`);
+      if (map !== undefined && map.get(name) !== file)
+        throw new ModelError(
+          "BAD_CONFIG",
+          `${index}: tensor ${name} is in ${path.basename(file)}, not where weight_map says`,
+        );
+      tensors.set(name, t);
+    }
+  }
+  if (map !== undefined) {
+    for (const [name, file] of map)
+      if (!tensors.has(name))
+        throw new ModelError("BAD_CONFIG", `${index}: tensor ${name} is not in ${path.basename(file)}`);
+  }
+  const w = new ModelWeights(config, tensors, index ?? files[0]);
   checkWeights(w);
   return w;
 }
@@ -369,10 +443,10 @@ export function expectedTensors(c: ModelConfig): { rel: string; shape: number[] 
       { rel: `${p}post_attention_layernorm.weight`, shape: [H] },
     );
     for (const [n, din, dout, bias] of [
-      ["self_attn.q_proj", H, Q, c.attentionBias],
-      ["self_attn.k_proj", H, KV, c.attentionBias],
-      ["self_attn.v_proj", H, KV, c.attentionBias],
-      ["self_attn.o_proj", Q, H, c.attentionBias],
+      ["self_attn.q_proj", H, Q, c.qkvBias],
+      ["self_attn.k_proj", H, KV, c.qkvBias],
+      ["self_attn.v_proj", H, KV, c.qkvBias],
+      ["self_attn.o_proj", Q, H, c.oBias],
       ["mlp.gate_proj", H, I, c.mlpBias],
       ["mlp.up_proj", H, I, c.mlpBias],
       ["mlp.down_proj", I, H, c.mlpBias],

@@ -118,6 +118,10 @@ export interface TinyLlamaOptions {
   ropeTheta?: number;
   /** tie lm_head to embed_tokens (no lm_head.weight); default false */
   tied?: boolean;
+  /** model_type: "llama" (default), "mistral" (sliding_window = ctx) or "qwen2" (q/k/v biases) */
+  modelType?: "llama" | "mistral" | "qwen2";
+  /** write a sharded checkpoint of this many files + model.safetensors.index.json (default: one file) */
+  shards?: number;
 }
 
 /** Writes a tiny random Llama (config.json + model.safetensors) into `dir`. */
@@ -133,6 +137,8 @@ export async function writeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): 
     ctx = 64,
     ropeTheta = 10000,
     tied = false,
+    modelType = "llama",
+    shards = 1,
   } = opts;
   const rng = new Rng(seed);
   const d = H / heads;
@@ -154,6 +160,11 @@ export async function writeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): 
     put(p + "self_attn.k_proj.weight", [kvHeads * d, H], 1 / Math.sqrt(H));
     put(p + "self_attn.v_proj.weight", [kvHeads * d, H], 1 / Math.sqrt(H));
     put(p + "self_attn.o_proj.weight", [H, heads * d], 1 / Math.sqrt(H));
+    if (modelType === "qwen2") {
+      put(p + "self_attn.q_proj.bias", [heads * d], 0.1);
+      put(p + "self_attn.k_proj.bias", [kvHeads * d], 0.1);
+      put(p + "self_attn.v_proj.bias", [kvHeads * d], 0.1);
+    }
     put(p + "post_attention_layernorm.weight", [H], 0.1, 1);
     put(p + "mlp.gate_proj.weight", [I, H], 1 / Math.sqrt(H));
     put(p + "mlp.up_proj.weight", [I, H], 1 / Math.sqrt(H));
@@ -161,9 +172,12 @@ export async function writeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): 
   }
   put("model.norm.weight", [H], 0.1, 1);
   if (!tied) put("lm_head.weight", [vocab, H], 0.5);
+  const arch = { llama: "LlamaForCausalLM", mistral: "MistralForCausalLM", qwen2: "Qwen2ForCausalLM" };
   const config = {
-    architectures: ["LlamaForCausalLM"],
-    model_type: "llama",
+    architectures: [arch[modelType]],
+    model_type: modelType,
+    ...(modelType === "mistral" ? { sliding_window: ctx } : {}),
+    ...(modelType === "qwen2" ? { use_sliding_window: false, sliding_window: ctx } : {}),
     hidden_size: H,
     intermediate_size: I,
     num_hidden_layers: layers,
@@ -181,7 +195,27 @@ export async function writeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): 
   };
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, "config.json"), JSON.stringify(config, null, 2) + "\n");
-  await writeSafetensors(path.join(dir, "model.safetensors"), t, { format: "pt" });
+  if (shards <= 1) {
+    await writeSafetensors(path.join(dir, "model.safetensors"), t, { format: "pt" });
+    return;
+  }
+  // Hugging Face's sharded layout: model-0000k-of-0000n.safetensors + the index's weight_map.
+  const names = [...t.keys()];
+  const weightMap: Record<string, string> = {};
+  const pad = (k: number) => String(k).padStart(5, "0");
+  for (let k = 0; k < shards; k++) {
+    const file = `model-${pad(k + 1)}-of-${pad(shards)}.safetensors`;
+    const part: TensorMap = new Map();
+    for (let i = k; i < names.length; i += shards) {
+      part.set(names[i], t.get(names[i])!);
+      weightMap[names[i]] = file;
+    }
+    await writeSafetensors(path.join(dir, file), part, { format: "pt" });
+  }
+  await writeFile(
+    path.join(dir, "model.safetensors.index.json"),
+    JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }, null, 2) + "\n",
+  );
 }
 
 export interface RandomAdapterOptions {

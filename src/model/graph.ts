@@ -373,9 +373,9 @@ export function buildSegments(weights: ModelWeights, targets: readonly LoraTarge
       dout,
     });
     const qkv = linearGroup(b, h1, [
-      mk("self_attn", "q_proj", H, Q, c.attentionBias, h1),
-      mk("self_attn", "k_proj", H, KV, c.attentionBias, h1),
-      mk("self_attn", "v_proj", H, KV, c.attentionBias, h1),
+      mk("self_attn", "q_proj", H, Q, c.qkvBias, h1),
+      mk("self_attn", "k_proj", H, KV, c.qkvBias, h1),
+      mk("self_attn", "v_proj", H, KV, c.qkvBias, h1),
     ]);
     const att = attention(
       b,
@@ -388,7 +388,7 @@ export function buildSegments(weights: ModelWeights, targets: readonly LoraTarge
       1 / Math.sqrt(hd),
       true,
     );
-    const { o_proj } = linearGroup(b, att, [mk("self_attn", "o_proj", Q, H, c.attentionBias, att)]);
+    const { o_proj } = linearGroup(b, att, [mk("self_attn", "o_proj", Q, H, c.oBias, att)]);
     res = b.op("Add", [res, o_proj], undefined, undefined, ["T", H]);
     const h2 = rms(res, `${p}.post_attention_layernorm.weight`);
     const gu = linearGroup(b, h2, [

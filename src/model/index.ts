@@ -1,5 +1,5 @@
 /**
- * Public API of the model layer: base models (GPT-2, Llama) run with onnxruntime-node from
+ * Public API of the model layer: base models (GPT-2, the Llama family: llama, mistral, qwen2) run with onnxruntime-node from
  * generated ONNX graphs cut at LoRA insertion points, PEFT adapters, fixtures and tokenizer.
  */
 import path from "node:path";
@@ -8,13 +8,15 @@ import type { BaseModel } from "./base.js";
 import { ModelError } from "./errors.js";
 
 export { ModelError, type ModelErrorCode } from "./errors.js";
-export { loadBaseModel, type BaseModel, type ForwardOptions, type LoraHook } from "./base.js";
+export { loadBaseModel, weightsSha256, type BaseModel, type ForwardOptions, type LoraHook } from "./base.js";
 export {
   allTargets,
   compareCanonical,
   loadConfig,
   loadWeights,
   matchesTarget,
+  SHARD_INDEX,
+  weightFiles,
   parseConfig,
   selectTargets,
   sortCanonical,

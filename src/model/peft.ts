@@ -7,6 +7,8 @@ import path from "node:path";
 import {
   loadConfig,
   loadWeights,
+  matchesTarget,
+  parseModuleName,
   readJsonFile,
   selectTargets,
   sortCanonical,
@@ -69,9 +71,33 @@ export async function loadPeftAdapter(dir: string): Promise<PeftAdapter> {
     throw bad(`r = ${JSON.stringify(r)} must be a positive integer`);
   if (typeof alpha !== "number" || !Number.isFinite(alpha))
     throw bad(`lora_alpha = ${JSON.stringify(alpha)} must be a number`);
+  // target_modules: a list of names (PEFT: a module matches when its path equals or ends in
+  // "." + name), "all-linear" (every linear layer but the output head), or a regular expression
+  // (PEFT: the full module path must match it). layers_to_transform: the layer numbers adapted.
   const tm = raw.target_modules;
-  if (!Array.isArray(tm) || tm.length === 0 || !tm.every((x) => typeof x === "string"))
-    throw bad(`target_modules must be a non-empty list of module names (a regex string is not supported)`);
+  const isList = Array.isArray(tm) && tm.length > 0 && tm.every((x) => typeof x === "string");
+  if (!isList && (typeof tm !== "string" || tm === ""))
+    throw bad(
+      `target_modules must be a non-empty list of module names, "all-linear" or a regular expression`,
+    );
+  let pattern: RegExp | undefined;
+  if (typeof tm === "string" && tm !== "all-linear") {
+    try {
+      pattern = new RegExp(`^(?:${tm})$`);
+    } catch (err) {
+      throw bad(
+        `target_modules ${JSON.stringify(tm)} is not a regular expression: ${(err as Error).message}`,
+      );
+    }
+  }
+  const ltt = raw.layers_to_transform;
+  let layers: Set<number> | undefined;
+  if (ltt !== undefined && ltt !== null) {
+    const list = typeof ltt === "number" ? [ltt] : ltt;
+    if (!Array.isArray(list) || !list.every((x) => Number.isInteger(x) && (x as number) >= 0))
+      throw bad(`layers_to_transform must be a layer number or a list of them`);
+    layers = new Set(list as number[]);
+  }
   for (const k of ["rank_pattern", "alpha_pattern"])
     if (raw[k] !== undefined && raw[k] !== null && Object.keys(raw[k] as object).length > 0)
       throw new ModelError(
@@ -83,7 +109,7 @@ export async function loadPeftAdapter(dir: string): Promise<PeftAdapter> {
   const config: PeftConfig = {
     r,
     lora_alpha: alpha,
-    target_modules: tm as string[],
+    target_modules: isList ? (tm as string[]) : [],
     fan_in_fan_out: raw.fan_in_fan_out === true,
   };
   if (typeof raw.base_model_name_or_path === "string")
@@ -122,7 +148,26 @@ export async function loadPeftAdapter(dir: string): Promise<PeftAdapter> {
       );
     modules.push({ name: canonical, R: r, DIN: A.shape[1], DOUT: B.shape[0], loraA: A.data, loraB: B.data });
   }
-  return { config, scaling, modules: sortCanonical(modules) };
+  for (const m of modules) {
+    const { layer } = parseModuleName(m.name);
+    const original = [...names].find((n) => canonicalModuleName(n) === m.name) ?? m.name;
+    const listed = isList
+      ? (tm as string[]).some((e) => matchesTarget(m.name, e))
+      : pattern === undefined || pattern.test(original) || pattern.test(m.name);
+    if (!listed)
+      throw bad(
+        `the weights hold module ${m.name}, which target_modules ${JSON.stringify(tm)} does not select`,
+      );
+    if (layers !== undefined && !layers.has(layer))
+      throw bad(
+        `the weights hold module ${m.name} of layer ${layer}, outside layers_to_transform ${JSON.stringify(ltt)}`,
+      );
+  }
+  const sorted = sortCanonical(modules);
+  // Where the config's selection is not a plain list of names over every layer, the adapter's
+  // targets are its modules' full paths (what the manifest records and the base model selects).
+  if (!isList || layers !== undefined) config.target_modules = sorted.map((m) => m.name);
+  return { config, scaling, modules: sorted };
 }
 
 /** Writes a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors). */

@@ -178,7 +178,7 @@ export function referenceForward(w: ModelWeights, tokens: readonly number[]): Fl
       Q,
       g("self_attn.q_proj.weight", [Q, H]),
       "out_in",
-      bias("self_attn.q_proj", c.attentionBias, Q),
+      bias("self_attn.q_proj", c.qkvBias, Q),
     );
     const k = linear(
       h1,
@@ -187,7 +187,7 @@ export function referenceForward(w: ModelWeights, tokens: readonly number[]): Fl
       KV,
       g("self_attn.k_proj.weight", [KV, H]),
       "out_in",
-      bias("self_attn.k_proj", c.attentionBias, KV),
+      bias("self_attn.k_proj", c.qkvBias, KV),
     );
     const v = linear(
       h1,
@@ -196,7 +196,7 @@ export function referenceForward(w: ModelWeights, tokens: readonly number[]): Fl
       KV,
       g("self_attn.v_proj.weight", [KV, H]),
       "out_in",
-      bias("self_attn.v_proj", c.attentionBias, KV),
+      bias("self_attn.v_proj", c.qkvBias, KV),
     );
     rope(q, T, c.heads, d, c.ropeTheta);
     rope(k, T, c.kvHeads, d, c.ropeTheta);
@@ -210,7 +210,7 @@ export function referenceForward(w: ModelWeights, tokens: readonly number[]): Fl
         H,
         g("self_attn.o_proj.weight", [H, Q]),
         "out_in",
-        bias("self_attn.o_proj", c.attentionBias, H),
+        bias("self_attn.o_proj", c.oBias, H),
       ),
     );
     const h2 = rmsNorm(x, T, H, g("post_attention_layernorm.weight", [H]), c.eps);

@@ -65,6 +65,59 @@ describe("# base model forward (ONNX segments vs float64 reference)", () => {
     expect(diff).to.be.lessThan(1e-4);
   });
 
+  it("Should run the Llama family: Qwen2 (q/k/v biases, no o_proj bias) and Mistral (sliding window) match the reference", async () => {
+    const qwen = path.join(tmp.dir, "qwen2");
+    await writeTinyLlama(qwen, { seed: 15, modelType: "qwen2" });
+    const cq = (await loadWeights(qwen)).config;
+    expect(cq.family === "llama" && [cq.modelType, cq.qkvBias, cq.oBias]).to.deep.equal([
+      "qwen2",
+      true,
+      false,
+    ]);
+    expect((await compare(qwen, someTokens(20, 97, 5))).diff).to.be.lessThan(1e-4);
+    const mistral = path.join(tmp.dir, "mistral");
+    await writeTinyLlama(mistral, { seed: 16, modelType: "mistral", ctx: 64 });
+    const raw = JSON.parse(await readFile(path.join(mistral, "config.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    await writeFile(path.join(mistral, "config.json"), JSON.stringify({ ...raw, sliding_window: 24 }));
+    const cm = (await loadWeights(mistral)).config;
+    expect(cm.family === "llama" && [cm.modelType, cm.ctx]).to.deep.equal(["mistral", 24]);
+    expect((await compare(mistral, someTokens(24, 97, 7))).diff).to.be.lessThan(1e-4);
+  });
+
+  it("Should load a sharded checkpoint (model.safetensors.index.json) exactly like the single file, and refuse a wrong index", async () => {
+    const one = path.join(tmp.dir, "one");
+    const sharded = path.join(tmp.dir, "sharded");
+    await writeTinyLlama(one, { seed: 17 });
+    await writeTinyLlama(sharded, { seed: 17, shards: 3 });
+    const toks = someTokens(10, 97, 8);
+    const a = await loadBaseModel(one);
+    const b = await loadBaseModel(sharded);
+    try {
+      expect(maxAbsDiff((await a.forward(toks)).logits, (await b.forward(toks)).logits)).to.equal(0);
+      expect(b.sha256).to.match(/^[0-9a-f]{64}$/);
+      expect(b.sha256).to.not.equal(a.sha256);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const index = path.join(sharded, "model.safetensors.index.json");
+    const idx = JSON.parse(await readFile(index, "utf8")) as { weight_map: Record<string, string> };
+    const [first] = Object.keys(idx.weight_map);
+    const wrong = { weight_map: { ...idx.weight_map, [first]: "model-00002-of-00003.safetensors" } };
+    await writeFile(index, JSON.stringify(wrong));
+    await expectModelError(loadWeights(sharded), "BAD_CONFIG", first);
+    await writeFile(
+      index,
+      JSON.stringify({ weight_map: { ...idx.weight_map, extra: idx.weight_map[first] } }),
+    );
+    await expectModelError(loadWeights(sharded), "BAD_CONFIG", "extra");
+    await writeFile(index, JSON.stringify({ weight_map: { [first]: "../escape.safetensors" } }));
+    await expectModelError(loadWeights(sharded), "BAD_CONFIG", "file name in the folder");
+  });
+
   it("Should match the reference on stories260k within 1e-3 (T = 32)", async () => {
     const tokens = [1, ...someTokens(31, 512, 9)];
     const { diff } = await compare(STORIES260K_DIR, tokens);
@@ -172,10 +225,13 @@ describe("# base model forward (ONNX segments vs float64 reference)", () => {
       try {
         await expectModelError(loadBaseModel(path.join(dir, "nothing")), "MISSING_FILE", "config.json");
         await writeTinyLlama(dir, { seed: 3 });
+        await rm(path.join(dir, "model.safetensors"));
+        await expectModelError(loadBaseModel(dir), "MISSING_FILE", "model.safetensors.index.json");
+        await writeTinyLlama(dir, { seed: 3 });
         const cfgFile = path.join(dir, "config.json");
         const cfg = JSON.parse(await readFile(cfgFile, "utf8")) as Record<string, unknown>;
-        await writeFile(cfgFile, JSON.stringify({ ...cfg, model_type: "mistral" }));
-        await expectModelError(loadBaseModel(dir), "UNKNOWN_MODEL_TYPE", "mistral", "gpt2", "llama");
+        await writeFile(cfgFile, JSON.stringify({ ...cfg, model_type: "falcon" }));
+        await expectModelError(loadBaseModel(dir), "UNKNOWN_MODEL_TYPE", "falcon", "gpt2", "llama", "qwen2");
         await writeFile(cfgFile, "{ not json");
         await expectModelError(loadBaseModel(dir), "BAD_CONFIG", "config.json");
         await writeFile(cfgFile, JSON.stringify({ ...cfg, hidden_size: undefined }));

@@ -265,7 +265,7 @@ describe("# PEFT adapters", () => {
       data: new Float32Array(64),
     });
     await savePeftAdapter(dir, {
-      config: { r: 2, lora_alpha: 2, target_modules: ["c_attn"], fan_in_fan_out: true },
+      config: { r: 2, lora_alpha: 2, target_modules: ["c_attn", "q_proj"], fan_in_fan_out: true },
       scaling: 1,
       modules: [],
     });
@@ -276,6 +276,64 @@ describe("# PEFT adapters", () => {
       "transformer.h.1.attn.c_attn",
     ]);
     expect(a.modules[1].loraB[0]).to.equal(0.25);
+  });
+
+  it("Should read PEFT's other target forms: all-linear, a regular expression, layers_to_transform", async () => {
+    const base = path.join(tmp.dir, "forms-base");
+    await writeTinyLlama(base, { seed: 61, layers: 2 });
+    const setConfig = async (dir: string, patch: Record<string, unknown>) => {
+      const f = path.join(dir, "adapter_config.json");
+      const cfg = JSON.parse(await readFile(f, "utf8")) as Record<string, unknown>;
+      await writeFile(f, JSON.stringify({ ...cfg, ...patch }));
+    };
+    const model = await loadBaseModel(base);
+    try {
+      // all-linear: every linear layer of every block
+      const all = path.join(tmp.dir, "all-linear");
+      await writeRandomAdapter(base, all, {
+        r: 2,
+        alpha: 4,
+        targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+      });
+      await setConfig(all, { target_modules: "all-linear" });
+      const a1 = await loadPeftAdapter(all);
+      expect(a1.config.target_modules).to.have.length(14);
+      expect(model.targets(a1.config.target_modules).map((t) => t.name)).to.deep.equal(
+        a1.modules.map((m) => m.name),
+      );
+      // a regular expression (PEFT: full match on the module path)
+      const rx = path.join(tmp.dir, "regex");
+      await writeRandomAdapter(base, rx, { r: 2, alpha: 4, targetModules: ["q_proj", "v_proj"] });
+      await setConfig(rx, { target_modules: String.raw`model\.layers\.\d+\.self_attn\.(q|v)_proj` });
+      const a2 = await loadPeftAdapter(rx);
+      expect(a2.config.target_modules).to.deep.equal([
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.0.self_attn.v_proj",
+        "model.layers.1.self_attn.q_proj",
+        "model.layers.1.self_attn.v_proj",
+      ]);
+      await setConfig(rx, { target_modules: String.raw`.*\.k_proj` });
+      await expectModelError(loadPeftAdapter(rx), "BAD_ADAPTER", "does not select");
+      await setConfig(rx, { target_modules: "(" });
+      await expectModelError(loadPeftAdapter(rx), "BAD_ADAPTER", "not a regular expression");
+      // layers_to_transform: only layer 1 adapted
+      const l1 = path.join(tmp.dir, "layer1");
+      await writeRandomAdapter(base, l1, {
+        r: 2,
+        alpha: 4,
+        targetModules: ["model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj"],
+      });
+      await setConfig(l1, { target_modules: ["q_proj", "v_proj"], layers_to_transform: [1] });
+      const a3 = await loadPeftAdapter(l1);
+      expect(model.targets(a3.config.target_modules).map((t) => t.layer)).to.deep.equal([1, 1]);
+      await mergeAdapter(base, a3, path.join(tmp.dir, "layer1-merged"));
+      await setConfig(l1, { layers_to_transform: 0 });
+      await expectModelError(loadPeftAdapter(l1), "BAD_ADAPTER", "outside layers_to_transform");
+      await setConfig(l1, { layers_to_transform: ["x"] });
+      await expectModelError(loadPeftAdapter(l1), "BAD_ADAPTER", "layers_to_transform must be");
+    } finally {
+      await model.close();
+    }
   });
 
   it("Should reject missing files, bad configs, stray tensors and shape mismatches", async () => {
