@@ -9,7 +9,7 @@
  * 2. Build both chunk circuits as BENCHMARK targets (main files in the gitignored
  *    cache/zklora-chunk-main/, keys only in the content cache, never circuits/chunk/main, the
  *    manifest or contracts/verifiers): compile (wall time, compiler peak RSS from /proc VmHWM),
- *    groth16 setup from ../shared/ptau/dev_pot16_final.ptau, the development ceremony. With
+ *    groth16 setup from the development ptau (src/zk/devptau.ts), the development ceremony. With
  *    `--skip-zkey-verify` the ~14 min `zkey verify` is skipped: the development ceremony is
  *    deterministic from public strings, these keys are never committed or deployed (recorded in
  *    the JSON as `zkeyVerify: "skipped"`).

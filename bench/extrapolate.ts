@@ -14,7 +14,7 @@ import {
 import type { CompileMeasurement } from "./compile-measure.js";
 import { RECORDED_SETUP, ZKLORA_PUBLISHED, type BenchShape } from "./shapes.js";
 
-/** Largest ptau power available here (../shared/ptau/dev_pot16_final.ptau). */
+/** Largest ptau power the v1 benchmark sets up (the development ptau is generated up to 2^20, but v1 setups past 2^16 take hours here). */
 export const AVAILABLE_PTAU_POWER = 16;
 /** circom2 is a wasm32 program: its linear memory cannot exceed 4 GiB. */
 export const CIRCOM2_WASM_LIMIT_MIB = 4096;

@@ -10,17 +10,17 @@
  * (median of --reps) and off-chain verify (prepared, median of 20) with the deal key; peak RSS and
  * the load average around each shape. Ratios to ZKLoRA's published figures where it published them.
  *
- * A shape whose ptau (2^17 and up) is neither in ../shared/ptau nor in the cache is compiled only, and
- * reported as skipped with the reason, unless --generate-ptau is given.
+ * The development ptau of the shape's power is generated first if the cache lacks it
+ * (src/zk/devptau.ts); that time is reported apart (`ptau`), not counted in the setup.
  *
- * Options: --shapes a,b (default: every shape below) · --reps N (default 3) · --generate-ptau.
+ * Options: --shapes a,b (default: every shape below) · --reps N (default 3).
  * Writes bench/results/v2-<ISO date>.json.
  */
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { cacheDir } from "../src/common/cache.js";
-import { devPtauAvailable, requiredPower } from "../src/zk/ptau.js";
+import { devPtauAvailable, requiredPower, selectPtau } from "../src/zk/ptau.js";
 import { readR1csInfo } from "../src/zk/r1cs.js";
 import { loraProduct } from "../src/zk/statement.js";
 import {
@@ -79,6 +79,8 @@ interface ShapeCircuit {
 
 interface ShapeResult extends ShapeCircuit {
   ptau: { file: string; power: number; source: string };
+  /** Seconds to generate the development ptau (0-ish when it was already cached). */
+  ptauGenerate: { seconds: number; wasCached: boolean };
   domainSize: number;
   zkeyBytes: number;
   seconds: {
@@ -122,20 +124,9 @@ function randMatrix(rows: number, cols: number, bound: number, seed: number): bi
   return Array.from({ length: rows }, () => Array.from({ length: cols }, next));
 }
 
-/** A shape whose ptau is not available: only its circuit was compiled. */
-interface SkippedShape extends ShapeCircuit {
-  requiredPower: number;
-  compileCold: number;
-  skipped: string;
-}
-
-async function measureShape(
-  shape: V2BenchShape,
-  reps: number,
-  generatePtau: boolean,
-): Promise<ShapeResult | SkippedShape> {
+async function measureShape(shape: V2BenchShape, reps: number): Promise<ShapeResult> {
   const load0 = os.loadavg();
-  // A cold compile + setup: a fresh cache folder, sharing only the (expensive, separately cached) ptau files.
+  // A cold compile + setup: a fresh cache folder, sharing only the separately cached ptau files.
   const realCache = cacheDir();
   const cold = await mkdtemp(path.join(os.tmpdir(), "zklora-bench-v2-"));
   await mkdir(path.join(realCache, "zk-ptau-dev"), { recursive: true });
@@ -143,33 +134,16 @@ async function measureShape(
   process.env.ZKLORA_CACHE_DIR = cold;
   let compileCold: number;
   let setupCold: number;
+  let ptauSeconds: number;
+  let ptauWasCached: boolean;
   try {
     const [compiled, t] = await lap(() => compileV2(shape, progress));
     compileCold = t;
     const info = await readR1csInfo(compiled.r1cs);
     const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
-    if (!generatePtau && !(await devPtauAvailable(power))) {
-      const reason =
-        `needs a 2^${power} development ptau, which is neither in ../shared/ptau nor in the cache; ` +
-        "`--generate-ptau` makes one with snarkjs (slow: the 2^17 one took about an hour here under load)";
-      progress(`${shape.name}: setup and proving skipped: ${reason}`);
-      await rm(cold, { recursive: true, force: true });
-      return {
-        name: shape.name,
-        note: shape.note,
-        DIN: shape.DIN,
-        R: shape.R,
-        DOUT: shape.DOUT,
-        weights: weightCount(shape),
-        publicInputs: info.nPubIn + info.nPubOut,
-        constraints: info.nConstraints,
-        constraintsModel: v2Constraints(shape),
-        constraintFloor: weightCount(shape) + shape.DIN + shape.DOUT,
-        requiredPower: power,
-        compileCold,
-        skipped: reason,
-      };
-    }
+    // the development ptau (generated once, deterministic); its time is reported, not counted in setup
+    ptauWasCached = await devPtauAvailable(power);
+    [, ptauSeconds] = await lap(() => selectPtau(power, { onProgress: progress }));
     const [, total] = await lap(() => buildShapeKey(shape, { onProgress: progress }));
     setupCold = total;
   } finally {
@@ -243,6 +217,7 @@ async function measureShape(
       constraintsModel: v2Constraints(shape),
       constraintFloor: weightCount(shape) + shape.DIN + shape.DOUT,
       ptau: { file: key.ptau.file, power: key.ptau.power, source: key.ptau.source },
+      ptauGenerate: { seconds: ptauSeconds, wasCached: ptauWasCached },
       domainSize: key.domainSize,
       zkeyBytes: (await stat(key.zkey)).size,
       seconds: {
@@ -309,11 +284,11 @@ async function main(): Promise<void> {
   if (child !== undefined) {
     const shape = SHAPES.find((s) => s.name === child);
     if (shape === undefined) throw new Error(`unknown shape ${child}`);
-    emitResult(await measureShape(shape, reps, args.includes("--generate-ptau")));
+    emitResult(await measureShape(shape, reps));
     return;
   }
   const names = opt("--shapes")?.split(",") ?? SHAPES.map((s) => s.name);
-  const results: (ShapeResult | SkippedShape)[] = [];
+  const results: ShapeResult[] = [];
   for (const n of names) {
     if (!SHAPES.some((s) => s.name === n))
       throw new Error(`unknown shape ${n}; have ${SHAPES.map((s) => s.name).join(", ")}`);
@@ -323,7 +298,7 @@ async function main(): Promise<void> {
     );
     const s = r.seconds;
     console.log(
-      `   ${r.constraints} constraints (floor N+DIN+DOUT ${r.constraintFloor}), ${r.publicInputs} public inputs, 2^${Math.log2(r.domainSize)}, ptau ${r.ptau.file}\n` +
+      `   ${r.constraints} constraints (floor N+DIN+DOUT ${r.constraintFloor}), ${r.publicInputs} public inputs, 2^${Math.log2(r.domainSize)}, ptau ${r.ptau.file} (${r.ptauGenerate.wasCached ? "cached" : `generated in ${r.ptauGenerate.seconds.toFixed(0)} s`})\n` +
         `   compile ${s.compileCold.toFixed(1)} s, setup ${s.setupCold.toFixed(1)} s (cold, both), W_m+PoK ${s.commitAndPok.toFixed(2)} s, PoK verify ${s.pokVerify.toFixed(2)} s\n` +
         `   fold T=15 ${s.foldT15.toFixed(2)} s, T=1024 ${s.foldT1024.toFixed(2)} s, δ contribution ${s.contribute.toFixed(1)} s, its check ${s.checkDeltaUpdate.toFixed(1)} s\n` +
         `   witness ${s.witness.toFixed(2)} s, prove ${s.proveMedian.toFixed(2)} s (median of ${s.prove.length}), verify ${(s.verifyMedian * 1000).toFixed(1)} ms, peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB, load ${r.load.before[0].toFixed(1)}→${r.load.after[0].toFixed(1)}`,

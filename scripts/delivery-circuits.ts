@@ -4,7 +4,7 @@
  * `circuits/delivery-manifest.json`.
  *
  *   npm run circuits:delivery [-- --shape a,b] [--check]
- *       [--ptau FILE --ptau-hash SHA256] [--contribute NAME[,NAME…] --beacon HEX]
+ *       [--ptau FILE] [--contribute NAME[,NAME…] --beacon HEX]
  */
 import { runDeliveryPipeline } from "../src/zk/index.js";
 import { runPipelineCli } from "./pipeline-cli.js";

@@ -1,6 +1,6 @@
 /**
  * The command line shared by the circuit pipelines' scripts (`npm run circuits:delivery`,
- * `npm run circuits:chunk`): parses `[--shape a,b] [--check] [--ptau FILE --ptau-hash SHA256]
+ * `npm run circuits:chunk`): parses `[--shape a,b] [--check] [--ptau FILE]
  * [--contribute NAME[,NAME…] --beacon HEX] [--quiet]`, runs the pipeline with a timed progress log,
  * prints what it built, and on failure prints the reason and sets a non-zero exit code.
  */
@@ -13,7 +13,6 @@ export interface PipelineCliOptions {
   shapes?: string[];
   check: boolean;
   ptau?: string;
-  ptauSha256?: string;
   contributions?: Contribution[];
   beacon?: string;
   onProgress?: (message: string) => void;
@@ -29,7 +28,6 @@ export async function runPipelineCli<T>(
       shape: { type: "string" },
       check: { type: "boolean", default: false },
       ptau: { type: "string" },
-      "ptau-hash": { type: "string" },
       contribute: { type: "string" },
       beacon: { type: "string" },
       quiet: { type: "boolean", default: false },
@@ -41,7 +39,6 @@ export async function runPipelineCli<T>(
       shapes: values.shape?.split(",").map((s) => s.trim()),
       check: values.check,
       ptau: values.ptau,
-      ptauSha256: values["ptau-hash"],
       contributions: values.contribute
         ?.split(",")
         .map((name) => ({ name: name.trim(), entropy: randomBytes(64).toString("hex") })),

@@ -13,13 +13,7 @@ export const circuitsTask = task(
   .addOption({
     name: "ptau",
     description:
-      "A public powers-of-tau ceremony file (default: ../shared/ptau dev files, else a generated dev file)",
-    defaultValue: "",
-  })
-  .addOption({
-    name: "ptauHash",
-    description:
-      "The sha256 the ptau's ceremony published, hex (required with --ptau unless it is a known dev file)",
+      "A public ceremony file powersOfTau28_hez_final_NN.ptau (default: the FORGEABLE development ptau)",
     defaultValue: "",
   })
   .addOption({

@@ -17,5 +17,10 @@ export const deployTask = task(
     defaultValue: "",
   })
   .addFlag({ name: "noWrite", description: "Do not write deployments/<network>.json" })
+  .addFlag({
+    name: "forgeableKeys",
+    description:
+      "Deploy development keys (anyone can forge proofs for them) to a non-local network: throwaway test deployments only",
+  })
   .setAction(() => import("./actions/deploy.js"))
   .build();

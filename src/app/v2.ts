@@ -34,6 +34,7 @@ import {
   type SolidityProofV2,
   type WeightPok,
 } from "../zk/v2/index.js";
+import { refuseForgeableKeys } from "./forgeable.js";
 import { ZkError } from "../zk/errors.js";
 import type { ProvingPool } from "../zk/pool.js";
 
@@ -148,15 +149,31 @@ export async function proposeV2(
  * the W_m the manifest shows equals the chain's, its proof of knowledge verifies in this deal's
  * context (chain, escrow, the deal's contributor, module index), and the registered verifier of its
  * shape holds exactly the constants and key hash the buyer derived itself from the pinned r1cs and
- * ptau. Throws DealCheckError naming the first module or shape that fails.
+ * ptau; and, off a local chain, no shape key comes from the FORGEABLE development ptau (unless
+ * `allowForgeableKeys`). Throws DealCheckError naming the first module or shape that fails.
  */
 export async function checkOfferV2(
   escrow: LoraEscrowV2,
   dealId: bigint,
   manifest: readonly { key: ShapeKey; W: G1Point; pok: WeightPok }[],
+  opts: { allowForgeableKeys?: boolean } = {},
 ): Promise<void> {
   const runner = escrow.runner!;
   const chainId = (await runner.provider!.getNetwork()).chainId;
+  const forgeable = [
+    ...new Set(manifest.filter((e) => e.key.ptau.source !== "public").map((e) => e.key.name)),
+  ];
+  try {
+    refuseForgeableKeys({
+      chainId,
+      network: `chain ${chainId}`,
+      forgeable,
+      allow: opts.allowForgeableKeys === true,
+      action: "fund a deal",
+    });
+  } catch (err) {
+    throw new DealCheckError((err as Error).message);
+  }
   const deal = await escrow.getDeal(dealId);
   if (Number(deal.modules) !== manifest.length) {
     throw new DealCheckError(`deal ${dealId} has ${deal.modules} modules, the manifest ${manifest.length}`);

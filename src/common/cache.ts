@@ -30,8 +30,13 @@ export function cacheDir(): string {
 }
 
 /** sha256 (hex) of a file's content, streamed. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
+export function sha256File(file: string): Promise<string> {
+  return hashFile(file, "sha256");
+}
+
+/** A node:crypto digest (hex) of a file's content, streamed. */
+export async function hashFile(file: string, algorithm: "sha256" | "blake2b512"): Promise<string> {
+  const hash = createHash(algorithm);
   await new Promise<void>((resolve, reject) => {
     createReadStream(file)
       .on("data", (chunk) => hash.update(chunk))

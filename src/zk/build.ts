@@ -21,7 +21,7 @@ import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { PROJECT_ROOT, cacheDir, cached, sha256, sha256File, type KeyPart } from "../common/cache.js";
 import { CeremonyError, CompileError, ZkError } from "./errors.js";
-import { requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
+import { checkPublicPtau, requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
 import { readR1csInfo } from "./r1cs.js";
 import { CIRCUITS_DIR, mainSource, shapeId, validateShape, type Shape } from "./shape.js";
@@ -101,10 +101,8 @@ export interface CircuitArtifacts {
 
 /** Options of buildCircuit. */
 export interface BuildOptions {
-  /** A public ceremony ptau (production). */
+  /** A public ceremony ptau (production; see ptau.ts). */
   ptau?: string;
-  /** The sha256 that the ptau's ceremony published. */
-  ptauSha256?: string;
   /** Production contributions (random entropy is mixed in). Selects production mode. */
   contributions?: Contribution[];
   /** Production beacon hash (hex). Required in production mode. */
@@ -313,6 +311,12 @@ export function ceremonyPlan(opts: BuildOptions): CeremonyPlan {
   if (production && (opts.contributions ?? []).length === 0) {
     throw new CeremonyError("a production ceremony needs at least one --contribute NAME");
   }
+  if (production && opts.ptau === undefined) {
+    throw new CeremonyError(
+      "a production ceremony needs --ptau FILE, a public ceremony file (powersOfTau28_hez_final_NN.ptau): " +
+        "the development ptau is forgeable by anyone",
+    );
+  }
   const beaconHash = normalizeHex(opts.beacon ?? DEV_BEACON, "beacon");
   const contributions = production ? (opts.contributions ?? []) : DEV_CONTRIBUTIONS;
   const descriptor = JSON.stringify({
@@ -444,11 +448,12 @@ export async function buildCircuit(shapeIn: Shape, opts: BuildOptions = {}): Pro
   const shape = validateShape(shapeIn);
   const onProgress = opts.onProgress;
   const plan = ceremonyPlan(opts);
+  if (opts.ptau !== undefined) await checkPublicPtau(opts.ptau);
   const compiled = await compileCircuit(shape, onProgress);
   const info = await readR1csInfo(compiled.r1cs);
   const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
   onProgress?.(`${shape.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
-  const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
+  const ptau = await selectPtau(power, { ptau: opts.ptau, onProgress });
   const setup = await runSetup({
     label: shape.name,
     r1cs: compiled.r1cs,

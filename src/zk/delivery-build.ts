@@ -27,7 +27,7 @@ import {
 } from "./build.js";
 import { CeremonyError, ShapeError, ZkError } from "./errors.js";
 import { type ProgressFn } from "./progress.js";
-import { requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
+import { checkPublicPtau, requiredPower, selectPtau, type PtauChoice } from "./ptau.js";
 import { readR1csInfo } from "./r1cs.js";
 import { CIRCUITS_DIR } from "./shape.js";
 
@@ -185,6 +185,7 @@ export async function buildCircuitTarget(
 ): Promise<TargetArtifacts> {
   const onProgress: ProgressFn | undefined = opts.onProgress;
   const plan = ceremonyPlan(opts);
+  if (opts.ptau !== undefined) await checkPublicPtau(opts.ptau);
   const old = existsSync(target.mainFile) ? await readFile(target.mainFile, "utf8") : undefined;
   if (old !== target.mainSource) {
     await mkdir(path.dirname(target.mainFile), { recursive: true });
@@ -197,7 +198,7 @@ export async function buildCircuitTarget(
   const info = await readR1csInfo(r1cs);
   const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
   onProgress?.(`${target.name}: ${info.nConstraints} constraints, needs ptau 2^${power}`);
-  const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
+  const ptau = await selectPtau(power, { ptau: opts.ptau, onProgress });
   if (target.skipZkeyVerify !== undefined && plan.production) {
     throw new CeremonyError(
       `${target.name}: skipping zkey verify is for development ceremonies only; drop skipZkeyVerify`,

@@ -70,6 +70,13 @@ declare module "ffjavascript" {
     terminate(): Promise<void>;
   }
 
+  /** ffjavascript's ChaCha20 generator (what snarkjs seeds from a beacon). */
+  export class ChaCha {
+    constructor(seed: number[]);
+    nextU32(): number;
+    nextU64(): bigint;
+  }
+
   /** Builds the engine; `singleThread` runs everything in this thread (no workers left alive). */
   export function buildBn128(singleThread?: boolean): Promise<Bn128>;
 }

@@ -61,14 +61,26 @@ export {
   type Contribution,
 } from "./build.js";
 export {
-  KNOWN_DEV_PTAU,
-  SHARED_PTAU_DIR,
+  PUBLIC_PTAU,
+  checkPublicPtau,
+  registerPublicPtauForTest,
+  type PublicPtau,
+  blake2bFile,
+  devPtauAvailable,
   requiredPower,
   selectPtau,
   generateDevPtau,
+  type PtauSource,
   type PtauChoice,
   type PtauOptions,
 } from "./ptau.js";
+export {
+  DEV_PTAU_MAX_POWER,
+  devBeaconHash,
+  devPtauSecrets,
+  writeDevPtau,
+  type DevPtauSecrets,
+} from "./devptau.js";
 export {
   proveModule,
   verifyModule,

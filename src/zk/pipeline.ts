@@ -143,7 +143,6 @@ export async function runCircuitsPipeline(opts: PipelineOptions = {}): Promise<C
   for (const s of shapes) {
     const art = await buildCircuit(s, {
       ptau: opts.ptau,
-      ptauSha256: opts.ptauSha256,
       contributions: opts.contributions,
       beacon: opts.beacon,
       onProgress: opts.onProgress,

@@ -71,6 +71,7 @@ declare module "snarkjs" {
       logger?: SnarkjsLogger,
     ): Promise<unknown>;
     preparePhase2(oldPtau: FileLike, newPtau: FileLike, logger?: SnarkjsLogger): Promise<unknown>;
+    verify(ptau: FileLike, logger?: SnarkjsLogger): Promise<boolean>;
   };
   export const curves: {
     getCurveFromName(name: string, singleThread?: boolean): Promise<{ terminate(): Promise<void> }>;

@@ -6,7 +6,6 @@ import { runCircuitsPipeline, type Contribution } from "../../src/zk/index.js";
 interface CircuitsTaskArguments {
   shape: string;
   ptau: string;
-  ptauHash: string;
   contribute: string;
   beacon: string;
   check: boolean;
@@ -32,14 +31,13 @@ export default async function circuitsAction(
     console.log(
       "DEVELOPMENT ceremony: the phase-2 contributions and beacon come from public strings. " +
         "Its verifiers are reproducible but insecure: never deploy them for value " +
-        "(use --contribute NAME --beacon HEX [--ptau FILE --ptau-hash HEX]).",
+        "(use --contribute NAME --beacon HEX [--ptau FILE]).",
     );
   }
   try {
     const arts = await runCircuitsPipeline({
       shapes: args.shape === "" ? undefined : list(args.shape),
       ptau: args.ptau === "" ? undefined : args.ptau,
-      ptauSha256: args.ptauHash === "" ? undefined : args.ptauHash,
       contributions,
       beacon: args.beacon === "" ? undefined : args.beacon,
       check: args.check,

@@ -196,4 +196,41 @@ describe("# protocol v2 deal through the library steps (two shapes, real proofs)
     );
     await expectReject(checkOfferV2(escrow.connect(buyer), dealId, mods), DealCheckError, /key hash/);
   });
+  it("Should refuse, off a local chain, to fund a deal on keys from the FORGEABLE development ptau (chain 11155111)", async function () {
+    const sepoliaLike = await network.create({ override: { chainId: 11155111 } });
+    const [deployer, contributor, buyer] = await sepoliaLike.ethers.getSigners();
+    expect((await sepoliaLike.ethers.provider.getNetwork()).chainId).to.equal(11155111n);
+    const dep = await deployV2(deployer, [tiny], {
+      registry: await hre.artifacts.readArtifact("ShapeRegistryV2"),
+      verifier: await hre.artifacts.readArtifact("LoraModuleVerifierV2"),
+      escrow: await hre.artifacts.readArtifact("LoraEscrowV2"),
+    });
+    const mods = await commitModules(
+      11155111n,
+      await dep.escrow.getAddress(),
+      await contributor.getAddress(),
+      [{ key: tiny, opening: randomOpening(tiny.shape, 90) }],
+    );
+    const dealId = await proposeV2(
+      dep.escrow,
+      contributor,
+      {
+        buyer: await buyer.getAddress(),
+        token: sepoliaLike.ethers.ZeroAddress,
+        price: PRICE,
+        baseModelHash: sepoliaLike.ethers.id("base"),
+        window: 3600n,
+      },
+      mods,
+    );
+    const escrowAsBuyer = dep.escrow.connect(buyer);
+    expect(tiny.ptau.source).to.equal("dev");
+    await expectReject(
+      checkOfferV2(escrowAsBuyer, dealId, mods),
+      DealCheckError,
+      /refusing to fund a deal on chain 11155111 .*FORGEABLE development ptau.*--forgeable-keys/,
+    );
+    await checkOfferV2(escrowAsBuyer, dealId, mods, { allowForgeableKeys: true });
+    await sepoliaLike.close();
+  });
 });

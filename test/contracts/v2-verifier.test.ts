@@ -11,6 +11,7 @@ import type { Contract } from "ethers";
 import { network } from "hardhat";
 import { P } from "../../src/zk/index.js";
 import { engine } from "../../src/zk/verifier.js";
+import { devPtauSecrets } from "../../src/zk/index.js";
 import {
   checkWeightPok,
   commitWeights,
@@ -177,5 +178,24 @@ describe("# LoraModuleVerifierV2 (real v2 proofs, v2_i8_r2_o6)", function () {
     expect((await checkWeightPok(f.key, forgedW, f.pok, CTX)).ok).to.equal(false);
     const anyPok = await commitWeights(f.key, randomOpening(TINY_V2, 77), CTX);
     expect((await checkWeightPok(f.key, forgedW, anyPok.pok, CTX)).ok).to.equal(false);
+  });
+  it("Should accept, on the local chain, a proof of ANY statement forged from the development ptau's public secrets, under the deal's δ'", async function () {
+    // Why development keys stay on local chains (src/app/forgeable.ts): τ, α, β are public.
+    const c = await engine();
+    expect(f.key.ptau.source).to.equal("dev");
+    const { alpha, beta } = await devPtauSecrets(f.key.ptau.power);
+    const pt = (p: G1Point) => c.G1.fromObject([p[0], p[1], 1n]);
+    const k = f.key.onchain;
+    const st = { ...s1, rho: 4242n, fY: 99n };
+    let vkx = c.G1.add(pt(k.ic0), c.G1.timesScalar(pt(k.icRho), st.rho));
+    vkx = c.G1.add(vkx, c.G1.timesScalar(pt(k.icFY), st.fY));
+    vkx = c.G1.add(c.G1.add(vkx, pt(st.dX)), pt(st.wM));
+    // e(A, γ) = e(α, β)·e(vk_x, γ) with A = [αβ]₁ + vk_x, B = γ = G2, C = O
+    const a = c.G1.toObject(
+      c.G1.toAffine(c.G1.add(c.G1.timesScalar(c.G1.g, (alpha * beta) % c.r), vkx)),
+    ) as bigint[];
+    const forged: SolidityProofV2 = { a: [a[0], a[1]], b: k.gamma2, c: [0n, 0n] };
+    expect(await verifier.verify(forged, st, f.delta2)).to.equal(true);
+    expect(await verifier.verify(forged, { ...st, fY: 100n }, f.delta2)).to.equal(false);
   });
 });

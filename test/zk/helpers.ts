@@ -104,3 +104,13 @@ export function setWire(wtns: Uint8Array, index: number, value: bigint): Uint8Ar
   }
   throw new Error("wtns has no witness section");
 }
+
+/** The error a promise rejects with, or undefined when it resolves. */
+export async function rejects(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

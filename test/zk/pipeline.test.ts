@@ -1,12 +1,12 @@
 import { expect } from "chai";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import {
   CeremonyError,
-  KNOWN_DEV_PTAU,
   PtauError,
-  SHARED_PTAU_DIR,
+  blake2bFile,
+  registerPublicPtauForTest,
   buildCircuit,
   findShape,
   loadProductionArtifacts,
@@ -19,16 +19,7 @@ import {
   selectPtau,
   verifyModule,
 } from "../../src/zk/index.js";
-import { randomWitness } from "./helpers.js";
-
-async function rejects(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  return undefined;
-}
+import { randomWitness, rejects } from "./helpers.js";
 
 describe("# circuits pipeline (ptau choice, ceremony options, drift check)", function () {
   let dir: string;
@@ -39,28 +30,14 @@ describe("# circuits pipeline (ptau choice, ceremony options, drift check)", fun
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("Should size the ptau as snarkjs does and pick the smallest known dev file", async function () {
+  it("Should size the ptau as snarkjs does and use the development ptau of exactly that power", async function () {
     expect(requiredPower(2496, 4, 0)).to.equal(12);
     expect(requiredPower(4091, 4, 0)).to.equal(12);
     expect(requiredPower(4092, 4, 0)).to.equal(13);
     expect(requiredPower(40870, 4, 0)).to.equal(16);
-    const small = await selectPtau(12);
-    expect(small.file).to.equal("dev_pot12_final.ptau");
-    expect(small.sha256).to.equal(KNOWN_DEV_PTAU[0].sha256);
-    expect((await selectPtau(13)).file).to.equal("dev_pot14_final.ptau");
-    expect((await selectPtau(16)).file).to.equal("dev_pot16_final.ptau");
-  });
-
-  it("Should reject a --ptau file with a wrong hash, without a hash, or too small", async function () {
-    const fake = path.join(dir, "fake_16.ptau");
-    await writeFile(fake, "not a ptau");
-    expect(await rejects(selectPtau(12, { ptau: fake }))).to.be.instanceOf(PtauError);
-    expect(await rejects(selectPtau(12, { ptau: fake, ptauSha256: "00".repeat(32) }))).to.be.instanceOf(
-      PtauError,
-    );
-    const pot12 = path.join(SHARED_PTAU_DIR, "dev_pot12_final.ptau");
-    expect(await rejects(selectPtau(14, { ptau: pot12 }))).to.be.instanceOf(PtauError);
-    expect((await selectPtau(12, { ptau: pot12 })).source).to.equal("shared-dev");
+    const small = await selectPtau(8);
+    expect(small.power).to.equal(8);
+    expect(small.source).to.equal("dev");
     expect(await rejects(selectPtau(12, { ptau: path.join(dir, "absent.ptau") }))).to.be.instanceOf(
       PtauError,
     );
@@ -80,13 +57,24 @@ describe("# circuits pipeline (ptau choice, ceremony options, drift check)", fun
   it("Should run a production ceremony (random contributions + beacon) whose key differs from the dev key", async function () {
     const shape = await findShape("t2_i8_r2_o8");
     const dev = await buildCircuit(shape);
+    // a small file made for the test stands in for a public ceremony file (none is downloaded)
+    const stand = path.join(dir, "powersOfTau28_test_12.ptau");
+    await copyFile((await selectPtau(dev.ptau.power)).path, stand);
+    const unregister = registerPublicPtauForTest({
+      file: "powersOfTau28_test_12.ptau",
+      power: dev.ptau.power,
+      blake2b: await blake2bFile(stand),
+    });
     const saved = process.env.ZKLORA_CACHE_DIR;
     process.env.ZKLORA_CACHE_DIR = path.join(dir, "cache");
     try {
       const prod = await buildCircuit(shape, {
+        ptau: stand,
         contributions: [{ name: "buyer", entropy: "buyer's own entropy" }],
         beacon: "0x" + "5a".repeat(32),
       });
+      expect(prod.ptau.source).to.equal("public");
+      expect(prod.ptau.file).to.equal("powersOfTau28_test_12.ptau");
       expect(prod.ceremony.mode).to.equal("production");
       expect(prod.ceremony.contributions.map((c) => [c.name, c.kind])).to.deep.equal([["buyer", "random"]]);
       expect(prod.sha256.r1cs).to.equal(dev.sha256.r1cs);
@@ -101,9 +89,26 @@ describe("# circuits pipeline (ptau choice, ceremony options, drift check)", fun
         await rejects(loadProductionArtifacts(shape, prod.setupCacheEntry, "00".repeat(32))),
       ).to.be.instanceOf(CeremonyError);
     } finally {
+      unregister();
       if (saved === undefined) delete process.env.ZKLORA_CACHE_DIR;
       else process.env.ZKLORA_CACHE_DIR = saved;
     }
+  });
+
+  it("Should refuse a production ceremony without a public ptau before compiling anything", async function () {
+    const shape = await findShape("t2_i8_r2_o8");
+    const production = { contributions: [{ name: "buyer", entropy: "x" }], beacon: "ab".repeat(32) };
+    const none = await rejects(buildCircuit(shape, production));
+    expect(none).to.be.instanceOf(CeremonyError);
+    expect((none as Error).message).to.match(/needs --ptau FILE, a public ceremony file/);
+    const lines: string[] = [];
+    const dev = await selectPtau(8);
+    const unknown = await rejects(
+      buildCircuit(shape, { ...production, ptau: dev.path, onProgress: (m) => lines.push(m) }),
+    );
+    expect(unknown).to.be.instanceOf(PtauError);
+    expect((unknown as Error).message).to.match(/not a known public ceremony file/);
+    expect(lines, "nothing compiled or set up before the refusal").to.deep.equal([]);
   });
 
   it("Should refuse an unknown shape name and --check with production options, in every pipeline", async function () {

@@ -387,9 +387,8 @@ export function runSnarkjsCli(args: string[], label: string, onProgress?: Progre
 
 /** Options of {@link buildShapeKey}. */
 export interface ShapeKeyOptions {
-  /** A powers-of-tau file (its hash must be known or given, see selectPtau). Default: a development ptau. */
+  /** A public ceremony powers-of-tau file (see selectPtau). Default: the FORGEABLE development ptau. */
   ptau?: string;
-  ptauSha256?: string;
   onProgress?: ProgressFn;
 }
 
@@ -401,7 +400,7 @@ const keyMemo = new Map<string, Promise<ShapeKey>>();
  */
 export function buildShapeKey(shapeIn: V2Shape, opts: ShapeKeyOptions = {}): Promise<ShapeKey> {
   const shape = validateV2Shape(shapeIn);
-  const memo = JSON.stringify([shape, opts.ptau ?? null, opts.ptauSha256 ?? null]);
+  const memo = JSON.stringify([shape, opts.ptau ?? null]);
   let p = keyMemo.get(memo);
   if (p === undefined) {
     p = buildShapeKeyUncached(shape, opts);
@@ -424,7 +423,7 @@ async function buildShapeKeyUncached(shape: V2Shape, opts: ShapeKeyOptions): Pro
   }
   const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
   onProgress?.(`${name}: ${info.nConstraints} constraints, ${nPublic} public inputs, needs ptau 2^${power}`);
-  const ptau = await selectPtau(power, { ptau: opts.ptau, ptauSha256: opts.ptauSha256, onProgress });
+  const ptau = await selectPtau(power, { ptau: opts.ptau, onProgress });
   const r1csSha256 = await sha256File(compiled.r1cs);
   const { dir } = await cached(
     "zk-v2-key",

@@ -131,7 +131,8 @@ export class V2Verifier {
     );
     const fx = this.miller(vkx, this.gammaPre);
     if (fx !== undefined) f = c.Gt.mul(f, fx);
-    f = c.Gt.mul(f, this.miller(parsed.C, this.deltaPre)!);
+    const fc = this.miller(parsed.C, this.deltaPre);
+    if (fc !== undefined) f = c.Gt.mul(f, fc);
     if (!c.Gt.eq(c.finalExponentiation(f), this.target))
       return { ok: false, reason: "the pairing equation does not hold" };
     return { ok: true };
