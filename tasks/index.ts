@@ -10,6 +10,7 @@ import { demoTask } from "./demo.js";
 import { deployTask } from "./deploy.js";
 import { deliverTasks } from "./deliver.js";
 import { decryptTasks } from "./decrypt.js";
+import { contributeTask, verifyKeyTask } from "./key.js";
 
 export const zkloraTasks: TaskDefinition[] = [
   deployTask,
@@ -17,5 +18,7 @@ export const zkloraTasks: TaskDefinition[] = [
   ...dealTasks,
   ...deliverTasks,
   ...decryptTasks,
+  contributeTask,
+  verifyKeyTask,
   demoTask,
 ];

@@ -82,6 +82,18 @@ describe("# task argument errors", function () {
     ).to.match(/deal\.json does not exist: run zklora:propose/);
   });
 
+  it("Should refuse zklora:contribute and zklora:verify-key without their files, saying what to pass", async function () {
+    expect(await failure("zklora:contribute", { key: "", out: "", name: "x" })).to.match(/pass --key FILE/);
+    expect(
+      await failure("zklora:contribute", {
+        key: path.join(tmp, "absent.zkey"),
+        out: path.join(tmp, "o.zkey"),
+        name: "x",
+      }),
+    ).to.match(/--key .*absent\.zkey does not exist/);
+    expect(await failure("zklora:verify-key", { key: "", initial: "" })).to.match(/pass --key FILE/);
+  });
+
   it("Should refuse malformed options with the accepted values", async function () {
     expect(
       await failure("zklora:fund", { workspace: ws(), deployment: "", from: "", entries: "some" }),

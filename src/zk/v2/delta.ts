@@ -15,6 +15,8 @@
  *   `zkey verify`, which also misses the H backdoor);
  * - [δ']₂ equals the value the deal records on-chain (when given).
  */
+import { createHash } from "node:crypto";
+import { ChaCha, type Bn128 } from "ffjavascript";
 import { ZkError } from "../errors.js";
 import { progressLogger, timed, type ProgressFn } from "../progress.js";
 import { engine, inG2Subgroup, random128 } from "../verifier.js";
@@ -61,6 +63,22 @@ export async function contributeDelta(
   );
   if (hash === false) throw new DeltaUpdateError(`snarkjs could not contribute to ${inZkey}`);
   return Buffer.from(hash).toString("hex");
+}
+
+/** An affine G1 point as a zkey stores it (two Montgomery-form coordinates) → the engine's form. */
+function g1FromFileBytes(c: Bn128, s: Uint8Array): Uint8Array {
+  return c.G1.toAffine(c.G1.fromObject([c.F1.toObject(s.slice(0, 32)), c.F1.toObject(s.slice(32, 64)), 1n]));
+}
+
+/** An affine G2 point as a zkey stores it → the engine's form. */
+function g2FromFileBytes(c: Bn128, s: Uint8Array): Uint8Array {
+  return c.G2.toAffine(
+    c.G2.fromObject([
+      [c.F1.toObject(s.slice(0, 32)), c.F1.toObject(s.slice(32, 64))],
+      [c.F1.toObject(s.slice(64, 96)), c.F1.toObject(s.slice(96, 128))],
+      [1n, 0n],
+    ]),
+  );
 }
 
 const SECTION_NAMES: Record<number, string> = {
@@ -123,16 +141,8 @@ export async function checkDeltaUpdate(
       );
     }
   }
-  const lem1 = (s: Uint8Array) =>
-    c.G1.toAffine(c.G1.fromObject([c.F1.toObject(s.slice(0, 32)), c.F1.toObject(s.slice(32, 64)), 1n]));
-  const lem2 = (s: Uint8Array) =>
-    c.G2.toAffine(
-      c.G2.fromObject([
-        [c.F1.toObject(s.slice(0, 32)), c.F1.toObject(s.slice(32, 64))],
-        [c.F1.toObject(s.slice(64, 96)), c.F1.toObject(s.slice(96, 128))],
-        [1n, 0n],
-      ]),
-    );
+  const lem1 = (s: Uint8Array) => g1FromFileBytes(c, s);
+  const lem2 = (s: Uint8Array) => g2FromFileBytes(c, s);
   const isZero1 = (s: Uint8Array) => s.every((b) => b === 0);
   const d1Bytes = s1.subarray(h0.at.delta1, h0.at.delta1 + 64);
   const d2Bytes = s1.subarray(h0.at.delta2, h0.at.delta2 + 128);
@@ -174,4 +184,111 @@ export async function checkDeltaUpdate(
     throw new DeltaUpdateError("[δ']₂ of the key is not the one recorded for the deal");
   }
   return { delta1, delta2 };
+}
+
+/** One phase-2 contribution recorded in a zkey (its section 10), as `zkey verify` lists them. */
+export interface ContributionRecord {
+  index: number;
+  name: string;
+  /** blake2b-512 of the contribution's public key (what `zkey contribute` prints), hex. */
+  hash: string;
+  beacon: boolean;
+}
+
+interface CurveExtras {
+  fromRng(rng: unknown): Uint8Array;
+  toUncompressed(p: Uint8Array): Uint8Array;
+}
+
+/**
+ * Verifies the chain of phase-2 contributions recorded in `zkey`, in order, as `zkey verify` does:
+ * each contribution's transcript is the hash of everything before it and its own [s]₁, [s·x]₁; its
+ * proof of knowledge e([s]₁, [s·x·p]₂) = e([s·x]₁, [p]₂) holds for p hashed from that transcript;
+ * its δ after is the δ before times x; and the key's δ is the last one. Returns every contribution
+ * with its hash, so each party can find its own; throws DeltaUpdateError naming the index of the
+ * first bad contribution.
+ */
+export async function verifyContributions(zkey: string): Promise<ContributionRecord[]> {
+  const c = await engine();
+  const ext1 = c.G1 as unknown as CurveExtras;
+  const ext2 = c.G2 as unknown as CurveExtras;
+  const { sections } = await readZkeySections(zkey, [2, 10]);
+  const sec = sections.get(10);
+  const hdr = sections.get(2);
+  if (sec === undefined || hdr === undefined)
+    throw new DeltaUpdateError(`${zkey} has no contribution section`);
+  const lem1 = (s: Uint8Array) => g1FromFileBytes(c, s);
+  const lem2 = (s: Uint8Array) => g2FromFileBytes(c, s);
+  const sameRatio = (a1: Uint8Array, b1: Uint8Array, a2: Uint8Array, b2: Uint8Array): boolean => {
+    // e(a1, b2) == e(b1, a2)
+    if (c.G1.isZero(a1) || c.G1.isZero(b1) || c.G2.isZero(a2) || c.G2.isZero(b2)) return false;
+    const ml = (p: Uint8Array, q: Uint8Array) =>
+      c.millerLoop(c.prepareG1(c.G1.toJacobian(p)), c.prepareG2(c.G2.toJacobian(q)));
+    return c.Gt.eq(c.finalExponentiation(c.Gt.mul(ml(c.G1.neg(a1), b2), ml(b1, a2))), c.Gt.one);
+  };
+  const view = new DataView(sec.buffer, sec.byteOffset, sec.byteLength);
+  const csHash = sec.subarray(0, 64);
+  const n = view.getUint32(64, true);
+  let pos = 68;
+  const chain: Uint8Array[] = [csHash];
+  let curDelta = c.G1.toAffine(c.G1.g);
+  const out: ContributionRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    if (pos + 64 * 3 + 128 + 64 + 4 > sec.byteLength)
+      throw new DeltaUpdateError(`contribution ${i}: truncated`);
+    const deltaAfter = lem1(sec.subarray(pos, pos + 64));
+    const g1s = lem1(sec.subarray(pos + 64, pos + 128));
+    const g1sx = lem1(sec.subarray(pos + 128, pos + 192));
+    const g2spx = lem2(sec.subarray(pos + 192, pos + 320));
+    const transcript = sec.subarray(pos + 320, pos + 384);
+    const type = view.getUint32(pos + 384, true);
+    pos += 388;
+    let name = "";
+    const paramsLen = view.getUint32(pos, true);
+    const params = sec.subarray(pos + 4, pos + 4 + paramsLen);
+    pos += 4 + paramsLen;
+    for (let p = 0; p < params.length;) {
+      const id = params[p];
+      if (id === 1) {
+        name = new TextDecoder().decode(params.subarray(p + 2, p + 2 + params[p + 1]));
+        p += 2 + params[p + 1];
+      } else if (id === 2) p += 2;
+      else if (id === 3) p += 2 + params[p + 1];
+      else throw new DeltaUpdateError(`contribution ${i}: unknown parameter ${id}`);
+    }
+    const label = `contribution ${i}${name === "" ? "" : ` (${name})`}`;
+    const ourTranscript = createHash("blake2b512");
+    for (const part of chain) ourTranscript.update(part);
+    ourTranscript.update(ext1.toUncompressed(g1s)).update(ext1.toUncompressed(g1sx));
+    if (!Buffer.from(ourTranscript.digest()).equals(Buffer.from(transcript))) {
+      throw new DeltaUpdateError(`${label}: its transcript does not follow the contributions before it`);
+    }
+    const tv = new DataView(transcript.buffer, transcript.byteOffset, 32);
+    const g2sp = c.G2.toAffine(
+      ext2.fromRng(new ChaCha(Array.from({ length: 8 }, (_, k) => tv.getUint32(k * 4)))),
+    );
+    if (!sameRatio(g1s, g1sx, g2sp, g2spx)) {
+      throw new DeltaUpdateError(`${label}: its proof of knowledge of the secret does not verify`);
+    }
+    if (!sameRatio(curDelta, deltaAfter, g2sp, g2spx)) {
+      throw new DeltaUpdateError(`${label}: its δ is not the δ before it times its secret`);
+    }
+    const pub = [
+      ext1.toUncompressed(deltaAfter),
+      ext1.toUncompressed(g1s),
+      ext1.toUncompressed(g1sx),
+      ext2.toUncompressed(g2spx),
+      transcript.slice(),
+    ];
+    chain.push(...pub);
+    const h = createHash("blake2b512");
+    for (const part of pub) h.update(part);
+    out.push({ index: i, name, hash: h.digest("hex"), beacon: type === 1 });
+    curDelta = deltaAfter;
+  }
+  const h0 = groth16Header(hdr);
+  if (!c.G1.eq(lem1(hdr.subarray(h0.at.delta1, h0.at.delta1 + 64)), curDelta)) {
+    throw new DeltaUpdateError("the key's δ is not the one its last contribution produced");
+  }
+  return out;
 }

@@ -64,7 +64,14 @@ export {
   checkFoldedEntry,
   type FoldedEntry,
 } from "./fold.js";
-export { DeltaUpdateError, deltaOf, contributeDelta, checkDeltaUpdate } from "./delta.js";
+export {
+  DeltaUpdateError,
+  deltaOf,
+  contributeDelta,
+  checkDeltaUpdate,
+  verifyContributions,
+  type ContributionRecord,
+} from "./delta.js";
 export {
   v2CircuitInput,
   v2PublicInputs,
