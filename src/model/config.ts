@@ -2,6 +2,7 @@
  * Hugging Face `config.json` parsing for the GPT-2 and Llama families, weight lookup with the
  * key-name variants found in real checkpoints, and the LoRA target modules of each family.
  */
+import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { ModelError } from "./errors.js";
@@ -272,9 +273,9 @@ export async function weightFiles(
   dir: string,
 ): Promise<{ files: string[]; index?: string; map?: Map<string, string> }> {
   const single = path.join(dir, "model.safetensors");
-  if (await exists(single)) return { files: [single] };
+  if (existsSync(single)) return { files: [single] };
   const index = path.join(dir, SHARD_INDEX);
-  if (!(await exists(index)))
+  if (!existsSync(index))
     throw new ModelError(
       "MISSING_FILE",
       `${dir} has neither model.safetensors nor ${SHARD_INDEX}: a base model folder needs its Hugging Face weights`,
@@ -293,15 +294,6 @@ export async function weightFiles(
     map.set(tensor, path.join(dir, f));
   }
   return { files: [...new Set(map.values())].sort(), index, map };
-}
-
-async function exists(f: string): Promise<boolean> {
-  try {
-    await stat(f);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Loads config.json and the weights (one file or the shards of an index) of a base-model folder. */
