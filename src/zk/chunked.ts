@@ -23,7 +23,7 @@ import {
   type ChunkedShape,
 } from "./chunk-build.js";
 import { FieldError, ShapeError, WitnessError } from "./errors.js";
-import { P, assertField, toField } from "./field.js";
+import { P, assertField, powMod, toField } from "./field.js";
 import type { ProvingPool } from "./pool.js";
 import { progressLogger, type ProgressFn } from "./progress.js";
 import {
@@ -223,17 +223,6 @@ export async function chunkedActivationHash(
   for (let c = 0; c < KA; c++)
     hXc.push(await spongeHash(columnMajor(xChunk(X, s, c)), SPONGE_TAG_ACTIVATION_CHUNK));
   return { hX: keccakFieldOfWords(hXc), hXc };
-}
-
-function powMod(b: bigint, e: bigint): bigint {
-  let r = 1n;
-  let x = mod(b);
-  while (e > 0n) {
-    if (e & 1n) r = (r * x) % P;
-    x = (x * x) % P;
-    e >>= 1n;
-  }
-  return r;
 }
 
 /** A fresh uniformly random 254-bit-range field element for a link's blind (Web Crypto). */

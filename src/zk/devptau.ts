@@ -18,6 +18,7 @@ import * as snarkjs from "snarkjs";
 import * as binFileUtils from "@iden3/binfileutils";
 import { ChaCha } from "ffjavascript";
 import { PtauError } from "./errors.js";
+import { P, invMod, powMod } from "./field.js";
 import { progressLogger, timed, type ProgressFn } from "./progress.js";
 
 /** The public string the development beacon hash of power N is the sha256 of (plus " N"). */
@@ -33,9 +34,6 @@ export const DEV_PTAU_MAX_POWER = 20;
 export function devBeaconHash(power: number): string {
   return createHash("sha256").update(`${DEV_PTAU_LABEL} ${power}`).digest("hex");
 }
-
-/** BN254's scalar field order. */
-const R = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
 
 /** The toxic waste of the development ptau of 2^power, recomputed from the public string. */
 export interface DevPtauSecrets {
@@ -98,19 +96,6 @@ async function bn128(): Promise<Curve> {
   return (await snarkjs.curves.getCurveFromName("bn128")) as unknown as Curve;
 }
 
-function modpow(b: bigint, e: bigint): bigint {
-  let r = 1n;
-  b %= R;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % R;
-    b = (b * b) % R;
-    e >>= 1n;
-  }
-  return r;
-}
-
-const inv = (a: bigint): bigint => modpow(a, R - 2n);
-
 /**
  * The development ptau's τ, α, β: snarkjs's beacon key derivation (sha256 iterated 2^10 times on
  * the beacon hash seeds ChaCha; τ, α, β are the first three field elements drawn). Anyone can run
@@ -147,36 +132,36 @@ export function lagrangeScalars(
   dropLast = false,
 ): bigint[] {
   const n = 2 ** p;
-  const nInv = inv(BigInt(n));
-  const omegaInv = inv(omega);
+  const nInv = invMod(BigInt(n));
+  const omegaInv = invMod(omega);
   // denominators τ·ω^−i − 1, inverted together (Montgomery's trick)
   const den: bigint[] = new Array<bigint>(n);
   let cur = tau;
   for (let i = 0; i < n; i++) {
-    den[i] = (cur - 1n + R) % R;
-    cur = (cur * omegaInv) % R;
+    den[i] = (cur - 1n + P) % P;
+    cur = (cur * omegaInv) % P;
   }
   const prefix: bigint[] = new Array<bigint>(n);
   let acc = 1n;
   for (let i = 0; i < n; i++) {
     if (den[i] === 0n) throw new PtauError("τ is a root of unity of the domain: pick another label");
     prefix[i] = acc;
-    acc = (acc * den[i]) % R;
+    acc = (acc * den[i]) % P;
   }
-  let accInv = inv(acc);
-  const c = (((((modpow(tau, BigInt(n)) - 1n + R) % R) * nInv) % R) * m) % R;
+  let accInv = invMod(acc);
+  const c = (((((powMod(tau, BigInt(n)) - 1n + P) % P) * nInv) % P) * m) % P;
   const out: bigint[] = new Array<bigint>(n);
   for (let i = n - 1; i >= 0; i--) {
-    const dInv = (accInv * prefix[i]) % R;
-    accInv = (accInv * den[i]) % R;
-    out[i] = (c * dInv) % R;
+    const dInv = (accInv * prefix[i]) % P;
+    accInv = (accInv * den[i]) % P;
+    out[i] = (c * dInv) % P;
   }
   if (dropLast) {
     // subtract (1/n)·τ^(n−1)·ω^i·m
-    let t = (((modpow(tau, BigInt(n - 1)) * nInv) % R) * m) % R;
+    let t = (((powMod(tau, BigInt(n - 1)) * nInv) % P) * m) % P;
     for (let i = 0; i < n; i++) {
-      out[i] = (out[i] - t + R) % R;
-      t = (t * omega) % R;
+      out[i] = (out[i] - t + P) % P;
+      t = (t * omega) % P;
     }
   }
   return out;
@@ -221,11 +206,7 @@ const tables = new Map<string, Uint8Array>();
  * addition per nonzero digit, on the curve's worker threads; affine Montgomery points as snarkjs
  * writes them.
  */
-export async function fixedBaseMuls(
-  curve: Curve,
-  group: "G1" | "G2",
-  scalars: bigint[],
-): Promise<Uint8Array[]> {
+async function fixedBaseMuls(curve: Curve, group: "G1" | "G2", scalars: bigint[]): Promise<Uint8Array[]> {
   const G = curve[group];
   const sAff = G.F.n8 * 2;
   const sJac = G.F.n8 * 3;

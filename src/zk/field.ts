@@ -22,3 +22,20 @@ export function assertField(v: bigint, what: string): bigint {
   if (v < 0n || v >= P) throw new FieldError(`${what} = ${v} is not a field element (need 0 <= v < p)`);
   return v;
 }
+
+/** b^e mod p (e ≥ 0). */
+export function powMod(b: bigint, e: bigint): bigint {
+  let r = 1n;
+  let x = toField(b);
+  while (e > 0n) {
+    if (e & 1n) r = (r * x) % P;
+    x = (x * x) % P;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/** The inverse of a nonzero field element (Fermat). */
+export function invMod(a: bigint): bigint {
+  return powMod(a, P - 2n);
+}
