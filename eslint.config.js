@@ -12,7 +12,6 @@ export default tseslint.config(
       "types/",
       "coverage/",
       "build/",
-      "contracts/verifiers/",
       "circuits/build/",
     ],
   },

@@ -4,27 +4,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { ContractTransactionResponse } from "ethers";
 import { PROJECT_ROOT } from "../src/common/cache.js";
-import { randomSalt, type ModuleWitness, type Shape } from "../src/zk/index.js";
-
-/**
- * Benchmark inputs: a module witness of any shape with small pseudo-random integer weights and
- * activations in [-1000, 1000] (a 64-bit LCG from `seed`, so runs are comparable), fresh salt and rho.
- */
-export function benchWitness(shape: Pick<Shape, "T" | "DIN" | "R" | "DOUT">, seed = 12345n): ModuleWitness {
-  let s = seed;
-  const r = () => {
-    s = (s * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
-    return ((s >> 20n) % 2001n) - 1000n;
-  };
-  const mat = (a: number, b: number) => Array.from({ length: a }, () => Array.from({ length: b }, r));
-  return {
-    A: mat(shape.DIN, shape.R),
-    B: mat(shape.R, shape.DOUT),
-    X: mat(shape.T, shape.DIN),
-    salt: randomSalt(),
-    rho: randomSalt(),
-  };
-}
 
 /** A rows x cols matrix of integers in [-range, range] from a 32-bit LCG seeded with `seed`. */
 export function matrix(rows: number, cols: number, seed: number, range: number): bigint[][] {

@@ -8,7 +8,7 @@ import { task } from "hardhat/config";
 const WORKSPACE = {
   name: "workspace",
   description:
-    "The deal's folder (e.g. deals/my-deal) holding manifest, secrets, deal.json, transcripts, proofs",
+    "The deal's folder (e.g. deals/my-deal) holding manifest, secrets, deal.json, call logs, keys, proofs",
   defaultValue: "",
 } as const;
 const DEPLOYMENT = {
@@ -23,44 +23,33 @@ const FROM = (who: string) =>
     defaultValue: "",
   }) as const;
 
+const PTAU = {
+  name: "ptau",
+  description:
+    "The public powers-of-tau file the shapes' keys come from (powersOfTau28_hez_final_NN.ptau); default the FORGEABLE development ptau",
+  defaultValue: "",
+} as const;
+
 export const commitTask = task(
   "zklora:commit",
-  "Contributor: quantize a PEFT adapter for a base model and commit to it (v1 shapes; chunked with --chunked/--chunked-modules or when no v1 shape fits). In: --model DIR, --adapter DIR. Out: <workspace>/manifest.json (public: C_m per module) and <workspace>/secrets.json (private weights + salts, mode 0600)",
+  "Contributor: quantize a PEFT adapter for a base model and commit to each module: W_m over its shape key's bases and a proof of knowledge of the opening, bound to this network's escrow and your account (shape keys are derived from the adapter and set up on demand, cached by content). In: --model DIR, --adapter DIR. Out: <workspace>/manifest.json (public) and <workspace>/secrets.json (private weights + salts, mode 0600)",
 )
   .addOption(WORKSPACE)
-  .addOption({
-    name: "model",
-    description: "Base model folder (config.json + model.safetensors)",
-    defaultValue: "",
-  })
+  .addOption(DEPLOYMENT)
+  .addOption(FROM("account #0; it must propose the deal"))
+  .addOption({ name: "model", description: "Base model folder (config.json + weights)", defaultValue: "" })
   .addOption({
     name: "adapter",
     description: "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)",
     defaultValue: "",
   })
-  .addOption({
-    name: "rows",
-    description:
-      "Rows (tokens) per proof: picks the circuit shape with this T when several fit (default: the first that fits)",
-    defaultValue: "",
-  })
-  .addFlag({
-    name: "chunked",
-    description:
-      "Commit every module to a chunked shape (circuits/chunk-shapes.json): each entry is then proven by a chain of small chunk proofs and submitted with submitChunked. Without it, a module is chunked only when no v1 shape fits its dims. No --deliver for chunked modules",
-  })
-  .addOption({
-    name: "chunkedModules",
-    description:
-      "Commit only these modules to a chunked shape: comma-separated targets or short module names (e.g. q_proj); the others stay v1",
-    defaultValue: "",
-  })
+  .addOption(PTAU)
   .setAction(() => import("./actions/commit.js"))
   .build();
 
 export const proposeTask = task(
   "zklora:propose",
-  "Contributor: propose the deal on-chain from <workspace>/manifest.json. In: --price, --buyer, [--token], [--window]. Out: the deal id, written with the deal's context into <workspace>/deal.json (send it and manifest.json to the buyer)",
+  "Contributor: propose the deal on-chain from <workspace>/manifest.json (shape and W_m per module); a shape the registry lacks is registered first when you own the registry. In: --price, --buyer, [--token], [--window]. Out: the deal id, written with the deal's context into <workspace>/deal.json (send it and manifest.json to the buyer)",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -82,17 +71,17 @@ export const proposeTask = task(
     description: "Proving window in seconds after funding (default 86400)",
     defaultValue: "86400",
   })
+  .addOption(PTAU)
   .addFlag({
     name: "deliver",
-    description:
-      "Deliver the weights with the payment (zero-knowledge contingent payment): zklora:deliver before funding, zklora:reveal to settle. Not for a manifest with a chunked module (refused before any transaction)",
+    description: "Deliver the weights with the payment: not available in protocol v2 yet (refused)",
   })
   .setAction(() => import("./actions/propose.js"))
   .build();
 
 export const serveTask = task(
   "zklora:serve",
-  "Contributor: serve the adapter's contribution for <workspace>/deal.json over HTTP (multi-party inference), proving each call in the background. Prints its URL; runs until Ctrl-C. Out: <workspace>/server-transcript.json, <workspace>/server-proofs/",
+  "Contributor: serve the adapter's contribution for <workspace>/deal.json over HTTP (multi-party inference): every answered call is fsynced to the call log before the reply, the row budget counts every deal of the adapter, and the buyer uploads its deal keys here. Prints its URL; runs until Ctrl-C. Out: <workspace>/server-calls.jsonl, <workspace>/server-keys/",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -110,20 +99,17 @@ export const serveTask = task(
   })
   .addOption({
     name: "rowBudget",
-    description: "Rows a buyer may send per module (default floor(DIN/4), the leakage bound)",
+    description:
+      "Rows per adapter module over all deals and buyers (default floor(DIN/4), the leakage bound)",
     defaultValue: "",
   })
-  .addOption({
-    name: "provers",
-    description: "Background proofs at a time; 0 disables (default 1)",
-    defaultValue: "1",
-  })
+  .addOption(PTAU)
   .setAction(() => import("./actions/serve.js"))
   .build();
 
 export const inferTask = task(
   "zklora:infer",
-  "Buyer: run the base model locally with the adapter's modules served remotely on an evaluation text; print loss/perplexity with and without the adapter. In: --url, --model, one of --tokens/--text/--greedy. Out: <workspace>/buyer-transcript.json, <workspace>/evaluation.json",
+  "Buyer: run the base model locally with the adapter's modules served remotely on an evaluation text; print loss/perplexity with and without the adapter. In: --url, --model, one of --tokens/--text/--greedy. Out: <workspace>/buyer-calls.jsonl, <workspace>/evaluation.json",
 )
   .addOption(WORKSPACE)
   .addOption(FROM("the deal's buyer"))
@@ -157,37 +143,49 @@ export const inferTask = task(
 
 export const fundTask = task(
   "zklora:fund",
-  "Buyer: check the transcript's manifest (each module's shape id, so its v1/chunked variant, and C_m) against the deal on chain, then deposit the price (ETH, or ERC-20 after approve) and register the transcript entries to be proven (at least one per module). In: <workspace>/buyer-transcript.json. Out: the funding transaction and the proving deadline",
+  "Buyer: check the offer (every module's W_m against the chain and its proof of knowledge; every shape's registered verifier against the key derived here; no FORGEABLE keys off a local chain), make its own deal key per shape (newZKey + a fresh contribution, secret never stored), fold the recorded rows of each module into one entry (hX, hY, D_X, fY), deposit the price (ETH, or ERC-20 after approve) with δ' per shape and the entries, and upload the deal keys to the contributor's server. In: <workspace>/buyer-calls.jsonl. Out: the funding transaction, <workspace>/buyer-keys/",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("the deal's buyer"))
   .addOption({
-    name: "entries",
-    description: "all: every call of the transcript; first: the first call per module (default all)",
-    defaultValue: "all",
+    name: "url",
+    description:
+      "The contributor server's URL, to upload the deal keys to (default: none; hand the files over yourself)",
+    defaultValue: "",
+  })
+  .addOption(PTAU)
+  .addFlag({
+    name: "forgeableKeys",
+    description:
+      "Accept shape keys from the FORGEABLE development ptau off a local chain: throwaway tests only",
   })
   .setAction(() => import("./actions/fund.js"))
   .build();
 
 export const proveTask = task(
   "zklora:prove",
-  "Contributor: a Groth16 proof per registered entry of the funded deal (a chunked module's entry: its chain of chunk proofs), from <workspace>/server-transcript.json and secrets.json (reusing the server's background proofs when valid). Out: <workspace>/proofs/entry-<i>.json",
+  "Contributor: accept each of the buyer's deal keys after the full δ check (against the initial key derived here and δ' on-chain), recompute every module's entry from <workspace>/server-calls.jsonl and refuse on any difference, prove each unproven module once (all its rows folded) and verify the proof locally. Out: <workspace>/proofs/module-<m>.json",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption({
     name: "jobs",
-    description: "Proofs at a time (default: by cores and free memory)",
+    description: "Proofs at a time (default: one per two cores, at most 4)",
     defaultValue: "",
   })
-  .addFlag({ name: "fresh", description: "Prove again even when a background proof exists" })
+  .addOption({
+    name: "keys",
+    description: "Deal key files SHAPE_ID=FILE,... (default: the ones the buyer uploaded to zklora:serve)",
+    defaultValue: "",
+  })
+  .addOption(PTAU)
   .setAction(() => import("./actions/prove.js"))
   .build();
 
 export const submitTask = task(
   "zklora:submit",
-  "Submit the proofs in <workspace>/proofs/ for the deal's unproven entries: several per transaction through the shape's batch verifier (submitBatch, else submitMany), one alone through submit, a chunked module's entry alone through submitChunked (its whole chain). Out: transactions with method and gas",
+  "Submit the proofs in <workspace>/proofs/ for the deal's unproven modules: per shape, several per transaction (submitBatch: one batched pairing check; modules proven meanwhile are skipped), one alone through submit. Out: transactions with method and gas",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -198,7 +196,7 @@ export const submitTask = task(
 
 export const settleTask = task(
   "zklora:settle",
-  "Pay the contributor once every registered entry is proven (anyone may call). In: --deal or <workspace>/deal.json. Out: the transaction and the amount paid",
+  "Pay the contributor once every module is proven (anyone may call). In: --deal or <workspace>/deal.json. Out: the transaction and the amount paid",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -209,7 +207,7 @@ export const settleTask = task(
 
 export const refundTask = task(
   "zklora:refund",
-  "Return the deposit to the buyer after the proving window ended with an entry unproven (anyone may call). In: --deal or <workspace>/deal.json. Out: the transaction and the amount refunded",
+  "Return the deposit to the buyer after the proving window ended with a module unproven (anyone may call). In: --deal or <workspace>/deal.json. Out: the transaction and the amount refunded",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -220,7 +218,7 @@ export const refundTask = task(
 
 export const statusTask = task(
   "zklora:status",
-  "Show a deal's state: parties, price, status, deadline, per module its target/shape/commitment/verifier, per entry its proof status. In: --deal or <workspace>/deal.json (or --all). Out: text, or JSON with --json",
+  "Show a deal's state: parties, price, status, deadline, per module its shape, W_m, entry and proof status. In: --deal or <workspace>/deal.json (or --all). Out: text, or JSON with --json",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)

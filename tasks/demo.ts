@@ -3,7 +3,7 @@ import { task } from "hardhat/config";
 
 export const demoTask = task(
   "zklora:demo",
-  "Run a complete demo deal on the embedded Hardhat network: generated rank-4 LoRA on stories260k, commit, deploy, propose with weight delivery, deliver (encrypt + prove each module's weights), serve (127.0.0.1), check the ciphertexts, infer, fund, prove, submit, settle with the keys, decrypt. Out: a report (modules, constraints, proving/verification times, gas per step, loss with/without adapter, payments, the delivered adapter); files in --workspace, the buyer's decrypted PEFT adapter in <workspace>/buyer/delivered-adapter",
+  "Run a complete protocol-v2 demo deal on the embedded Hardhat network: a generated rank-8 LoRA on stories260k's q_proj and v_proj, deploy, commit (W_m + proof of knowledge per module; shape keys set up on demand), register the shapes, propose, serve (127.0.0.1), infer, fund (the buyer's offer check, its own deal key per shape, one folded entry per module), prove (deal keys checked; one proof per module), submit, settle. Out: a report (modules, constraints, gas per step, loss with/without adapter, payments, times); files in --workspace",
 )
   .addOption({
     name: "workspace",
@@ -16,17 +16,13 @@ export const demoTask = task(
       "Comma-separated decoder layers of stories260k that get a LoRA on q_proj and v_proj (default: all 5)",
     defaultValue: "",
   })
+  .addOption({ name: "rank", description: "LoRA rank (default 8)", defaultValue: "8" })
   .addOption({
     name: "tokens",
     description:
-      "Evaluation tokens (BOS + greedy continuation; 8 = one call per module; at most 16, the row budget)",
+      "Evaluation tokens (BOS + greedy continuation; at most 16, the default row budget per adapter module)",
     defaultValue: "8",
   })
   .addOption({ name: "json", description: "Also write the report as JSON to this file", defaultValue: "" })
-  .addFlag({
-    name: "skipDelivery",
-    description:
-      "Plain deal without weight delivery: propose, settle (no delivery proofs, keys or adapter for the buyer)",
-  })
   .setAction(() => import("./actions/demo.js"))
   .build();

@@ -1,20 +1,34 @@
-/** `zklora:deploy`: deploys registry, verifiers and escrow, and writes deployments/<network>.json. */
+/** `zklora:deploy`: deploys the shape registry and the escrow (and shape verifiers), writes deployments/<network>.json. */
 import { task } from "hardhat/config";
 
 export const deployTask = task(
   "zklora:deploy",
-  "Deploy the verifier registry, every generated Groth16 verifier (registered by shape), every chunked shape's chunk verifiers behind a ChunkedModuleVerifier, and the escrow; write deployments/<network>.json",
+  "Deploy the protocol-v2 shape registry and escrow, and register a verifier per shape (from --shapes, or derived from --adapter with --model); with --register, only add shapes to the network's existing deployment. Keys come from the FORGEABLE development ptau unless --ptau names a public ceremony file; write deployments/<network>.json",
 )
   .addOption({
     name: "shapes",
-    description:
-      "Comma-separated shape names from circuits/shapes.json or circuits/chunk-shapes.json (default: every shape with generated verifiers)",
+    description: "Comma-separated shapes DINxRxDOUT to register (e.g. 64x8x64,768x8x2304)",
     defaultValue: "",
   })
   .addOption({
-    name: "registryOwner",
-    description: "Account that owns the registry after deployment (default: the deployer)",
+    name: "adapter",
+    description: "Register the shapes of this PEFT adapter (with --model)",
     defaultValue: "",
+  })
+  .addOption({
+    name: "model",
+    description: "The adapter's base model folder (with --adapter)",
+    defaultValue: "",
+  })
+  .addOption({
+    name: "ptau",
+    description:
+      "A public powers-of-tau file (powersOfTau28_hez_final_NN.ptau, checked by hash); default the FORGEABLE dev ptau",
+    defaultValue: "",
+  })
+  .addFlag({
+    name: "register",
+    description: "Add the shapes to the existing deployments/<network>.json instead of deploying anew",
   })
   .addFlag({ name: "noWrite", description: "Do not write deployments/<network>.json" })
   .addFlag({

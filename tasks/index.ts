@@ -4,20 +4,14 @@
  * parses arguments and calls the library in src/.
  */
 import type { TaskDefinition } from "hardhat/types/tasks";
-import { circuitsTask } from "./circuits.js";
 import { dealTasks } from "./deal.js";
 import { demoTask } from "./demo.js";
 import { deployTask } from "./deploy.js";
-import { deliverTasks } from "./deliver.js";
-import { decryptTasks } from "./decrypt.js";
 import { contributeTask, verifyKeyTask } from "./key.js";
 
 export const zkloraTasks: TaskDefinition[] = [
   deployTask,
-  circuitsTask,
   ...dealTasks,
-  ...deliverTasks,
-  ...decryptTasks,
   contributeTask,
   verifyKeyTask,
   demoTask,

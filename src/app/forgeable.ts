@@ -3,9 +3,6 @@
  * the development phase 2 are public strings: with α·β (and δ) anyone proves anything. They serve
  * local chains only; deploying them, or funding a deal on them, elsewhere needs an explicit flag.
  */
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import { PROJECT_ROOT } from "../common/cache.js";
 import { UsageError } from "./errors.js";
 
 /** Chain ids of local development chains (Hardhat's embedded network and `hardhat node`; 1337). */
@@ -19,24 +16,9 @@ export function isLocalChain(chainId: bigint): boolean {
   return LOCAL_CHAIN_IDS.has(chainId);
 }
 
-/**
- * Names of the committed shapes (circuits/*manifest.json) whose keys anyone can forge: a
- * development ptau or a development ceremony.
- */
-export async function forgeableShapes(circuitsDir = path.join(PROJECT_ROOT, "circuits")): Promise<string[]> {
-  const out: string[] = [];
-  for (const f of ["manifest.json", "chunk-manifest.json", "delivery-manifest.json"]) {
-    let m: { shapes?: { name: string; ptau?: { source?: string }; ceremony?: { mode?: string } }[] };
-    try {
-      m = JSON.parse(await readFile(path.join(circuitsDir, f), "utf8")) as typeof m;
-    } catch {
-      continue;
-    }
-    for (const s of m.shapes ?? []) {
-      if (s.ptau?.source !== "public" || s.ceremony?.mode !== "production") out.push(s.name);
-    }
-  }
-  return out;
+/** Names of the shapes (deployment record or manifest shapes) whose keys come from the development ptau. */
+export function forgeableShapes(shapes: readonly { name: string; ptau: string }[]): string[] {
+  return [...new Set(shapes.filter((s) => s.ptau === "dev").map((s) => s.name))];
 }
 
 /**
@@ -53,7 +35,7 @@ export function refuseForgeableKeys(opts: {
   if (opts.forgeable.length === 0 || opts.allow || isLocalChain(opts.chainId)) return;
   throw new UsageError(
     `refusing to ${opts.action} on ${opts.network} (chain ${opts.chainId}): the keys of ${opts.forgeable.join(", ")} ` +
-      "come from the FORGEABLE development ptau or ceremony, so anyone can forge proofs for them; use keys from a " +
+      "come from the FORGEABLE development ptau, so anyone can forge proofs for them; use keys from a " +
       `public ceremony file (--ptau powersOfTau28_hez_final_NN.ptau), or pass ${FORGEABLE_FLAG} for a throwaway test`,
   );
 }

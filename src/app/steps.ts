@@ -1,89 +1,110 @@
 /**
- * The steps of a deal, shared by the Hardhat tasks (one task per step) and the demo (all steps in
- * one process). Each step takes explicit inputs (a workspace, a chain client, a signer, options)
- * and returns what it did, so the caller decides what to print. Files: see ./workspace.ts.
+ * The steps of a deal (protocol v2, PROTOCOL.md "Flow"), shared by the Hardhat tasks (one task per
+ * step) and the demo (all steps in one process). Each step takes explicit inputs (a workspace, a
+ * chain client, a signer, options) and returns what it did, so the caller decides what to print.
+ * Files: see ./workspace.ts. Each step checks what PROTOCOL.md says its party must check and
+ * refuses with a typed error naming the module or shape.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
-import os from "node:os";
+import { mkdir, readFile, readdir } from "node:fs/promises";
+import path from "node:path";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
-import type {
-  ChunkProofInput,
-  ZkloraClient,
-  EntryInput,
-  EntryView,
-  ProposeParams,
-  TxResult,
-} from "../chain/index.js";
-import { proposeWithDelivery } from "../chain/delivery.js";
-import { deliveryFiles } from "../mpi/delivery.js";
+import type { ClaimInput, EntryView, ProofInput, TxResult, ZkloraClient } from "../chain/index.js";
+import { registerShapes, type ShapeSpec, type ZkloraArtifacts } from "../chain/deploy.js";
+import type { DeploymentRecord } from "../chain/deployments.js";
 import { loadBaseModel, loadPeftAdapter, type BaseModel } from "../model/index.js";
 import {
   ContributorServer,
   RemoteLoraClient,
   commitAdapter,
   evaluate,
-  loadBuyerTranscript,
   loadDealContext,
   loadManifest,
   loadSecrets,
-  loadServerTranscript,
+  moduleW,
+  modulePok,
+  readCallLog,
+  rowsOf,
   saveCommit,
   saveDealContext,
   writeJsonAtomic,
   readJsonFile,
-  decimalStrings,
-  chunkProofsJson,
-  chunkedShapeOf,
-  type ChunkProofJson,
+  v2ShapeOf,
   type CommitManifest,
   type DealContext,
   type EvaluationReport,
-  type HealthBody,
-  type ServerTranscriptEntry,
   type ShapeRef,
 } from "../mpi/index.js";
 import {
-  buildChunkedCircuits,
-  buildCircuit,
-  checkChunkedModule,
-  computeRho,
-  proveChunkedModule,
-  toSolidityProof,
-  verifyModule,
-  type ChunkProof,
-  type ChunkedArtifacts,
-  type ChunkedShape,
-  type CircuitArtifacts,
-  type Groth16Proof,
-} from "../zk/index.js";
-import { ProvingPool } from "../zk/pool.js";
-import { ChunkedDeliveryError, UsageError } from "./errors.js";
+  buildShapeKey,
+  solidityShapeKey,
+  type G2Point,
+  type ShapeKey,
+  type V2Shape,
+} from "../zk/v2/index.js";
+import type { ProvingPool } from "../zk/pool.js";
+import { UsageError } from "./errors.js";
 import { ProgressLine } from "./progress.js";
+import {
+  DealCheckError,
+  acceptDealKey,
+  buyerEntry,
+  checkOfferV2,
+  makeDealKeys,
+  proveModuleV2,
+  verifyClaimOffchain,
+} from "./v2.js";
 import type { Workspace } from "./workspace.js";
 
 /** Reports progress of a long step (a line of text). */
 export type Log = (line: string) => void;
 
+/** The key of a manifest shape: the development ptau, or the public ceremony file `ptau`. */
+export function shapeKeyOf(
+  shape: Pick<ShapeRef, "DIN" | "R" | "DOUT" | "ptau" | "name">,
+  ptau?: string,
+): Promise<ShapeKey> {
+  if (shape.ptau !== "dev" && ptau === undefined) {
+    throw new UsageError(`shape ${shape.name} uses the public ptau ${shape.ptau}: pass its file with --ptau`);
+  }
+  return buildShapeKey(v2ShapeOf(shape), { ptau: shape.ptau === "dev" ? undefined : ptau });
+}
+
+/** What registering a shape needs: identity and the verifier's constructor argument. */
+export function shapeSpec(key: ShapeKey): ShapeSpec {
+  return {
+    name: key.name,
+    DIN: key.shape.DIN,
+    R: key.shape.R,
+    DOUT: key.shape.DOUT,
+    shapeId: key.shapeId,
+    keyHash: key.keyHash,
+    ptau: key.ptau.source === "dev" ? "dev" : key.ptau.file,
+    verifierArgs: solidityShapeKey(key),
+  };
+}
+
 // ---------------------------------------------------------------- commit
 
 export interface CommitStepOptions {
   workspace: Workspace;
-  /** Base model folder (config.json + model.safetensors). */
+  /** Base model folder (config.json + weights). */
   modelDir: string;
   /** PEFT adapter folder (adapter_config.json + adapter_model.safetensors). */
   adapterDir: string;
-  /** Rows per proof (picks the circuit shape with this T when several fit). */
-  rows?: number;
-  /**
-   * Modules to commit to a chunked shape (circuits/chunk-shapes.json): "all", or targets / short
-   * module names. Others stay v1 unless no v1 shape fits their dims (then chunked as a fallback).
-   */
-  chunked?: "all" | readonly string[];
+  /** The deployment the deal will use (the proofs of knowledge are bound to its escrow and chain). */
+  client: ZkloraClient;
+  /** The contributor's address (bound into the proofs of knowledge). */
+  contributor: string;
+  /** A public powers-of-tau file (production); default the FORGEABLE development ptau. */
+  ptau?: string;
+  log?: Log;
 }
 
 /** Contributor: quantize and commit the adapter; writes manifest.json (public) and secrets.json (private). */
-export async function commitStep(o: CommitStepOptions): Promise<{ manifest: CommitManifest }> {
+export async function commitStep(
+  o: CommitStepOptions,
+): Promise<{ manifest: CommitManifest; keys: ShapeKey[] }> {
   await o.workspace.ensure();
   for (const [dir, what, file] of [
     [o.modelDir, "--model", "config.json"],
@@ -92,11 +113,29 @@ export async function commitStep(o: CommitStepOptions): Promise<{ manifest: Comm
     if (!existsSync(`${dir}/${file}`)) throw new UsageError(`${what} ${dir} has no ${file}`);
   }
   const model = await loadBaseModel(o.modelDir);
+  const keys = new Map<string, ShapeKey>();
   try {
     const adapter = await loadPeftAdapter(o.adapterDir);
-    const commit = await commitAdapter({ model, adapter, rows: o.rows, chunked: o.chunked });
+    const commit = await commitAdapter({
+      model,
+      adapter,
+      context: {
+        chainId: BigInt(o.client.addresses.chainId),
+        escrow: o.client.addresses.escrow,
+        contributor: o.contributor,
+      },
+      shapeKey: async (shape: V2Shape) => {
+        const key = await buildShapeKey(shape, {
+          ptau: o.ptau,
+          onProgress: o.log === undefined ? undefined : (m) => o.log!(`  ${m}`),
+        });
+        keys.set(key.shapeId, key);
+        return key;
+      },
+      onModule: (i, n, target) => o.log?.(`module ${i + 1}/${n}: ${target}`),
+    });
     await saveCommit({ manifest: o.workspace.manifest, secrets: o.workspace.secrets }, commit);
-    return { manifest: commit.manifest };
+    return { manifest: commit.manifest, keys: [...keys.values()] };
   } finally {
     await model.close();
   }
@@ -112,45 +151,51 @@ export interface ProposeStepOptions {
   token?: string | null;
   buyer?: string | null;
   provingWindow: bigint | number;
-  /** Propose a deal that delivers the weights (proposeWithDelivery; then zklora:deliver before funding). */
-  delivery?: boolean;
+  /**
+   * Registers the manifest's shapes the registry lacks (the signer must own the registry), and
+   * returns the updated record to save. Without it, an unregistered shape is an error.
+   */
+  register?: { record: DeploymentRecord; artifacts: Pick<ZkloraArtifacts, "verifier">; ptau?: string };
+  log?: Log;
 }
 
 /** Contributor: propose the deal on-chain from manifest.json; writes deal.json. */
 export async function proposeStep(
   o: ProposeStepOptions,
-): Promise<{ dealId: bigint; tx: TxResult; deal: DealContext }> {
+): Promise<{ dealId: bigint; tx: TxResult; deal: DealContext; record?: DeploymentRecord }> {
   const manifest = await loadManifest(o.workspace.need(o.workspace.manifest, "zklora:commit"));
-  if (o.delivery === true) {
-    const m = manifest.modules.find((x) => x.chunked !== undefined);
-    if (m !== undefined) throw new ChunkedDeliveryError(m.index, m.target, m.shape.name);
-  }
-  for (const m of manifest.modules) {
-    if ((await o.client.verifierOf(m.shapeId)) === null) {
-      throw new UsageError(
-        `module ${m.index} (${m.target}) uses ${m.chunked === undefined ? "shape" : "chunked shape"} ${m.shape.name} (${m.shapeId}), which has no verifier in the registry at ${o.client.addresses.registry}: ` +
-          (m.chunked === undefined
-            ? `generate it (npm run circuits -- --shape ${m.shape.name}) and deploy (zklora:deploy)`
-            : `generate it (npm run circuits:chunk; add it to circuits/chunk-shapes.json first) and deploy (zklora:deploy)`),
-      );
-    }
-  }
   const signer = o.client.runner as Signer;
   const contributor = getAddress(await signer.getAddress());
-  const propose =
-    o.delivery === true
-      ? (p: ProposeParams) => proposeWithDelivery(o.client, p)
-      : (p: ProposeParams) => o.client.propose(p);
-  const { dealId, tx } = await propose({
+  const ctx = manifest.context;
+  if (
+    BigInt(ctx.chainId) !== BigInt(o.client.addresses.chainId) ||
+    getAddress(ctx.escrow) !== getAddress(o.client.addresses.escrow) ||
+    getAddress(ctx.contributor) !== contributor
+  ) {
+    throw new UsageError(
+      `the manifest was committed for escrow ${ctx.escrow} on chain ${ctx.chainId} by ${ctx.contributor}; ` +
+        `this is escrow ${o.client.addresses.escrow} on chain ${o.client.addresses.chainId} and signer ${contributor}: ` +
+        `commit again (zklora:commit) for this deployment and account (the proofs of knowledge are bound to them)`,
+    );
+  }
+  let record = o.register?.record;
+  const shapes = [...new Map(manifest.modules.map((m) => [m.shape.shapeId, m.shape])).values()];
+  for (const s of shapes) {
+    if ((await o.client.verifierOf(s.shapeId)) !== null) continue;
+    if (o.register === undefined || record === undefined) {
+      throw new UsageError(
+        `shape ${s.name} has no verifier in the registry at ${o.client.addresses.registry}: the registry owner registers it (zklora:deploy --adapter ${o.workspace.dir})`,
+      );
+    }
+    const key = await shapeKeyOf(s, o.register.ptau);
+    record = await registerShapes(signer, record, [shapeSpec(key)], o.register.artifacts, o.log);
+  }
+  const { dealId, tx } = await o.client.propose({
     price: o.price,
     token: o.token,
     buyer: o.buyer,
     baseModelHash: `0x${manifest.baseModel.sha256}`,
-    modules: manifest.modules.map((m) => ({
-      target: m.target,
-      shapeId: m.shapeId,
-      commitment: BigInt(m.C_m),
-    })),
+    modules: manifest.modules.map((m) => ({ shapeId: m.shape.shapeId, wM: moduleW(m) })),
     provingWindow: o.provingWindow,
   });
   const deal: DealContext = {
@@ -162,7 +207,7 @@ export async function proposeStep(
     manifest,
   };
   await saveDealContext(o.workspace.deal, deal);
-  return { dealId, tx, deal };
+  return { dealId, tx, deal, record };
 }
 
 // ---------------------------------------------------------------- serve
@@ -177,9 +222,9 @@ export interface ServeStepOptions {
   buyer?: string;
   host?: string;
   port?: number;
+  /** Rows per adapter module over all deals (default floor(DIN/4)). */
   rowBudget?: number;
-  /** Background proofs at a time (0: no background proving). */
-  provingConcurrency?: number;
+  ptau?: string;
   log?: Log;
 }
 
@@ -196,7 +241,9 @@ export async function startServe(
     host: o.host ?? "127.0.0.1",
     port: o.port ?? 0,
     rowBudget: o.rowBudget,
-    transcriptFile: o.workspace.serverTranscript,
+    logFile: o.workspace.serverCalls,
+    keysDir: o.workspace.serverKeys,
+    shapeKey: (s) => shapeKeyOf(s, o.ptau),
     getDealBuyer:
       client === undefined
         ? undefined
@@ -209,51 +256,11 @@ export async function startServe(
             }
             return d.buyer;
           },
-    proving:
-      o.provingConcurrency === 0
-        ? { enabled: false }
-        : { concurrency: o.provingConcurrency ?? 1, proofDir: o.workspace.serverProofs },
     log: o.log,
-    // Published weight deliveries (zklora:deliver), served at GET /v1/deals/:id/ciphertexts/:m.
-    getDelivery: async (_dealId, m) => {
-      const file = deliveryFiles(o.workspace.dir).module(m);
-      return existsSync(file) ? readJsonFile(file) : undefined;
-    },
   });
   await server.addDeal({ ...deal, buyer: buyer === ZeroAddress ? undefined : buyer }, secrets);
   const { url } = await server.listen();
   return { server, url, deal };
-}
-
-/** The server's proof counters (GET /v1/health). */
-export async function proofCounts(
-  url: string,
-): Promise<{ queued: number; running: number; done: number; failed: number }> {
-  const res = await fetch(`${url.replace(/\/+$/, "")}/v1/health`, { signal: AbortSignal.timeout(10_000) });
-  const body = (await res.json()) as HealthBody;
-  return body.proofs;
-}
-
-/** Waits until the server's background proofs are finished, with a live progress line. */
-export async function waitForBackgroundProofs(
-  url: string,
-  opts: { pollMs?: number; progress?: boolean } = {},
-): Promise<{ done: number; failed: number }> {
-  let c = await proofCounts(url);
-  const total = c.queued + c.running + c.done + c.failed;
-  const bar = new ProgressLine("background proofs", total, { enabled: opts.progress !== false });
-  let seen = c.done + c.failed;
-  bar.tick("", seen);
-  while (c.queued + c.running > 0) {
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 1000));
-    c = await proofCounts(url);
-    if (c.done + c.failed > seen) {
-      bar.tick(c.failed > 0 ? `${c.failed} failed` : "", c.done + c.failed - seen);
-      seen = c.done + c.failed;
-    }
-  }
-  bar.finish();
-  return { done: c.done, failed: c.failed };
 }
 
 // ---------------------------------------------------------------- infer
@@ -288,7 +295,7 @@ export interface InferStepOptions {
   tokens: readonly number[];
 }
 
-/** Buyer: run the base model with the remote modules; writes buyer-transcript.json and evaluation.json. */
+/** Buyer: run the base model with the remote modules; writes buyer-calls.jsonl and evaluation.json. */
 export async function inferStep(o: InferStepOptions): Promise<{ report: EvaluationReport; calls: number }> {
   const deal = await loadDealContext(
     o.workspace.need(o.workspace.deal, "zklora:propose (the contributor sends deal.json)"),
@@ -314,7 +321,7 @@ export async function inferStep(o: InferStepOptions): Promise<{ report: Evaluati
   // The server's row budget bounds the tokens per module: check before calling it.
   let status: { modules?: { rowsUsed: number; rowBudget: number }[] } | undefined;
   try {
-    const res = await fetch(`${o.url.replace(/\/+$/, "")}/v1/deals/${deal.dealId}`, {
+    const res = await fetch(`${o.url.replace(/\/+$/, "")}/v2/deals/${deal.dealId}`, {
       signal: AbortSignal.timeout(10_000),
     });
     if (res.ok) status = (await res.json()) as typeof status;
@@ -336,16 +343,19 @@ export async function inferStep(o: InferStepOptions): Promise<{ report: Evaluati
     url: o.url,
     deal: { ...deal, buyer: me },
     signer: o.signer,
-    transcriptFile: o.workspace.buyerTranscript,
+    logFile: o.workspace.buyerCalls,
   });
-  const report = await evaluate(o.model, o.tokens, client);
-  await client.flush();
-  await writeJsonAtomic(o.workspace.evaluation, {
-    dealId: deal.dealId.toString(),
-    tokenIds: o.tokens,
-    ...report,
-  });
-  return { report, calls: report.calls };
+  try {
+    const report = await evaluate(o.model, o.tokens, client);
+    await writeJsonAtomic(o.workspace.evaluation, {
+      dealId: deal.dealId.toString(),
+      tokenIds: o.tokens,
+      ...report,
+    });
+    return { report, calls: report.calls };
+  } finally {
+    await client.close();
+  }
 }
 
 // ---------------------------------------------------------------- fund
@@ -354,430 +364,280 @@ export interface FundStepOptions {
   workspace: Workspace;
   /** Connected with the buyer's signer. */
   client: ZkloraClient;
-  /** "all": every call of the transcript; "first": the first call per module. */
-  select?: "all" | "first";
+  /** The contributor's server: the deal keys are handed to it after funding. */
+  url?: string;
+  /** A public powers-of-tau file, when the deal's shapes use one. */
+  ptau?: string;
+  /** Accept keys from the FORGEABLE development ptau off a local chain (never for value). */
+  allowForgeableKeys?: boolean;
+  log?: Log;
 }
 
-/** Buyer: deposit the price and register the transcript entries to prove. */
-export async function fundStep(
-  o: FundStepOptions,
-): Promise<{ tx: TxResult; approveTx?: TxResult; entries: EntryInput[] }> {
-  const { deal, entries } = await loadBuyerTranscript(
-    o.workspace.need(o.workspace.buyerTranscript, "zklora:infer"),
+/**
+ * Buyer (PROTOCOL.md step 4): checks every module's W_m and proof of knowledge and every shape's
+ * registered verifier against keys it derives itself; makes one deal key per shape (its own
+ * contribution with a fresh secret, never stored); folds its recorded rows per module into the
+ * entry; funds with the deposit, δ' per shape and the entries; hands the keys to the server.
+ */
+export async function fundStep(o: FundStepOptions): Promise<{
+  tx: TxResult;
+  approveTx?: TxResult;
+  keys: { shape: string; zkey: string; uploaded: boolean }[];
+  rows: number[];
+}> {
+  const deal = await loadDealContext(
+    o.workspace.need(o.workspace.deal, "zklora:propose (the contributor sends deal.json)"),
   );
-  // The manifest the buyer used (each module's variant decides its hX) must be the deal's on chain.
-  const onChain = await o.client.getModules(deal.dealId);
+  const calls = await readCallLog(o.workspace.need(o.workspace.buyerCalls, "zklora:infer"));
   const mods = deal.manifest.modules;
-  const differs = (i: number): string | undefined => {
-    const c = onChain[i];
-    const m = mods[i];
-    if (c === undefined || m === undefined)
-      return `${onChain.length} modules on chain, ${mods.length} in the manifest`;
-    if (c.shapeId.toLowerCase() !== m.shapeId.toLowerCase())
-      return `module ${i} (${m.target}): shape id ${m.shapeId} (${m.chunked === undefined ? "v1" : "chunked"} ${m.shape.name}) in the manifest, ${c.shapeId} on chain`;
-    if (c.commitment !== BigInt(m.C_m))
-      return `module ${i} (${m.target}): C_m ${m.C_m} in the manifest, ${c.commitment} on chain`;
-    return undefined;
-  };
-  for (let i = 0; i < Math.max(onChain.length, mods.length); i++) {
-    const why = differs(i);
-    if (why !== undefined) {
-      throw new UsageError(
-        `the manifest of buyer-transcript.json is not deal ${deal.dealId}'s on chain (${why}): do not fund; get the deal's deal.json and run zklora:infer again`,
-      );
-    }
+  const keys = new Map<string, ShapeKey>();
+  for (const m of mods)
+    if (!keys.has(m.shape.shapeId)) keys.set(m.shape.shapeId, await shapeKeyOf(m.shape, o.ptau));
+  const escrow = o.client.escrow;
+  try {
+    await checkOfferV2(
+      escrow,
+      deal.dealId,
+      mods.map((m) => ({ key: keys.get(m.shape.shapeId)!, W: moduleW(m), pok: modulePok(m) })),
+      { allowForgeableKeys: o.allowForgeableKeys },
+    );
+  } catch (err) {
+    if (err instanceof DealCheckError)
+      throw new UsageError(`do not fund deal ${deal.dealId}: ${err.message}`);
+    throw err;
   }
-  const picked =
-    o.select === "first"
-      ? deal.manifest.modules.flatMap((m) => entries.filter((e) => e.module === m.index).slice(0, 1))
-      : entries;
-  for (const m of deal.manifest.modules) {
-    if (!picked.some((e) => e.module === m.index)) {
-      throw new UsageError(
-        `the transcript has no call of module ${m.index} (${m.target}); every module needs an entry: run zklora:infer first`,
-      );
-    }
+  o.log?.(`checked ${mods.length} proofs of knowledge and ${keys.size} registered verifiers`);
+  const rows: number[] = [];
+  const entries = [];
+  for (const m of mods) {
+    const r = rowsOf(calls, deal, m.index);
+    if (r.calls === 0)
+      throw new UsageError(`module ${m.index} (${m.target}) has no recorded call: run zklora:infer first`);
+    rows.push(r.X.length);
+    const e = await buyerEntry(escrow, deal.dealId, m.index, keys.get(m.shape.shapeId)!, r.X, r.Y);
+    entries.push({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY });
   }
-  return o.client.fund(
+  const dir = o.workspace.buyerKeys;
+  await mkdir(dir, { recursive: true });
+  o.log?.(`making ${keys.size} deal key(s) (newZKey + a fresh contribution each)`);
+  const dealKeys = await makeDealKeys(escrow, deal.dealId, [...keys.values()], dir);
+  const { tx, approveTx } = await o.client.fund(
     deal.dealId,
-    picked.map((e) => ({ module: e.module, hX: BigInt(e.hX), hY: e.hY, fY: BigInt(e.fY) })),
+    dealKeys.map((k) => ({ shapeId: k.key.shapeId, delta: k.delta2 })),
+    entries,
   );
+  const out: { shape: string; zkey: string; uploaded: boolean }[] = [];
+  let remote: RemoteLoraClient | undefined;
+  if (o.url !== undefined && o.url !== "") {
+    remote = new RemoteLoraClient({ url: o.url, deal, signer: o.client.runner as Signer });
+  }
+  for (const k of dealKeys) {
+    let uploaded = false;
+    if (remote !== undefined) {
+      await remote.uploadDealKey(k.key.shapeId, k.zkey);
+      uploaded = true;
+    }
+    out.push({ shape: k.key.name, zkey: k.zkey, uploaded });
+  }
+  return { tx, approveTx, keys: out, rows };
 }
 
 // ---------------------------------------------------------------- prove
 
-/**
- * A proof file `proofs/entry-<i>.json`. A v1 module's entry has `proof` and `solidity`; a chunked
- * module's entry (`variant: "chunked"`) has `proof: null` and its chain of chunk proofs in `chunks`
- * (A chunks, then B chunks), submitted with `submitChunked`.
- */
-export interface EntryProofFile {
+/** One module's proof file (`proofs/module-<m>.json`). */
+export interface ModuleProofFile {
   dealId: string;
-  entryIndex: number;
   module: number;
-  shape: string;
-  /** Present (`"chunked"`) iff the module is chunked. */
-  variant?: "chunked";
-  /** [C_m, hX, rho, fY] (decimal). */
-  publicSignals: string[];
-  /** The Groth16 proof (v1); null for a chunked module. */
-  proof: Groth16Proof | null;
-  /** Solidity verifier arguments (decimal; v1). */
-  solidity?: { a: string[]; b: string[][]; c: string[] };
-  /** A chunked module's chain of chunk proofs (decimal, Solidity-ordered points included). */
-  chunks?: ChunkProofJson[];
-  /** Seconds spent proving (0 when reused from the server's background proof). */
-  proveSeconds: number;
-  /** Seconds of the off-chain verification. */
-  verifySeconds: number;
-  /** Where the proof came from. */
-  source: "background" | "prove";
+  shapeId: string;
+  claim: {
+    module: number;
+    shapeId: string;
+    wM: [string, string];
+    rho: string;
+    fY: string;
+    dX: [string, string];
+  };
+  proof: { a: [string, string]; b: [string, string, string, string]; c: [string, string] };
+  /** The deal's δ' of the shape (EIP-197 order). */
+  delta: [string, string, string, string];
 }
 
 export interface ProveStepOptions {
   workspace: Workspace;
-  /** Any connected client (reads the registered entries). */
+  /** The chain (read-only is enough). */
   client: ZkloraClient;
-  /** Proofs at a time: prover processes of the proving pool (default: one per core; the pool also bounds by memory). */
-  jobs?: number;
-  /** Prove in this pool (left open) instead of a pool made and closed by the step (`jobs` is then ignored). */
+  /** Deal key files per shape id (default: the ones the buyer uploaded to the server). */
+  dealKeys?: Record<string, string>;
+  ptau?: string;
   pool?: ProvingPool;
-  /** Re-prove even when a background proof exists. */
-  fresh?: boolean;
+  log?: Log;
   progress?: boolean;
 }
 
-export interface ProveResult {
-  dealId: bigint;
-  proofs: EntryProofFile[];
-  /** Entries already proven on-chain (skipped). */
-  skipped: number[];
-}
-
-/** Finds the server's answered call behind a registered entry. */
-function callOf(
-  calls: readonly ServerTranscriptEntry[],
-  deal: DealContext,
-  e: EntryView,
-): ServerTranscriptEntry {
-  const hit = calls.find(
-    (c) =>
-      c.dealId === deal.dealId.toString() &&
-      c.chainId === deal.chainId.toString() &&
-      getAddress(c.escrow) === getAddress(deal.escrow) &&
-      c.module === e.module &&
-      c.hX === e.hX.toString() &&
-      c.hY.toLowerCase() === e.hY.toLowerCase() &&
-      c.fY === e.fY.toString(),
-  );
-  if (hit === undefined) {
-    throw new UsageError(
-      `entry ${e.index} (module ${e.module}, hX ${e.hX}) is not in server-transcript.json: the buyer registered an output this server did not produce, so it cannot be proven`,
-    );
-  }
-  return hit;
-}
-
 /**
- * Contributor: a proof per registered, unproven entry (from the server transcript); writes
- * proofs/entry-<i>.json. Every entry is submitted at once to a proving pool (src/zk/pool.ts: prover
- * processes, FIFO, bounded by `jobs`, cores and memory); when one fails, the others still finish
- * (and are written) before the first failure is thrown.
+ * Contributor (PROTOCOL.md step 5): for each shape, accepts the buyer's deal key only after the
+ * full δ check against its own initial key and the δ' on-chain; for each unproven module,
+ * recomputes the entry from its own call log and refuses on any difference, proves, verifies
+ * the proof locally under the deal's δ', and writes it.
  */
-export async function proveStep(o: ProveStepOptions): Promise<ProveResult> {
-  const ws = o.workspace;
-  const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
-  const secrets = await loadSecrets(ws.need(ws.secrets, "zklora:commit"), deal.manifest);
-  const transcript = await loadServerTranscript(ws.need(ws.serverTranscript, "zklora:serve"));
-  const onChain = await o.client.getDeal(deal.dealId);
-  if (onChain.status !== "Funded" && onChain.status !== "Settled") {
-    throw new UsageError(
-      `deal ${deal.dealId} is ${onChain.status}: proofs are made for a funded deal's registered entries`,
-    );
-  }
-  const entries = await o.client.getEntries(deal.dealId);
-  const todo = entries.filter((e) => !e.proven);
-  const skipped = entries.filter((e) => e.proven).map((e) => e.index);
-  const arts = new Map<string, Promise<CircuitArtifacts>>();
-  const artOf = (shape: ShapeRef) => {
-    let a = arts.get(shape.name);
-    if (a === undefined) arts.set(shape.name, (a = buildCircuit(shape)));
-    return a;
-  };
-  await mkdir(ws.proofs, { recursive: true });
-  const bar = new ProgressLine(`proving deal ${deal.dealId}`, todo.length, { enabled: o.progress !== false });
-  const provers = o.pool ?? new ProvingPool({ maxWorkers: Math.max(1, o.jobs ?? os.availableParallelism()) });
-  const chunkedArts = new Map<string, Promise<ChunkedArtifacts>>();
-  const chunkedArtOf = (shape: ChunkedShape) => {
-    let a = chunkedArts.get(shape.name);
-    if (a === undefined) chunkedArts.set(shape.name, (a = buildChunkedCircuits(shape)));
-    return a;
-  };
-  const proveEntry = async (e: EntryView): Promise<EntryProofFile> => {
-    const call = callOf(transcript.entries, deal, e);
-    const mod = deal.manifest.modules[e.module];
-    const rho = computeRho({
-      chainId: deal.chainId,
-      escrow: deal.escrow,
-      dealId: deal.dealId,
-      module: BigInt(e.module),
-      hX: e.hX,
-      hY: e.hY,
-    });
-    const signals = [BigInt(mod.C_m), e.hX, rho, e.fY];
-    const chunked = chunkedShapeOf(mod);
-    if (chunked !== undefined) return proveChunkedEntry(e, mod.shape.name, chunked, call, signals);
-    const art = await artOf(mod.shape);
-    let proof: Groth16Proof | undefined;
-    let source: EntryProofFile["source"] = "prove";
-    let proveSeconds = 0;
-    const bg = `${ws.serverProofs}/${deal.dealId}-${e.module}-${e.hX}.json`;
-    if (o.fresh !== true && existsSync(bg)) {
-      const rec = (await readJsonFile(bg)) as {
-        proof?: Groth16Proof;
-        publicSignals?: string[];
-        seconds?: number;
-      };
-      if (rec.proof != null && rec.publicSignals?.every((s, i) => BigInt(s) === signals[i]) === true) {
-        proof = rec.proof;
-        source = "background";
-        proveSeconds = rec.seconds ?? 0;
-      }
-    }
-    if (proof === undefined) {
-      const s = secrets.modules[e.module];
-      const out = await provers.prove(
-        art,
-        { A: s.A, B: s.B, salt: s.salt, X: call.X.map((r) => r.map((v) => BigInt(v))), rho },
-        { expected: [signals[0], signals[1], signals[2], signals[3]] },
-      );
-      proveSeconds = (out.witnessMs + out.proveMs) / 1000;
-      proof = out.proof;
-    }
-    const t1 = performance.now();
-    const ok = await verifyModule(art.vkey, proof, signals);
-    const verifySeconds = (performance.now() - t1) / 1000;
-    if (!ok) {
+export async function proveStep(
+  o: ProveStepOptions,
+): Promise<{ proven: number[]; skipped: number[]; ms: number }> {
+  const t0 = performance.now();
+  const deal = await loadDealContext(o.workspace.need(o.workspace.deal, "zklora:propose"));
+  const secrets = await loadSecrets(o.workspace.need(o.workspace.secrets, "zklora:commit"), deal.manifest);
+  const calls = await readCallLog(o.workspace.need(o.workspace.serverCalls, "zklora:serve"));
+  const info = await o.client.getDeal(deal.dealId);
+  if (info.status !== "Funded")
+    throw new UsageError(`deal ${deal.dealId} is ${info.status}: proofs are made for a funded deal`);
+  const mods = await o.client.getModules(deal.dealId);
+  const escrow = o.client.escrow;
+  const keys = new Map<string, { key: ShapeKey; zkey: string; delta: G2Point }>();
+  for (const m of deal.manifest.modules) {
+    const id = m.shape.shapeId;
+    if (keys.has(id)) continue;
+    const zkey = o.dealKeys?.[id] ?? (await uploadedKey(o.workspace, deal, id));
+    if (zkey === undefined) {
       throw new UsageError(
-        `the ${source} proof of entry ${e.index} does not verify off-chain; rerun zklora:prove with --fresh`,
+        `no deal key for shape ${m.shape.name}: the buyer uploads it to zklora:serve at funding (or pass its file with --keys)`,
       );
     }
-    const file: EntryProofFile = {
-      dealId: deal.dealId.toString(),
-      entryIndex: e.index,
-      module: e.module,
-      shape: mod.shape.name,
-      publicSignals: signals.map(String),
-      proof,
-      solidity: decimalStrings(toSolidityProof(proof)) as EntryProofFile["solidity"],
-      proveSeconds,
-      verifySeconds,
-      source,
-    };
-    await writeJsonAtomic(ws.proofFile(e.index), file);
-    bar.tick(`entry ${e.index} (${source}, ${proveSeconds.toFixed(1)} s)`);
-    return file;
-  };
-  /** A chunked module's entry: its chain (the server's background chain when it checks, else proven in the pool). */
-  const proveChunkedEntry = async (
-    e: EntryView,
-    shapeName: string,
-    shape: ChunkedShape,
-    call: ServerTranscriptEntry,
-    signals: bigint[],
-  ): Promise<EntryProofFile> => {
-    const art = await chunkedArtOf(shape);
-    const [C_m, hX, rho, fY] = signals;
-    let chain: ChunkProof[] | undefined;
-    let source: EntryProofFile["source"] = "prove";
-    let proveSeconds = 0;
-    const bg = `${ws.serverProofs}/${deal.dealId}-${e.module}-${e.hX}.json`;
-    if (o.fresh !== true && existsSync(bg)) {
-      const rec = (await readJsonFile(bg)) as { chunks?: ChunkProofJson[]; seconds?: number };
-      try {
-        const got = rec.chunks?.map((c) => ({
-          kind: c.kind,
-          index: c.index,
-          proof: c.proof as Groth16Proof,
-          publicSignals: c.publicSignals.map((v) => BigInt(v)),
-        }));
-        if (got !== undefined && (await checkChunkedModule(art, { C_m, hX, rho, fY }, got)).ok) {
-          chain = got;
-          source = "background";
-          proveSeconds = rec.seconds ?? 0;
-        }
-      } catch {
-        chain = undefined; // a malformed background file: prove again
-      }
-    }
-    if (chain === undefined) {
-      const s = secrets.modules[e.module];
-      if (s.chunkSalts === undefined)
-        throw new UsageError(
-          `secrets.json has no chunk salts for chunked module ${e.module}: rerun zklora:commit`,
-        );
-      const t0 = performance.now();
-      const out = await proveChunkedModule(
-        art,
-        { A: s.A, B: s.B, X: call.X.map((r) => r.map((v) => BigInt(v))), salts: s.chunkSalts, rho },
-        { pool: provers },
-      );
-      proveSeconds = (performance.now() - t0) / 1000;
-      if (out.C_m !== C_m || out.hX !== hX || out.fY !== fY) {
-        throw new UsageError(
-          `the chain of entry ${e.index} does not give the registered [C_m, hX, fY]: secrets.json or server-transcript.json is not this deal's`,
-        );
-      }
-      chain = out.proofs;
-    }
-    const t1 = performance.now();
-    const check = await checkChunkedModule(art, { C_m, hX, rho, fY }, chain);
-    const verifySeconds = (performance.now() - t1) / 1000;
-    if (!check.ok) {
-      throw new UsageError(
-        `the ${source} chain of entry ${e.index} does not verify off-chain (${check.reason}); rerun zklora:prove with --fresh`,
-      );
-    }
-    const file: EntryProofFile = {
-      dealId: deal.dealId.toString(),
-      entryIndex: e.index,
-      module: e.module,
-      shape: shapeName,
-      variant: "chunked",
-      publicSignals: signals.map(String),
-      proof: null,
-      chunks: chunkProofsJson(chain),
-      proveSeconds,
-      verifySeconds,
-      source,
-    };
-    await writeJsonAtomic(ws.proofFile(e.index), file);
-    bar.tick(
-      `entry ${e.index} (chunked, ${chain.length} chunk proofs, ${source}, ${proveSeconds.toFixed(1)} s)`,
-    );
-    return file;
-  };
-  let settled: PromiseSettledResult<EntryProofFile>[];
-  try {
-    settled = await Promise.allSettled(todo.map(proveEntry));
-  } finally {
-    if (o.pool === undefined) await provers.close();
+    const key = await shapeKeyOf(m.shape, o.ptau);
+    o.log?.(`checking the buyer's deal key of ${m.shape.name} (δ update, L and H)`);
+    const delta = await acceptDealKey(escrow, deal.dealId, key, zkey);
+    keys.set(id, { key, zkey, delta });
   }
-  const failed = settled.find((r) => r.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
+  await mkdir(o.workspace.proofs, { recursive: true });
+  const todo = deal.manifest.modules.filter((m) => !mods[m.index]?.proven);
+  const skipped = deal.manifest.modules.filter((m) => mods[m.index]?.proven).map((m) => m.index);
+  const bar = new ProgressLine("proofs", todo.length, { enabled: o.progress !== false });
+  const proven: number[] = [];
+  const proveOne = async (m: (typeof todo)[number]) => {
+    const k = keys.get(m.shape.shapeId)!;
+    const rows = rowsOf(calls, deal, m.index);
+    const { claim, proof } = await proveModuleV2(
+      escrow,
+      deal.dealId,
+      m.index,
+      { key: k.key, W: moduleW(m), opening: secrets.modules[m.index] },
+      rows,
+      k.zkey,
+      { pool: o.pool },
+    );
+    if (!(await verifyClaimOffchain(k.key, k.delta, claim, proof))) {
+      throw new DealCheckError(
+        `module ${m.index}: the proof does not verify locally under the deal's δ'; not released`,
+      );
+    }
+    const s = (x: bigint) => x.toString();
+    const file: ModuleProofFile = {
+      dealId: deal.dealId.toString(),
+      module: m.index,
+      shapeId: m.shape.shapeId,
+      claim: {
+        module: m.index,
+        shapeId: m.shape.shapeId,
+        wM: [s(claim.wM[0]), s(claim.wM[1])],
+        rho: s(claim.rho),
+        fY: s(claim.fY),
+        dX: [s(claim.dX[0]), s(claim.dX[1])],
+      },
+      proof: {
+        a: [s(proof.a[0]), s(proof.a[1])],
+        b: [s(proof.b[0]), s(proof.b[1]), s(proof.b[2]), s(proof.b[3])],
+        c: [s(proof.c[0]), s(proof.c[1])],
+      },
+      delta: [s(k.delta[0]), s(k.delta[1]), s(k.delta[2]), s(k.delta[3])],
+    };
+    await writeJsonAtomic(o.workspace.proofFile(m.index), file);
+    proven.push(m.index);
+    bar.tick(m.target);
+  };
+  // With a proving pool the proofs run in its processes side by side; without, one at a time here.
+  if (o.pool !== undefined) await Promise.all(todo.map(proveOne));
+  else for (const m of todo) await proveOne(m);
   bar.finish();
-  const proofs = settled.map((r) => (r as PromiseFulfilledResult<EntryProofFile>).value);
-  return { dealId: deal.dealId, proofs, skipped };
+  return { proven: proven.sort((a, b) => a - b), skipped, ms: performance.now() - t0 };
+}
+
+async function uploadedKey(w: Workspace, deal: DealContext, shapeId: string): Promise<string | undefined> {
+  if (!existsSync(w.serverKeys)) return undefined;
+  const want = `${deal.chainId}-${getAddress(deal.escrow)}-deal${deal.dealId}-${shapeId.toLowerCase().slice(2, 18)}.zkey`;
+  const f = (await readdir(w.serverKeys)).find((n) => n === want);
+  return f === undefined ? undefined : path.join(w.serverKeys, f);
 }
 
 // ---------------------------------------------------------------- submit
 
 export interface SubmitStepOptions {
   workspace: Workspace;
+  /** Connected with any signer (anyone may submit). */
   client: ZkloraClient;
-  /** Proofs per transaction (default 16). */
+  /** Proofs per transaction (default 16); 1 sends each with `submit`. */
   batch?: number;
 }
 
-/** How an entry's proof went on-chain. */
-export type SubmitMethod = "submit" | "submitBatch" | "submitMany" | "submitChunked";
-
-/**
- * Anyone (usually the contributor): submit the proofs of the unproven entries, `batch` per
- * transaction. A transaction of several proofs uses `submitBatch` (one random-linear-combination
- * pairing check per shape: ~97k gas per proof at 8, ~84k at 16) when every module involved has a
- * batch verifier, else `submitMany`; a single proof uses `submit` (cheapest for one). An entry of a
- * chunked module goes alone with `submitChunked` (its whole chain of chunk proofs in one transaction).
- */
+/** Submits the proof files of unproven modules: per shape in batches (`submitBatch`), or one by one. */
 export async function submitStep(o: SubmitStepOptions): Promise<{
-  dealId: bigint;
-  txs: (TxResult & { entries: number[]; method: SubmitMethod })[];
-  submitted: number;
-  alreadyProven: number;
+  txs: { method: "submit" | "submitBatch"; modules: number[]; tx: TxResult }[];
+  missing: number[];
 }> {
-  const ws = o.workspace;
-  const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
-  const entries = await o.client.getEntries(deal.dealId);
-  if (entries.length === 0)
-    throw new UsageError(`deal ${deal.dealId} has no registered entries: the buyer funds it first`);
-  const have = new Set(await ws.proofEntries());
-  const todo = entries.filter((e) => !e.proven);
-  const missing = todo.filter((e) => !have.has(e.index)).map((e) => e.index);
-  if (missing.length > 0) {
-    throw new UsageError(`no proof file for entries ${missing.join(", ")}: run zklora:prove first`);
-  }
-  const proofs = [];
-  const chains: { entryIndex: number; chunks: ChunkProofInput[] }[] = [];
-  for (const e of todo) {
-    const file = ws.proofFile(e.index);
-    const f = (await readJsonFile(file)) as EntryProofFile;
-    if (f.dealId !== deal.dealId.toString() || f.entryIndex !== e.index) {
-      throw new UsageError(`${file} is for deal ${f.dealId} entry ${f.entryIndex}: rerun zklora:prove`);
-    }
-    const chunked = deal.manifest.modules[e.module]?.chunked !== undefined;
-    if (chunked) {
-      if (f.variant !== "chunked" || !Array.isArray(f.chunks)) {
-        throw new UsageError(
-          `${file} holds no chain of chunk proofs, but module ${e.module} is chunked: rerun zklora:prove`,
-        );
-      }
-      chains.push({
-        entryIndex: e.index,
-        chunks: f.chunks.map((c) => ({
-          kind: c.kind,
-          index: c.index,
-          proof: solidityArgs(c.solidity),
-          publicSignals: c.publicSignals,
-        })),
-      });
+  const deal = await loadDealContext(o.workspace.need(o.workspace.deal, "zklora:propose"));
+  const mods = await o.client.getModules(deal.dealId);
+  const files: ModuleProofFile[] = [];
+  const missing: number[] = [];
+  for (const m of mods) {
+    if (m.proven) continue;
+    const f = o.workspace.proofFile(m.index);
+    if (!existsSync(f)) {
+      missing.push(m.index);
       continue;
     }
-    if (f.solidity === undefined) {
-      throw new UsageError(
-        `${file} holds no Groth16 proof, but module ${e.module} is v1: rerun zklora:prove`,
-      );
+    files.push((await readJsonFile(f)) as ModuleProofFile);
+  }
+  if (files.length === 0 && missing.length > 0) {
+    throw new UsageError(`no proof files for modules ${missing.join(", ")}: run zklora:prove first`);
+  }
+  const batch = o.batch ?? 16;
+  const txs: { method: "submit" | "submitBatch"; modules: number[]; tx: TxResult }[] = [];
+  const byShape = new Map<string, ModuleProofFile[]>();
+  for (const f of files) byShape.set(f.shapeId, [...(byShape.get(f.shapeId) ?? []), f]);
+  for (const [shapeId, list] of byShape) {
+    for (let i = 0; i < list.length; i += batch) {
+      const part = list.slice(i, i + batch);
+      const delta = g2(part[0].delta);
+      if (part.length === 1) {
+        const tx = await o.client.submit(deal.dealId, claimOf(part[0]), proofOf(part[0]), delta);
+        txs.push({ method: "submit", modules: [part[0].module], tx });
+      } else {
+        const tx = await o.client.submitBatch(
+          deal.dealId,
+          shapeId,
+          delta,
+          part.map(claimOf),
+          part.map(proofOf),
+        );
+        txs.push({ method: "submitBatch", modules: part.map((p) => p.module), tx });
+      }
     }
-    proofs.push({ entryIndex: e.index, ...solidityArgs(f.solidity) });
   }
-  const size = Math.max(1, o.batch ?? 16);
-  const batchVerifiers = proofs.length > 1 ? await o.client.batchVerifiersOf(deal.dealId) : [];
-  const moduleOf = new Map(entries.map((e) => [e.index, e.module]));
-  const txs: (TxResult & { entries: number[]; method: SubmitMethod })[] = [];
-  for (let i = 0; i < proofs.length; i += size) {
-    const chunk = proofs.slice(i, i + size);
-    const batchable = chunk.every((p) => batchVerifiers[moduleOf.get(p.entryIndex) ?? -1] != null);
-    const method = chunk.length === 1 ? "submit" : batchable ? "submitBatch" : "submitMany";
-    const tx =
-      method === "submit"
-        ? await o.client.submit(deal.dealId, chunk[0])
-        : method === "submitBatch"
-          ? await o.client.submitBatch(deal.dealId, chunk)
-          : await o.client.submitMany(deal.dealId, chunk);
-    txs.push({ ...tx, entries: chunk.map((p) => p.entryIndex), method });
-  }
-  for (const c of chains) {
-    const tx = await o.client.submitChunked(deal.dealId, c.entryIndex, c.chunks);
-    txs.push({ ...tx, entries: [c.entryIndex], method: "submitChunked" });
-  }
-  return {
-    dealId: deal.dealId,
-    txs,
-    submitted: proofs.length + chains.length,
-    alreadyProven: entries.length - todo.length,
-  };
+  return { txs, missing };
 }
 
-/** A proof file's decimal Solidity arguments as the chain client takes them. */
-function solidityArgs(s: { a: string[]; b: string[][]; c: string[] }) {
-  return {
-    a: [s.a[0], s.a[1]] as const,
-    b: [
-      [s.b[0][0], s.b[0][1]],
-      [s.b[1][0], s.b[1][1]],
-    ] as const,
-    c: [s.c[0], s.c[1]] as const,
-  };
-}
+const g2 = (v: readonly string[]) => [BigInt(v[0]), BigInt(v[1]), BigInt(v[2]), BigInt(v[3])] as const;
+const claimOf = (f: ModuleProofFile): ClaimInput => ({
+  module: f.claim.module,
+  shapeId: f.claim.shapeId,
+  wM: [BigInt(f.claim.wM[0]), BigInt(f.claim.wM[1])],
+  rho: BigInt(f.claim.rho),
+  fY: BigInt(f.claim.fY),
+  dX: [BigInt(f.claim.dX[0]), BigInt(f.claim.dX[1])],
+});
+const proofOf = (f: ModuleProofFile): ProofInput => ({
+  a: [BigInt(f.proof.a[0]), BigInt(f.proof.a[1])],
+  b: g2(f.proof.b),
+  c: [BigInt(f.proof.c[0]), BigInt(f.proof.c[1])],
+});
 
 // ---------------------------------------------------------------- status
 

@@ -6,17 +6,18 @@
  * | file | written by | content |
  * |---|---|---|
  * | `adapter/` | (input, optional) | the PEFT adapter (`adapter_config.json`, `adapter_model.safetensors`) |
- * | `manifest.json` | commit | PUBLIC commit manifest: base model hash, per module target, shape, scales, C_m |
- * | `secrets.json` | commit | PRIVATE (mode 0600): quantized A, B and the salt per module (chunk salts for a chunked module); never share |
+ * | `manifest.json` | commit | PUBLIC commit manifest: base model hash, per module target, shape, scales, W_m and its proof of knowledge |
+ * | `secrets.json` | commit | PRIVATE (mode 0600): quantized A, B and the salt per module; never share |
  * | `deal.json` | propose | PUBLIC deal context: chainId, escrow, dealId, buyer, contributor, manifest |
- * | `server-transcript.json` | serve | contributor: every answered call in full (X, Y, hashes, signatures) |
- * | `server-proofs/` | serve | contributor: proofs made in the background, one per answered call |
- * | `buyer-transcript.json` | infer | buyer: per call (module, hX, hY, fY, rho, contributor signature) |
+ * | `server-calls.jsonl` | serve | contributor: every answered call in full (X, Y, digests, signatures), fsynced before the reply |
+ * | `server-keys/` | serve | contributor: the buyer's uploaded deal keys (one zkey per shape) |
+ * | `buyer-calls.jsonl` | infer | buyer: every answered call in full, as the buyer checked it |
  * | `evaluation.json` | infer | buyer: loss/perplexity with and without the adapter, tokens used |
- * | `proofs/entry-<i>.json` | prove | contributor: the proof of the deal's registered entry i (a chunked module's: its chain of chunk proofs) |
+ * | `buyer-keys/` | fund | buyer: its deal keys (one zkey per shape; the secret of each contribution is never stored) |
+ * | `proofs/module-<m>.json` | prove | contributor: the proof of module m, its claim and the deal's δ' |
  */
 import { existsSync } from "node:fs";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PROJECT_ROOT } from "../common/cache.js";
 import { UsageError } from "./errors.js";
@@ -38,14 +39,17 @@ export class Workspace {
   get deal(): string {
     return path.join(this.dir, "deal.json");
   }
-  get serverTranscript(): string {
-    return path.join(this.dir, "server-transcript.json");
+  get serverCalls(): string {
+    return path.join(this.dir, "server-calls.jsonl");
   }
-  get serverProofs(): string {
-    return path.join(this.dir, "server-proofs");
+  get serverKeys(): string {
+    return path.join(this.dir, "server-keys");
   }
-  get buyerTranscript(): string {
-    return path.join(this.dir, "buyer-transcript.json");
+  get buyerCalls(): string {
+    return path.join(this.dir, "buyer-calls.jsonl");
+  }
+  get buyerKeys(): string {
+    return path.join(this.dir, "buyer-keys");
   }
   get evaluation(): string {
     return path.join(this.dir, "evaluation.json");
@@ -53,8 +57,8 @@ export class Workspace {
   get proofs(): string {
     return path.join(this.dir, "proofs");
   }
-  proofFile(entryIndex: number): string {
-    return path.join(this.proofs, `entry-${entryIndex}.json`);
+  proofFile(module: number): string {
+    return path.join(this.proofs, `module-${module}.json`);
   }
 
   /** Creates the folder. */
@@ -71,15 +75,5 @@ export class Workspace {
       );
     }
     return file;
-  }
-
-  /** Entry indices with a proof file. */
-  async proofEntries(): Promise<number[]> {
-    if (!existsSync(this.proofs)) return [];
-    return (await readdir(this.proofs))
-      .map((f) => /^entry-(\d+)\.json$/.exec(f))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
   }
 }

@@ -1,8 +1,8 @@
 /**
- * A typed ethers v6 client for a zklora deployment (escrow + verifier registry), for Node and for
- * browser dApps alike: it imports only ethers, the committed TypeChain types (./types, generated
- * from the compiled ABIs by `npm run abi`) and pure helpers. File I/O for deployment records lives
- * in ./deployments.ts (lazy node imports) and is not needed here.
+ * A typed ethers v6 client for a zklora deployment (protocol v2: LoraEscrowV2 + ShapeRegistryV2),
+ * for Node and for browser dApps alike: it imports only ethers, the committed TypeChain types
+ * (generated from the compiled ABIs by `npm run abi`) and pure helpers. File I/O for deployment
+ * records lives in ./deployments.ts (lazy node imports) and is not needed here.
  *
  *   const client = await ZkloraClient.connect(signerOrProvider, addressesOf(record));
  *   const { dealId } = await client.propose({ price, baseModelHash, modules, provingWindow });
@@ -23,97 +23,108 @@ import {
 } from "ethers";
 import { ChainError, DEAL_STATUS, toChainError, type DealStatusName } from "./errors.js";
 import type { DeploymentRecord } from "./deployments.js";
-import { chunkCalldata, proofArgs, type ChunkProofInput } from "./chunked.js";
 import {
   IERC20Metadata__factory,
-  LoraEscrow__factory,
-  VerifierRegistry__factory,
-  type LoraEscrow,
-  type VerifierRegistry,
+  LoraEscrowV2__factory,
+  LoraModuleVerifierV2__factory,
+  ShapeRegistryV2__factory,
+  type LoraEscrowV2,
+  type ShapeRegistryV2,
 } from "./typechain/index.js";
-import type { TypedContractEvent, TypedEventLog, TypedListener } from "./typechain/common.js";
+
+/** A G1 point [x, y]. */
+export type G1 = readonly [bigint, bigint];
+/** A G2 point in EIP-197 order [x_im, x_re, y_im, y_re]. */
+export type G2 = readonly [bigint, bigint, bigint, bigint];
 
 /** What the client needs to find a deployment. */
 export interface ZkloraAddresses {
+  chainId: number;
   escrow: string;
   registry: string;
-  /** The chain the addresses are on; `connect` checks the runner's network against it. */
-  chainId: bigint | number;
 }
 
-/** The addresses of a deployment record (deployments/<network>.json). */
+/** The addresses of a deployment record. */
 export function addressesOf(record: DeploymentRecord): ZkloraAddresses {
   return {
-    escrow: record.contracts.LoraEscrow.address,
-    registry: record.contracts.VerifierRegistry.address,
     chainId: record.chainId,
+    escrow: record.contracts.LoraEscrowV2.address,
+    registry: record.contracts.ShapeRegistryV2.address,
   };
 }
 
-/** A deal as the escrow stores it, with readable fields. */
+/** A deal as the escrow stores it. */
 export interface DealView {
   dealId: bigint;
   contributor: string;
-  /** The fixed buyer, or null for an open deal not funded yet. */
+  /** null for an open deal before funding. */
   buyer: string | null;
-  /** The ERC-20 paid with, or null for ETH. */
+  /** null for ETH. */
   token: string | null;
   price: bigint;
   baseModelHash: string;
   status: DealStatusName;
-  moduleCount: number;
-  entryCount: number;
-  unproven: number;
-  /** Seconds between funding and the deadline. */
-  provingWindow: bigint;
-  /** End of the proving window (unix seconds, inclusive), or null before funding. */
+  modules: number;
+  proven: number;
+  /** Proving window in seconds. */
+  window: bigint;
+  /** End of the proving window (unix seconds); null before funding. */
   deadline: bigint | null;
 }
 
-/** A module of a deal. */
+/** A module of a deal (from its ModuleCommitted event) and its proof state. */
 export interface ModuleView {
   index: number;
-  target: string;
   shapeId: string;
-  commitment: bigint;
-  verifier: string;
-}
-
-/** A registered transcript entry of a deal. */
-export interface EntryView {
-  index: number;
-  module: number;
-  hX: bigint;
-  hY: string;
-  fY: bigint;
+  wM: G1;
   proven: boolean;
 }
 
-/** A transcript entry to register at funding: `(m, hX, hY, fY)`. */
-export interface EntryInput {
+/** The buyer's entry of a module (from its EntryRegistered event). */
+export interface EntryView {
   module: number;
-  hX: bigint;
+  hX: string;
   hY: string;
+  rho: bigint;
+  fY: bigint;
+  dX: G1;
+}
+
+/** A module at propose. */
+export interface ModuleInput {
+  shapeId: string;
+  wM: G1;
+}
+
+/** The buyer's entry of a module at funding. */
+export interface EntryInput {
+  hX: string;
+  hY: string;
+  dX: G1;
   fY: bigint;
 }
 
-/** A module as the contributor proposes it. */
-export interface ModuleInput {
-  target: string;
+/** The buyer's δ' of one shape of the deal. */
+export interface DealKeyInput {
   shapeId: string;
-  commitment: bigint;
+  delta: G2;
 }
 
-/** A Groth16 proof in the Solidity verifier's argument order (pi_b pairs swapped). */
-export interface SolidityProofArgs {
-  a: readonly [BigNumberish, BigNumberish];
-  b: readonly [readonly [BigNumberish, BigNumberish], readonly [BigNumberish, BigNumberish]];
-  c: readonly [BigNumberish, BigNumberish];
+/** What a module proof is checked against. */
+export interface ClaimInput {
+  module: number;
+  shapeId: string;
+  wM: G1;
+  rho: bigint;
+  fY: bigint;
+  dX: G1;
 }
 
-/** A proof of one registered entry. */
-export interface EntryProof extends SolidityProofArgs {
-  entryIndex: number | bigint;
+/** A Groth16 proof as the v2 verifier takes it (b in EIP-197 order). */
+export interface ProofInput {
+  a: G1;
+  b: G2;
+  c: G1;
 }
 
 /** A mined transaction. */
@@ -134,7 +145,7 @@ export interface ProposeParams {
   token?: string | null;
   /** Fixed buyer, or null/undefined for an open deal. */
   buyer?: string | null;
-  /** bytes32 hash of the base model (e.g. 0x + sha256 of model.safetensors). */
+  /** bytes32 hash of the base model (e.g. 0x + sha256 of its weights). */
   baseModelHash: string;
   modules: readonly ModuleInput[];
   /** Seconds the contributor has after funding. */
@@ -152,11 +163,11 @@ export interface TokenInfo {
 export type EscrowEventName =
   | "DealProposed"
   | "ModuleCommitted"
-  | "ModuleBatchVerifier"
   | "DealCancelled"
   | "DealFunded"
+  | "DealKeySet"
   | "EntryRegistered"
-  | "EntryProven"
+  | "ModuleProven"
   | "DealSettled"
   | "DealRefunded";
 
@@ -169,24 +180,11 @@ export interface EscrowEvent {
   transactionHash: string;
 }
 
-/** The `(m, hX)` order `fund` requires, without duplicates (first occurrence kept). */
-export function sortEntries(entries: readonly EntryInput[]): EntryInput[] {
-  const seen = new Set<string>();
-  const out: EntryInput[] = [];
-  for (const e of entries) {
-    const key = `${e.module}:${e.hX}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push({ module: e.module, hX: BigInt(e.hX), hY: e.hY, fY: BigInt(e.fY) });
-  }
-  return out.sort((x, y) =>
-    x.module !== y.module ? x.module - y.module : x.hX < y.hX ? -1 : x.hX > y.hX ? 1 : 0,
-  );
-}
-
 function optionalAddress(a: string | null | undefined): string {
   return a === null || a === undefined || a === "" ? ZeroAddress : getAddress(a);
 }
+
+const g1 = (p: readonly bigint[]): G1 => [BigInt(p[0]), BigInt(p[1])];
 
 async function mined(action: string, send: () => Promise<ContractTransactionResponse>): Promise<TxResult> {
   let tx: ContractTransactionResponse;
@@ -219,13 +217,25 @@ async function view<T>(action: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
+const t2 = (p: G1): [bigint, bigint] => [p[0], p[1]];
+const t4 = (p: G2): [bigint, bigint, bigint, bigint] => [p[0], p[1], p[2], p[3]];
+const claimArg = (c: ClaimInput) => ({
+  module: c.module,
+  shapeId: c.shapeId,
+  wM: t2(c.wM),
+  rho: c.rho,
+  fY: c.fY,
+  dX: t2(c.dX),
+});
+const proofArg = (p: ProofInput) => ({ a: t2(p.a), b: t4(p.b), c: t2(p.c) });
+
 /** The typed client of one deployment. */
 export class ZkloraClient {
   private constructor(
     /** The typed escrow contract (TypeChain). */
-    readonly escrow: LoraEscrow,
+    readonly escrow: LoraEscrowV2,
     /** The typed registry contract (TypeChain). */
-    readonly registry: VerifierRegistry,
+    readonly registry: ShapeRegistryV2,
     readonly addresses: ZkloraAddresses,
     readonly runner: ContractRunner,
   ) {}
@@ -253,8 +263,8 @@ export class ZkloraClient {
       );
     }
     return new ZkloraClient(
-      LoraEscrow__factory.connect(escrowAddress, runner),
-      VerifierRegistry__factory.connect(getAddress(addresses.registry), runner),
+      LoraEscrowV2__factory.connect(escrowAddress, runner),
+      ShapeRegistryV2__factory.connect(getAddress(addresses.registry), runner),
       addresses,
       runner,
     );
@@ -263,8 +273,8 @@ export class ZkloraClient {
   /** The same deployment with another signer or provider (no checks). */
   withRunner(runner: ContractRunner): ZkloraClient {
     return new ZkloraClient(
-      this.escrow.connect(runner) as LoraEscrow,
-      this.registry.connect(runner) as VerifierRegistry,
+      this.escrow.connect(runner) as LoraEscrowV2,
+      this.registry.connect(runner) as ShapeRegistryV2,
       this.addresses,
       runner,
     );
@@ -272,17 +282,22 @@ export class ZkloraClient {
 
   // ---------------------------------------------------------------- reads
 
-  /** Ids of every deal proposed so far (1 .. nextDealId-1). */
+  /** Ids of every deal proposed so far (1 .. dealCount). */
   async dealIds(): Promise<bigint[]> {
-    const next = await view("nextDealId", () => this.escrow.nextDealId());
+    const n = await view("dealCount", () => this.escrow.dealCount());
     const ids: bigint[] = [];
-    for (let i = 1n; i < next; i++) ids.push(i);
+    for (let i = 1n; i <= n; i++) ids.push(i);
     return ids;
   }
 
-  /** A deal; throws ContractRevertError UnknownDeal when there is none. */
+  /** A deal; throws a ChainError when the escrow has none with this id. */
   async getDeal(dealId: BigNumberish): Promise<DealView> {
     const d = await view(`getDeal(${dealId})`, () => this.escrow.getDeal(dealId));
+    if (Number(d.status) === 0) {
+      throw new ChainError(
+        `no deal ${dealId} on escrow ${this.addresses.escrow}; check --deal and the network`,
+      );
+    }
     return {
       dealId: BigInt(dealId),
       contributor: d.contributor,
@@ -291,110 +306,118 @@ export class ZkloraClient {
       price: d.price,
       baseModelHash: d.baseModelHash,
       status: DEAL_STATUS[Number(d.status)] ?? "None",
-      moduleCount: Number(d.moduleCount),
-      entryCount: Number(d.entryCount),
-      unproven: Number(d.unproven),
-      provingWindow: d.provingWindow,
+      modules: Number(d.modules),
+      proven: Number(d.proven),
+      window: d.window,
       deadline: d.deadline === 0n ? null : d.deadline,
     };
   }
 
-  /** A deal's modules, in order. */
+  /** A deal's modules, in order, with their proof state. */
   async getModules(dealId: BigNumberish): Promise<ModuleView[]> {
-    const ms = await view(`getModules(${dealId})`, () => this.escrow.getModules(dealId));
-    return ms.map((m, index) => ({
-      index,
-      target: m.target,
-      shapeId: m.shapeId,
-      commitment: m.commitment,
-      verifier: m.verifier,
-    }));
+    const logs = await view(`ModuleCommitted(${dealId})`, () =>
+      this.escrow.queryFilter(this.escrow.filters.ModuleCommitted(dealId)),
+    );
+    const mods = logs
+      .map((l) => ({
+        index: Number(l.args.module),
+        shapeId: l.args.shapeId,
+        wM: g1(l.args.wM),
+        proven: false,
+      }))
+      .sort((a, b) => a.index - b.index);
+    for (const m of mods) m.proven = await view("isProven", () => this.escrow.isProven(dealId, m.index));
+    return mods;
   }
 
-  /** A deal's registered entries with their proof state (empty before funding). */
+  /** The buyer's entries (empty before funding), in module order. */
   async getEntries(dealId: BigNumberish): Promise<EntryView[]> {
-    const es = await view(`getEntries(${dealId})`, () => this.escrow.getEntries(dealId));
-    return es.map((e, index) => ({
-      index,
-      module: Number(e.module),
-      hX: e.hX,
-      hY: e.hY,
-      fY: e.fY,
-      proven: Number(e.state) === 2,
-    }));
-  }
-
-  /** The challenge rho of a registered entry, as the escrow computes it. */
-  async rhoOf(dealId: BigNumberish, entryIndex: BigNumberish): Promise<bigint> {
-    return view(`rhoOf(${dealId}, ${entryIndex})`, () => this.escrow.rhoOf(dealId, entryIndex));
-  }
-
-  /** The public signals `[C_m, hX, rho, fY]` an entry's proof must verify against. */
-  async publicSignalsOf(dealId: BigNumberish, entryIndex: BigNumberish): Promise<bigint[]> {
-    const s = await view(`publicSignalsOf(${dealId}, ${entryIndex})`, () =>
-      this.escrow.publicSignalsOf(dealId, entryIndex),
+    const logs = await view(`EntryRegistered(${dealId})`, () =>
+      this.escrow.queryFilter(this.escrow.filters.EntryRegistered(dealId)),
     );
-    return [...s];
+    return logs
+      .map((l) => ({
+        module: Number(l.args.module),
+        hX: l.args.hX,
+        hY: l.args.hY,
+        rho: l.args.rho,
+        fY: l.args.fY,
+        dX: g1(l.args.dX),
+      }))
+      .sort((a, b) => a.module - b.module);
   }
 
-  /** Symbol and decimals of a payment token (ETH, 18, for null). */
-  async tokenInfo(token: string | null): Promise<TokenInfo> {
-    if (token === null || token === ZeroAddress) return { address: null, symbol: "ETH", decimals: 18 };
-    const erc20 = IERC20Metadata__factory.connect(getAddress(token), this.runner);
-    const [symbol, decimals] = await view(`reading token ${token}`, () =>
-      Promise.all([erc20.symbol(), erc20.decimals()]),
+  /** The buyer's δ' per shape (empty before funding). */
+  async getDealKeys(dealId: BigNumberish): Promise<DealKeyInput[]> {
+    const logs = await view(`DealKeySet(${dealId})`, () =>
+      this.escrow.queryFilter(this.escrow.filters.DealKeySet(dealId)),
     );
-    return { address: getAddress(token), symbol, decimals: Number(decimals) };
+    return logs.map((l) => {
+      const d = l.args.delta;
+      return { shapeId: l.args.shapeId, delta: [d[0], d[1], d[2], d[3]] as G2 };
+    });
   }
 
-  /** The verifier registered for a shape id (null when none). */
+  /** The registered verifier of a shape, or null. */
   async verifierOf(shapeId: string): Promise<string | null> {
     const v = await view(`verifierOf(${shapeId})`, () => this.registry.verifierOf(shapeId));
     return v === ZeroAddress ? null : v;
   }
 
-  // ---------------------------------------------------------------- writes
+  /** The key hash of a registered verifier. */
+  async keyHashOf(verifier: string): Promise<string> {
+    return view("keyHash", () => LoraModuleVerifierV2__factory.connect(verifier, this.runner).keyHash());
+  }
 
-  /** Proposes a deal (the runner is the contributor); returns its id from the DealProposed event. */
+  /** Symbol and decimals of the payment token (ETH for null). */
+  async tokenInfo(token: string | null): Promise<TokenInfo> {
+    if (token === null) return { address: null, symbol: "ETH", decimals: 18 };
+    const erc20 = IERC20Metadata__factory.connect(token, this.runner);
+    const [symbol, decimals] = await Promise.all([
+      view("symbol", () => erc20.symbol()),
+      view("decimals", () => erc20.decimals()),
+    ]);
+    return { address: getAddress(token), symbol, decimals: Number(decimals) };
+  }
+
+  // ---------------------------------------------------------------- transactions
+
+  /** Proposes a deal (the signer is the contributor). */
   async propose(p: ProposeParams): Promise<{ dealId: bigint; tx: TxResult }> {
-    const modules = p.modules.map((m) => ({
-      target: m.target,
-      shapeId: m.shapeId,
-      commitment: m.commitment,
-    }));
     const tx = await mined("propose", () =>
       this.escrow.propose(
-        p.price,
-        optionalAddress(p.token),
         optionalAddress(p.buyer),
+        optionalAddress(p.token),
+        p.price,
         p.baseModelHash,
-        modules,
         p.provingWindow,
+        p.modules.map((m) => ({ shapeId: m.shapeId, wM: t2(m.wM) })),
       ),
     );
     for (const log of tx.receipt.logs) {
       const parsed = this.escrow.interface.parseLog(log);
-      if (parsed?.name === "DealProposed") return { dealId: parsed.args[0] as bigint, tx };
+      if (parsed?.name === "DealProposed") return { dealId: parsed.args.dealId as bigint, tx };
     }
     throw new ChainError(`propose: transaction ${tx.hash} emitted no DealProposed event`);
   }
 
   /**
-   * Funds a deal with exactly its price and registers `entries` (sorted and deduplicated here).
-   * ETH deals send the price as value; token deals first approve the escrow for the price when
-   * the allowance is short (`approve: false` skips that).
+   * Funds a deal with exactly its price, the δ' of each of its shapes (in the deal's shape order)
+   * and one entry per module. Token deals first approve the escrow for the price when the
+   * allowance is short (`approve: false` skips that).
    */
   async fund(
     dealId: BigNumberish,
+    keys: readonly DealKeyInput[],
     entries: readonly EntryInput[],
     opts: { approve?: boolean } = {},
-  ): Promise<{ tx: TxResult; approveTx?: TxResult; entries: EntryInput[] }> {
+  ): Promise<{ tx: TxResult; approveTx?: TxResult }> {
     const deal = await this.getDeal(dealId);
-    const sorted = sortEntries(entries);
-    const args = sorted.map((e) => ({ module: e.module, hX: e.hX, hY: e.hY, fY: e.fY }));
+    const k = keys.map((x) => ({ shapeId: x.shapeId, delta: t4(x.delta) }));
+    const e = entries.map((x) => ({ hX: x.hX, hY: x.hY, dX: t2(x.dX), fY: x.fY }));
     if (deal.token === null) {
-      const tx = await mined(`fund(${dealId})`, () => this.escrow.fund(dealId, args, { value: deal.price }));
-      return { tx, entries: sorted };
+      const tx = await mined(`fund(${dealId})`, () => this.escrow.fund(dealId, k, e, { value: deal.price }));
+      return { tx };
     }
     let approveTx: TxResult | undefined;
     if (opts.approve !== false) {
@@ -403,111 +426,55 @@ export class ZkloraClient {
         throw new ChainError("fund needs a signer, not a provider");
       const owner = await signer.getAddress();
       const erc20 = IERC20Metadata__factory.connect(deal.token, this.runner);
-      const allowance = await view("allowance", () => erc20.allowance(owner, this.escrow.target as string));
+      const spender = this.escrow.target as string;
+      const allowance = await view("allowance", () => erc20.allowance(owner, spender));
       if (allowance < deal.price) {
-        approveTx = await mined(`approve(${deal.token})`, () =>
-          erc20.approve(this.escrow.target as string, deal.price),
-        );
+        approveTx = await mined(`approve(${deal.token})`, () => erc20.approve(spender, deal.price));
       }
     }
-    const tx = await mined(`fund(${dealId})`, () => this.escrow.fund(dealId, args));
-    return { tx, approveTx, entries: sorted };
+    const tx = await mined(`fund(${dealId})`, () => this.escrow.fund(dealId, k, e));
+    return { tx, approveTx };
   }
 
-  /** Submits the proof of one entry. */
-  async submit(dealId: BigNumberish, proof: EntryProof): Promise<TxResult> {
-    return mined(`submit(${dealId}, entry ${proof.entryIndex})`, () =>
-      this.escrow.submit(
-        dealId,
-        proof.entryIndex,
-        proofArgs(proof).a,
-        proofArgs(proof).b,
-        proofArgs(proof).c,
-      ),
-    );
-  }
-
-  /** Submits several proofs of one deal in one transaction (all or nothing). */
-  async submitMany(dealId: BigNumberish, proofs: readonly EntryProof[]): Promise<TxResult> {
-    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...proofArgs(p) }));
-    return mined(`submitMany(${dealId}, ${proofs.length} proofs)`, () =>
-      this.escrow.submitMany(dealId, list),
+  /** Submits the proof of one module under the deal's δ' of its shape. */
+  async submit(dealId: BigNumberish, claim: ClaimInput, proof: ProofInput, delta: G2): Promise<TxResult> {
+    return mined(`submit(${dealId}, module ${claim.module})`, () =>
+      this.escrow.submit(dealId, claimArg(claim), proofArg(proof), t4(delta)),
     );
   }
 
   /**
-   * Submits several proofs of one deal checked together by the modules' batch verifiers (one pairing
-   * check per module shape: n + 3 pairings instead of 4n); all or nothing. Every entry's module needs a
-   * batch verifier (`batchVerifiersOf`), else use `submitMany`.
+   * Submits proofs of modules of one shape, batch-verified in one pairing check; modules already
+   * proven are skipped (a proof copied ahead of the batch cannot make it fail).
    */
-  async submitBatch(dealId: BigNumberish, proofs: readonly EntryProof[]): Promise<TxResult> {
-    const list = proofs.map((p) => ({ entryIndex: p.entryIndex, ...proofArgs(p) }));
-    return mined(`submitBatch(${dealId}, ${proofs.length} proofs)`, () =>
-      this.escrow.submitBatch(dealId, list),
-    );
-  }
-
-  /**
-   * Submits the proof of one entry of a chunked module: its whole chain of chunk proofs (A chunks, then
-   * B chunks, as src/zk `proveChunkedModule` returns them, with Solidity-ordered proof points), checked
-   * by the module's `ChunkedModuleVerifier`.
-   */
-  async submitChunked(
+  async submitBatch(
     dealId: BigNumberish,
-    entryIndex: number | bigint,
-    chunks: readonly ChunkProofInput[],
+    shapeId: string,
+    delta: G2,
+    claims: readonly ClaimInput[],
+    proofs: readonly ProofInput[],
   ): Promise<TxResult> {
-    const { chunksA, chunksB } = chunkCalldata(chunks);
-    return mined(`submitChunked(${dealId}, entry ${entryIndex}, ${chunks.length} chunk proofs)`, () =>
-      this.escrow.submitChunked(dealId, entryIndex, chunksA, chunksB),
+    return mined(`submitBatch(${dealId}, ${claims.length} modules)`, () =>
+      this.escrow.submitBatch(dealId, shapeId, t4(delta), claims.map(claimArg), proofs.map(proofArg)),
     );
   }
 
-  /**
-   * The batch verifier of each module of a deal (copied at proposal), or null where the module's shape
-   * had none (then only `submit` / `submitMany` prove its entries).
-   */
-  async batchVerifiersOf(dealId: BigNumberish): Promise<(string | null)[]> {
-    const deal = await this.getDeal(dealId);
-    const out: (string | null)[] = [];
-    for (let m = 0; m < Number(deal.moduleCount); m++) {
-      const a = await view(`batchVerifierOf(${dealId}, ${m})`, () => this.escrow.batchVerifierOf(dealId, m));
-      out.push(a === ZeroAddress ? null : a);
-    }
-    return out;
-  }
-
-  /** Pays the contributor once every entry is proven (anyone may call). */
+  /** Pays the contributor once every module is proven. */
   async settle(dealId: BigNumberish): Promise<TxResult> {
     return mined(`settle(${dealId})`, () => this.escrow.settle(dealId));
   }
 
-  /** Returns the deposit to the buyer after the proving window ended unproven (anyone may call). */
+  /** Refunds the buyer after the proving window when a module is unproven. */
   async refund(dealId: BigNumberish): Promise<TxResult> {
     return mined(`refund(${dealId})`, () => this.escrow.refund(dealId));
   }
 
-  /** Cancels an unfunded deal (contributor only). */
+  /** The contributor withdraws a proposed, unfunded deal. */
   async cancel(dealId: BigNumberish): Promise<TxResult> {
     return mined(`cancel(${dealId})`, () => this.escrow.cancel(dealId));
   }
 
   // ---------------------------------------------------------------- events
-
-  /**
-   * The escrow's logs of one event, optionally for one deal (every event's first indexed
-   * argument is the deal id), between two blocks (default: all).
-   */
-  async queryEvents<N extends EscrowEventName>(
-    name: N,
-    opts: { dealId?: BigNumberish; fromBlock?: number; toBlock?: number | "latest" } = {},
-  ): Promise<TypedEventLog<ReturnType<LoraEscrow["getEvent"]> & TypedContractEvent>[]> {
-    const filter = this.escrow.filters[name as "DealProposed"](opts.dealId);
-    const logs = await view(`querying ${name}`, () =>
-      this.escrow.queryFilter(filter, opts.fromBlock ?? 0, opts.toBlock ?? "latest"),
-    );
-    return logs as unknown as TypedEventLog<ReturnType<LoraEscrow["getEvent"]> & TypedContractEvent>[];
-  }
 
   /**
    * Subscribes to an escrow event (optionally one deal's). The listener gets the decoded event
@@ -532,12 +499,33 @@ export class ZkloraClient {
         transactionHash: log.transactionHash,
       });
     };
-    const typed = wrapped as unknown as TypedListener<
-      ReturnType<LoraEscrow["getEvent"]> & TypedContractEvent
-    >;
-    await this.escrow.on(filter, typed);
+    await this.escrow.on(filter, wrapped);
     return async () => {
-      await this.escrow.off(filter, typed);
+      await this.escrow.off(filter, wrapped);
     };
+  }
+
+  /** Every escrow event of a deal (or of all deals), in chain order. */
+  async events(opts: { dealId?: BigNumberish; fromBlock?: number } = {}): Promise<EscrowEvent[]> {
+    const logs = await view("querying events", () =>
+      this.escrow.runner!.provider!.getLogs({
+        address: this.escrow.target as string,
+        fromBlock: opts.fromBlock ?? 0,
+        toBlock: "latest",
+      }),
+    );
+    const out: EscrowEvent[] = [];
+    for (const log of logs) {
+      const parsed = this.escrow.interface.parseLog(log);
+      if (parsed === null) continue;
+      if (opts.dealId !== undefined && parsed.args[0] !== BigInt(opts.dealId)) continue;
+      out.push({
+        name: parsed.name as EscrowEventName,
+        args: parsed.args,
+        blockNumber: log.blockNumber,
+        transactionHash: log.transactionHash,
+      });
+    }
+    return out;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Deployment records: `deployments/<network>.json`, what a dApp needs to talk to a zklora deployment
- * (addresses, chain id, block, shapes → verifier, ABI file names), plus the ABIs themselves under
+ * (addresses, chain id, block, shapes → verifier and key hash, ABI file names), plus the ABIs themselves under
  * `deployments/abi/<Contract>.json`.
  *
  * The record types and `parseDeployment` are pure (browser-safe); `readDeployment` / `writeDeployment`
@@ -14,7 +14,7 @@ export interface DeployedContract {
   address: string;
   /** Contract name in the Hardhat artifacts. */
   contractName: string;
-  /** ABI file, relative to the deployments folder (e.g. `abi/LoraEscrow.json`). */
+  /** ABI file, relative to the deployments folder (e.g. `abi/LoraEscrowV2.json`). */
   abi: string;
   /** Hash of the deploying transaction. */
   transactionHash: string;
@@ -22,87 +22,46 @@ export interface DeployedContract {
   blockNumber: number;
 }
 
-/** A circuit shape registered in the deployment's registry. */
+/** A v2 shape registered in the deployment's registry, with its verifier. */
 export interface DeployedShape {
-  /** Readable name from circuits/shapes.json. */
+  /** Readable name, `v2_i<DIN>_r<R>_o<DOUT>`. */
   name: string;
-  T: number;
   DIN: number;
   R: number;
   DOUT: number;
-  /** `keccak256(abi.encode(variant, T, DIN, R, DOUT))`. */
+  /** `v2ShapeId`: keccak256 of the variant and the dims. */
   shapeId: string;
-  /** bytes32 circuit variant. */
-  variant: string;
-  /** The shape's Groth16 verifier. */
-  verifier: DeployedContract;
-  /** The shape's `Groth16BatchVerifier` (same key), registered with `registerBatchVerifier`; absent when none. */
-  batchVerifier?: DeployedContract;
-  /**
-   * A chunked shape (variant `zklora.chunked.v1.a<WA>.b<WB>`): `verifier` is its `ChunkedModuleVerifier`,
-   * which checks the chain with the batch verifiers and names a failing chunk with the generated chunk
-   * verifiers. Absent for the v1 variant.
-   */
-  chunked?: DeployedChunking;
-}
-
-/** How a chunked shape splits its module statement, its two chunk verifiers and their batch verifiers. */
-export interface DeployedChunking {
-  WA: number;
-  WB: number;
-  /** DIN / WA A chunks. */
-  KA: number;
-  /** DOUT / WB B chunks. */
-  KB: number;
-  /** The link the first A chunk starts from (decimal string of a field element). */
-  linkStart: string;
-  chunkAVerifier: DeployedContract;
-  chunkBVerifier: DeployedContract;
-  /** `Groth16BatchVerifierN` with the A chunk key: the module verifier checks all A chunk proofs in one call. */
-  chunkABatchVerifier: DeployedContract;
-  /** `Groth16BatchVerifierN` with the B chunk key. */
-  chunkBBatchVerifier: DeployedContract;
-}
-
-/** A weight shape whose delivery verifier is registered in the deployment's registry. */
-export interface DeployedDeliveryShape {
-  /** Readable name from circuits/delivery-shapes.json. */
-  name: string;
-  DIN: number;
-  R: number;
-  DOUT: number;
-  /** `keccak256(abi.encode(bytes32("zklora.lora-delivery.v1"), DIN, R, DOUT))`. */
-  deliveryShapeId: string;
-  /** The shape's Groth16 delivery verifier. */
+  /** The verifier's `keyHash()`: binds its constants and the commitment bases. */
+  keyHash: string;
+  /** "dev" (the FORGEABLE development ptau: local chains only) or the public ceremony file. */
+  ptau: string;
+  /** The shape's LoraModuleVerifierV2. */
   verifier: DeployedContract;
 }
 
 /** `deployments/<network>.json`. */
 export interface DeploymentRecord {
   /** Format version of this record. */
-  format: "zklora-deployment/1";
+  format: "zklora-deployment/2";
   /** Hardhat network name. */
   network: string;
   /** EIP-155 chain id. */
   chainId: number;
   /** Account that deployed (and owns the registry unless `registryOwner` differs). */
   deployer: string;
-  /** Owner of the verifier registry. */
+  /** Owner of the shape registry (registers new shapes). */
   registryOwner: string;
-  /** Block of the last deployment transaction (escrow). */
+  /** Block of the escrow's deployment. */
   blockNumber: number;
   /** ISO time the record was written. */
   deployedAt: string;
   /** The registry and the escrow. */
   contracts: {
-    VerifierRegistry: DeployedContract;
-    LoraEscrow: DeployedContract;
-    Poseidon1?: DeployedContract;
+    ShapeRegistryV2: DeployedContract;
+    LoraEscrowV2: DeployedContract;
   };
-  /** Registered shapes, in circuits/shapes.json order. */
+  /** Registered shapes, in registration order. */
   shapes: DeployedShape[];
-  /** Registered delivery verifiers per weight shape (absent in records written before delivery existed). */
-  deliveryShapes?: DeployedDeliveryShape[];
 }
 
 /** A deployment record is malformed or missing. */
@@ -138,66 +97,35 @@ export function parseDeployment(json: unknown): DeploymentRecord {
   if (r === undefined || r === null || typeof r !== "object") {
     throw new DeploymentRecordError("a deployment record must be a JSON object");
   }
-  if (r.format !== "zklora-deployment/1") {
+  if (r.format !== "zklora-deployment/2") {
     throw new DeploymentRecordError(
-      `unknown record format ${String(r.format)}; expected zklora-deployment/1`,
+      `format must be "zklora-deployment/2" (protocol v2), got ${JSON.stringify(r.format)}: run zklora:deploy again`,
     );
   }
-  if (typeof r.network !== "string" || r.network === "")
-    throw new DeploymentRecordError("network must be a name");
-  if (!Number.isInteger(r.chainId) || (r.chainId as number) <= 0) {
-    throw new DeploymentRecordError("chainId must be a positive integer");
-  }
-  if (!Number.isInteger(r.blockNumber)) throw new DeploymentRecordError("blockNumber must be an integer");
+  if (typeof r.network !== "string") throw new DeploymentRecordError("network must be a string");
+  if (!Number.isInteger(r.chainId)) throw new DeploymentRecordError("chainId must be an integer");
   for (const k of ["deployer", "registryOwner"] as const) {
-    if (typeof r[k] !== "string" || !ADDRESS.test(r[k] as string)) {
+    if (typeof r[k] !== "string" || !ADDRESS.test(r[k]))
       throw new DeploymentRecordError(`${k} must be an address`);
-    }
   }
-  if (r.contracts === undefined) throw new DeploymentRecordError("contracts missing");
-  checkContract("contracts.VerifierRegistry", r.contracts.VerifierRegistry);
-  checkContract("contracts.LoraEscrow", r.contracts.LoraEscrow);
-  if (r.contracts.Poseidon1 !== undefined) checkContract("contracts.Poseidon1", r.contracts.Poseidon1);
-  if (r.deliveryShapes !== undefined) {
-    if (!Array.isArray(r.deliveryShapes)) throw new DeploymentRecordError("deliveryShapes must be an array");
-    r.deliveryShapes.forEach((s, i) => {
-      for (const d of ["DIN", "R", "DOUT"] as const) {
-        if (!Number.isInteger(s[d]) || s[d] < 1)
-          throw new DeploymentRecordError(`deliveryShapes[${i}].${d} must be a positive integer`);
-      }
-      if (typeof s.name !== "string" || !BYTES32.test(s.deliveryShapeId))
-        throw new DeploymentRecordError(
-          `deliveryShapes[${i}]: name must be a string and deliveryShapeId bytes32 hex`,
-        );
-      checkContract(`deliveryShapes[${i}].verifier`, s.verifier);
-    });
-  }
+  if (r.contracts === undefined || typeof r.contracts !== "object")
+    throw new DeploymentRecordError("contracts: missing");
+  checkContract("contracts.ShapeRegistryV2", r.contracts.ShapeRegistryV2);
+  checkContract("contracts.LoraEscrowV2", r.contracts.LoraEscrowV2);
   if (!Array.isArray(r.shapes)) throw new DeploymentRecordError("shapes must be an array");
-  r.shapes.forEach((s, i) => {
-    if (typeof s.name !== "string") throw new DeploymentRecordError(`shapes[${i}].name must be a string`);
-    for (const d of ["T", "DIN", "R", "DOUT"] as const) {
-      if (!Number.isInteger(s[d]) || s[d] < 1) {
-        throw new DeploymentRecordError(`shapes[${i}].${d} must be a positive integer`);
-      }
+  r.shapes.forEach((sh, i) => {
+    const where = `shapes[${i}]`;
+    if (typeof sh?.name !== "string") throw new DeploymentRecordError(`${where}.name must be a string`);
+    for (const k of ["DIN", "R", "DOUT"] as const) {
+      if (!Number.isInteger(sh[k]) || sh[k] <= 0)
+        throw new DeploymentRecordError(`${where}.${k} must be a positive integer`);
     }
-    if (!BYTES32.test(s.shapeId) || !BYTES32.test(s.variant)) {
-      throw new DeploymentRecordError(`shapes[${i}]: shapeId and variant must be bytes32 hex`);
+    for (const k of ["shapeId", "keyHash"] as const) {
+      if (typeof sh[k] !== "string" || !BYTES32.test(sh[k]))
+        throw new DeploymentRecordError(`${where}.${k} must be a 32-byte hex value`);
     }
-    checkContract(`shapes[${i}].verifier`, s.verifier);
-    if (s.batchVerifier !== undefined) checkContract(`shapes[${i}].batchVerifier`, s.batchVerifier);
-    if (s.chunked !== undefined) {
-      const c = s.chunked;
-      for (const d of ["WA", "WB", "KA", "KB"] as const) {
-        if (!Number.isInteger(c[d]) || c[d] < 1)
-          throw new DeploymentRecordError(`shapes[${i}].chunked.${d} must be a positive integer`);
-      }
-      if (typeof c.linkStart !== "string" || !/^[0-9]+$/.test(c.linkStart))
-        throw new DeploymentRecordError(`shapes[${i}].chunked.linkStart must be a decimal string`);
-      checkContract(`shapes[${i}].chunked.chunkAVerifier`, c.chunkAVerifier);
-      checkContract(`shapes[${i}].chunked.chunkBVerifier`, c.chunkBVerifier);
-      checkContract(`shapes[${i}].chunked.chunkABatchVerifier`, c.chunkABatchVerifier);
-      checkContract(`shapes[${i}].chunked.chunkBBatchVerifier`, c.chunkBBatchVerifier);
-    }
+    if (typeof sh.ptau !== "string") throw new DeploymentRecordError(`${where}.ptau must be a string`);
+    checkContract(`${where}.verifier`, sh.verifier);
   });
   return r as DeploymentRecord;
 }

@@ -1,47 +1,33 @@
 /**
- * The buyer's side of multi-party inference: a LoRA hook that asks the contributor's server for
- * each module's contribution, checks every answer before using it, and records the calls in a
- * transcript for the fund step.
+ * The buyer's side of multi-party inference (protocol v2): a LoRA hook that asks the contributor's
+ * server for each module's contribution, checks every answer before using it, and records every
+ * call durably (its rows are what the buyer folds and posts at funding).
  *
- * Per call: quantize x with 2^fx (T rows, zero-padded), hX = activationHash(X), sign
- * InferenceRequest(dealId, m, hX, nonce), POST; then check keccak256(Y) == hY, rho (recomputed
- * locally) == the server's rho, fingerprint_rho(Y) == fY, the contributor's InferenceResponse
- * signature, and that padded rows of Y are zero. Only then delta = s * Y / 2^(fx+fa+fb).
+ * Per call: quantize x with 2^fx (all T rows of the forward), hX = activationDigest(X), sign
+ * InferenceRequest(dealId, m, rows, hX, nonce), POST; then check Y's shape, hX echoed,
+ * hY = outputDigestV2(Y), and the contributor's InferenceResponse signature over (dealId, m, nonce,
+ * seq, hX, hY). Only then delta = s * Y / 2^(fx+fa+fb).
  */
-import { getAddress } from "ethers";
+import { readFile } from "node:fs/promises";
+import { getAddress, hexlify } from "ethers";
 import type { TypedDataDomain } from "ethers";
+import { createKeccak } from "hash-wasm";
 import type { LoraHook, LoraTarget } from "../model/index.js";
+import { quantize } from "../zk/quantize.js";
+import { activationDigest, outputDigestV2 } from "../zk/v2/index.js";
 import {
-  buildChunkedCircuits,
-  buildCircuit,
-  checkChunkedModule,
-  computeRho,
-  fingerprint,
-  outputDigest,
-  quantize,
-  verifyModule,
-} from "../zk/index.js";
-import type { ChunkProof, ChunkedArtifacts, ChunkedShape, Groth16Proof } from "../zk/index.js";
-import {
-  ChallengeMismatchError,
-  FingerprintMismatchError,
   MalformedResponseError,
   MpiError,
   OutputDigestMismatchError,
-  ProofCheckError,
-  ProofTimeoutError,
   RemoteError,
   ResponseSignatureError,
 } from "./errors.js";
-import { ActivationHashCache } from "./hashcache.js";
-import { eip712Domain, recoverInferenceResponse, signInferenceRequest } from "./eip712.js";
+import { eip712Domain, recoverInferenceResponse, signDealKeyUpload, signInferenceRequest } from "./eip712.js";
 import type { TypedDataSigner } from "./eip712.js";
-import { buyerTranscriptJson, JsonFileWriter } from "./transcript.js";
-import type { BuyerTranscriptEntry } from "./transcript.js";
-import type { DealContext, ManifestModule, ShapeRef } from "./types.js";
-import { chunkedShapeOf } from "./types.js";
+import { CallLog, type CallRecord } from "./log.js";
+import type { DealContext, ManifestModule } from "./types.js";
 import { MAX_ABS_X, parseIntMatrix } from "./wire.js";
-import type { InferRequestBody, ProofResponseBody } from "./wire.js";
+import type { InferRequestBody, KeyUploadBody } from "./wire.js";
 
 export interface RemoteLoraClientOptions {
   /** The contributor server's base URL, e.g. `http://127.0.0.1:8000`. */
@@ -49,70 +35,57 @@ export interface RemoteLoraClientOptions {
   deal: DealContext;
   /** The buyer's signer (its address must be `deal.buyer`). */
   signer: TypedDataSigner;
-  /** Write the buyer transcript to this JSON file after every call. */
-  transcriptFile?: string;
-  /** Verification key of a shape (default: `(await buildCircuit(shape)).vkey`). */
-  vkeyFor?: (shape: ShapeRef) => Promise<unknown>;
-  /** A chunked shape's chunk circuits and keys (default: `buildChunkedCircuits(shape)`). */
-  chunkedArtifactsFor?: (shape: ChunkedShape) => Promise<ChunkedArtifacts>;
+  /** The buyer's durable record of answered calls (JSON lines); appended before a call returns. */
+  logFile?: string;
   /** Nonce source (default: 256 random bits). */
   nonce?: () => bigint;
   /** Per-request timeout in ms (default 60 000). */
   timeoutMs?: number;
+  /** Resends of the same signed request after a lost answer (default 3, backing off from 250 ms). */
+  retries?: number;
 }
 
 /** Timing of the calls so far (milliseconds, summed). */
 export interface ClientStats {
   calls: number;
-  /** quantize + activationHash + sign */
+  /** quantize + hX + sign */
   prepareMs: number;
   /** HTTP round trip (server time included) */
   httpMs: number;
-  /** hY, rho, fY and signature checks + de-quantization */
+  /** hY and signature checks, record + de-quantization */
   checkMs: number;
-}
-
-/** A verified module proof. */
-export interface VerifiedProof extends ProofResponseBody {
-  entry: BuyerTranscriptEntry;
 }
 
 /** One answered and checked call. */
 export interface CallResult {
   Y: bigint[][];
-  entry: BuyerTranscriptEntry;
+  record: CallRecord;
 }
 
 function randomNonce(): bigint {
   const b = new Uint8Array(32);
   globalThis.crypto.getRandomValues(b);
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  return v;
+  return BigInt(hexlify(b));
 }
 
 export class RemoteLoraClient {
   /** The LoRA hook to pass to `model.forward(tokens, { targets, hook })`. */
   readonly hook: LoraHook;
-  readonly entries: BuyerTranscriptEntry[] = [];
+  /** Every answered call of this client, in answer order. */
+  readonly records: CallRecord[] = [];
   readonly stats: ClientStats = { calls: 0, prepareMs: 0, httpMs: 0, checkMs: 0 };
   readonly deal: DealContext;
   private readonly domain: TypedDataDomain;
   private readonly base: string;
-  private readonly writer: JsonFileWriter | null;
+  /** Opened once, by the first call (concurrent first calls share it: one file handle). */
+  private log: Promise<CallLog> | null = null;
   private readonly byTarget: Map<string, ManifestModule>;
-  /** Memo of activationHash per X (modules sharing an input hash it once). */
-  readonly hashes = new ActivationHashCache();
 
   constructor(private readonly opts: RemoteLoraClientOptions) {
     this.deal = opts.deal;
     this.domain = eip712Domain(opts.deal.chainId, opts.deal.escrow);
     this.base = opts.url.replace(/\/+$/, "");
     this.byTarget = new Map(opts.deal.manifest.modules.map((m) => [m.target, m]));
-    this.writer =
-      opts.transcriptFile === undefined
-        ? null
-        : new JsonFileWriter(opts.transcriptFile, () => buyerTranscriptJson(this.deal, this.entries));
     this.hook = (target, x, T) => this.forwardModule(target, x, T);
   }
 
@@ -128,10 +101,7 @@ export class RemoteLoraClient {
     return m;
   }
 
-  /**
-   * The hook body: quantizes x [T, DIN], splits it into chunks of the shape's T rows, calls the
-   * server per chunk, and returns delta [T, DOUT] = s * Y / 2^(fx+fa+fb).
-   */
+  /** The hook body: quantizes x [T, DIN], calls the server once, returns delta [T, DOUT]. */
   async forwardModule(target: LoraTarget, x: Float32Array, T: number): Promise<Float32Array> {
     const mod = this.moduleFor(target);
     const { DIN, DOUT } = mod;
@@ -141,109 +111,106 @@ export class RemoteLoraClient {
         `${target.name}: x has ${x.length} values, expected T=${T} x DIN=${DIN}`,
       );
     }
-    const delta = new Float32Array(T * DOUT);
-    const scale = mod.scaling / 2 ** (mod.scales.fx + mod.scales.fa + mod.scales.fb);
-    const rowsPerCall = mod.shape.T;
-    for (let start = 0; start < T; start += rowsPerCall) {
-      const rows = Math.min(rowsPerCall, T - start);
-      const X: bigint[][] = [];
-      for (let t = 0; t < rowsPerCall; t++) {
-        const row = new Array<bigint>(DIN);
-        for (let i = 0; i < DIN; i++) {
-          if (t >= rows) {
-            row[i] = 0n;
-            continue;
-          }
-          const v = quantize(x[(start + t) * DIN + i], mod.scales.fx);
-          if (v >= MAX_ABS_X || -v >= MAX_ABS_X) {
-            throw new MpiError(
-              "activation_out_of_range",
-              `${target.name}: activation ${x[(start + t) * DIN + i]} at 2^${mod.scales.fx} exceeds the wire bound 2^40`,
-            );
-          }
-          row[i] = v;
+    const X: bigint[][] = [];
+    for (let t = 0; t < T; t++) {
+      const row = new Array<bigint>(DIN);
+      for (let i = 0; i < DIN; i++) {
+        const v = quantize(x[t * DIN + i], mod.scales.fx);
+        if (v >= MAX_ABS_X || -v >= MAX_ABS_X) {
+          throw new MpiError(
+            "activation_out_of_range",
+            `${target.name}: activation ${x[t * DIN + i]} at 2^${mod.scales.fx} exceeds the wire bound 2^40`,
+          );
         }
-        X.push(row);
+        row[i] = v;
       }
-      const { Y } = await this.infer(mod.index, X, rows);
-      const t0 = performance.now();
-      for (let t = 0; t < rows; t++) {
-        for (let j = 0; j < DOUT; j++) delta[(start + t) * DOUT + j] = Number(Y[t][j]) * scale;
-      }
-      this.stats.checkMs += performance.now() - t0;
+      X.push(row);
     }
+    const { Y } = await this.infer(mod.index, X);
+    const t0 = performance.now();
+    const scale = mod.scaling / 2 ** (mod.scales.fx + mod.scales.fa + mod.scales.fb);
+    const delta = new Float32Array(T * DOUT);
+    for (let t = 0; t < T; t++) for (let j = 0; j < DOUT; j++) delta[t * DOUT + j] = Number(Y[t][j]) * scale;
+    this.stats.checkMs += performance.now() - t0;
     return delta;
   }
 
   /**
-   * One checked call: X is T x DIN (the shape's T, rows beyond `rows` zero). Returns Y and the
-   * transcript entry; throws a typed error when any check fails (the call is then not recorded).
+   * One checked call of `X.length` rows. Returns Y and the call record; throws a typed error when
+   * any check fails (the call is then not recorded).
    */
-  async infer(module: number, X: bigint[][], rows: number): Promise<CallResult> {
+  async infer(module: number, X: bigint[][]): Promise<CallResult> {
     const mod = this.deal.manifest.modules[module];
     if (mod === undefined) throw new MpiError("unknown_module", `the deal has no module ${module}`);
-    const { T, DOUT } = mod.shape;
     const dealId = this.deal.dealId;
+    const rows = X.length;
     const t0 = performance.now();
-    // The variant comes from the deal's manifest: a chunked module's hX is the chunked one.
-    const hX = await this.hashes.hash(X, chunkedShapeOf(mod));
+    const hX = await activationDigest(X, mod.DIN);
     const nonce = (this.opts.nonce ?? randomNonce)();
-    const signature = await signInferenceRequest(this.opts.signer, this.domain, {
+    const requestSignature = await signInferenceRequest(this.opts.signer, this.domain, {
       dealId,
       module: BigInt(module),
+      rows: BigInt(rows),
       hX,
       nonce,
     });
     const body: InferRequestBody = {
       X: X.map((r) => r.map((v) => v.toString())),
-      rows,
-      hX: hX.toString(),
+      hX,
       nonce: nonce.toString(),
-      signature,
+      signature: requestSignature,
     };
     const t1 = performance.now();
     this.stats.prepareMs += t1 - t0;
-    const url = `${this.base}/v1/deals/${dealId}/modules/${module}/infer`;
-    const res = await this.request(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    const url = `${this.base}/v2/deals/${dealId}/modules/${module}/infer`;
+    // The same signed request is sent again when the answer was lost (network error, server
+    // restart) or the first copy is still being answered: the server answers an exact replay with
+    // the call it recorded, so both sides keep the same rows.
+    const text = JSON.stringify(body);
+    const retries = this.opts.retries ?? 3;
+    let res: { status: number; json: unknown };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await this.request(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: text,
+        });
+      } catch (err) {
+        if (!(err instanceof RemoteError) || attempt >= retries) throw err;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        continue;
+      }
+      const code = (res.json as { error?: unknown } | null)?.error;
+      if (res.status === 409 && code === "nonce_in_flight" && attempt < retries) {
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        continue;
+      }
+      break;
+    }
     const t2 = performance.now();
     this.stats.httpMs += t2 - t1;
     if (res.status !== 200) throw remoteError(res, url);
     const r = res.json as Record<string, unknown>;
 
-    const Y = parseIntMatrix(r.Y, T, DOUT);
+    const Y = parseIntMatrix(r.Y, rows, mod.DOUT);
     if (Y === null)
-      throw new MalformedResponseError(`${url}: Y must be ${T} x ${DOUT} decimal integer strings`);
-    for (const k of ["hY", "fY", "rho", "signature"]) {
+      throw new MalformedResponseError(`${url}: Y must be ${rows} x ${mod.DOUT} decimal integer strings`);
+    for (const k of ["hX", "hY", "signature"]) {
       if (typeof r[k] !== "string")
         throw new MalformedResponseError(`${url}: field ${k} missing or not a string`);
     }
-    const hYs = r.hY as string;
-    if (!/^0x[0-9a-fA-F]{64}$/.test(hYs)) throw new MalformedResponseError(`${url}: hY must be bytes32 hex`);
-    const fYr = toUint(r.fY, "fY", url);
-    const rhoR = toUint(r.rho, "rho", url);
-
-    const hY = outputDigest(Y);
-    if (hY.toLowerCase() !== hYs.toLowerCase()) throw new OutputDigestMismatchError(hY, hYs);
-    const rho = computeRho({
-      chainId: this.deal.chainId,
-      escrow: this.deal.escrow,
-      dealId,
-      module: BigInt(module),
-      hX,
-      hY,
-    });
-    if (rho !== rhoR) throw new ChallengeMismatchError(rho, rhoR);
-    const fY = fingerprint(Y, rho);
-    if (fY !== fYr) throw new FingerprintMismatchError(fY, fYr);
-    const contributorSignature = r.signature as string;
+    if (typeof r.seq !== "number" || !Number.isSafeInteger(r.seq) || r.seq < 0)
+      throw new MalformedResponseError(`${url}: seq must be a non-negative integer`);
+    if ((r.hX as string).toLowerCase() !== hX)
+      throw new MalformedResponseError(`${url}: the answer is for hX ${String(r.hX)}, the request had ${hX}`);
+    const hY = await outputDigestV2(Y, mod.DOUT);
+    if (hY !== (r.hY as string).toLowerCase()) throw new OutputDigestMismatchError(hY, r.hY as string);
+    const responseSignature = r.signature as string;
     const signer = recoverInferenceResponse(
       this.domain,
-      { dealId, module: BigInt(module), hX, hY, fY },
-      contributorSignature,
+      { dealId, module: BigInt(module), nonce, seq: BigInt(r.seq), hX, hY },
+      responseSignature,
     );
     if (signer === null || signer !== getAddress(this.deal.contributor)) {
       throw new ResponseSignatureError(
@@ -251,137 +218,83 @@ export class RemoteLoraClient {
           `not to the deal's contributor ${getAddress(this.deal.contributor)}`,
       );
     }
-    for (let t = rows; t < T; t++) {
-      if (Y[t].some((v) => v !== 0n))
-        throw new MalformedResponseError(`${url}: Y row ${t} must be zero (X row ${t} is zero padding)`);
-    }
-    const entry: BuyerTranscriptEntry = {
+    const record: CallRecord = {
+      chainId: this.deal.chainId.toString(),
+      escrow: getAddress(this.deal.escrow),
+      dealId: dealId.toString(),
       module,
-      target: mod.target,
+      seq: r.seq,
+      adapterModule: mod.W[0],
       rows,
       nonce: nonce.toString(),
-      hX: hX.toString(),
+      buyer: getAddress(await this.opts.signer.getAddress()),
+      requestSignature,
+      responseSignature,
+      hX,
       hY,
-      fY: fY.toString(),
-      rho: rho.toString(),
-      contributorSignature,
+      X: body.X,
+      Y: Y.map((row) => row.map((v) => v.toString())),
+      time: new Date().toISOString(),
     };
-    this.entries.push(entry);
+    if (this.opts.logFile !== undefined) {
+      this.log ??= CallLog.open(this.opts.logFile);
+      await (await this.log).append(record);
+    }
+    this.records.push(record);
     this.stats.calls++;
     this.stats.checkMs += performance.now() - t2;
-    if (this.writer !== null) await this.writer.write();
-    return { Y, entry };
+    return { Y, record };
   }
 
-  /** Waits for the transcript file to be written. */
-  async flush(): Promise<void> {
-    await this.writer?.flush();
+  /** Closes the call log. */
+  async close(): Promise<void> {
+    const log = this.log;
+    this.log = null;
+    await (await log)?.close();
   }
 
   /**
-   * Fetches the proof of a recorded call (polling while the server answers 202), verifies it
-   * off-chain against the vkey of the module's shape, and checks its public signals are
-   * [C_m, hX, rho, fY] of the transcript entry.
+   * Hands the buyer's deal key of one shape to the server: PUT with the buyer's DealKeyUpload
+   * signature over keccak256 of the file.
    */
-  async fetchProof(
-    module: number,
-    hX: bigint | string,
-    opts: { timeoutMs?: number; pollMs?: number } = {},
-  ): Promise<VerifiedProof> {
-    const hx = BigInt(hX).toString();
-    const entry = this.entries.find((e) => e.module === module && e.hX === hx);
-    if (entry === undefined) {
-      throw new ProofCheckError(
-        "unknown_call",
-        `no recorded call of module ${module} with hX ${hx}: only proofs of own calls are checked`,
+  async uploadDealKey(shapeId: string, zkeyFile: string): Promise<KeyUploadBody> {
+    const bytes = await readFile(zkeyFile);
+    const k = await createKeccak(256);
+    k.init();
+    k.update(bytes);
+    const zkeyHash = "0x" + k.digest("hex");
+    const signature = await signDealKeyUpload(this.opts.signer, this.domain, {
+      dealId: this.deal.dealId,
+      shapeId,
+      zkeyHash,
+    });
+    const url = `${this.base}/v2/deals/${this.deal.dealId}/keys/${shapeId}`;
+    const res = await this.request(
+      url,
+      {
+        method: "PUT",
+        headers: { "content-type": "application/octet-stream", "x-zklora-signature": signature },
+        body: bytes,
+      },
+      600_000,
+    );
+    if (res.status !== 200) throw remoteError(res, url);
+    const body = res.json as KeyUploadBody;
+    if (body.zkeyHash !== zkeyHash)
+      throw new MalformedResponseError(
+        `${url}: the server stored a key with hash ${body.zkeyHash}, not ${zkeyHash}`,
       );
-    }
-    const mod = this.deal.manifest.modules[module];
-    const url = `${this.base}/v1/deals/${this.deal.dealId}/proofs/${module}/${hx}`;
-    const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
-    let body: ProofResponseBody;
-    while (true) {
-      const res = await this.request(url, { method: "GET" });
-      if (res.status === 200) {
-        body = res.json as ProofResponseBody;
-        break;
-      }
-      if (res.status !== 202) throw remoteError(res, url);
-      if (Date.now() > deadline)
-        throw new ProofTimeoutError(`${url}: proof still pending after ${opts.timeoutMs ?? 600_000} ms`);
-      await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
-    }
-    if (!Array.isArray(body.publicSignals) || body.publicSignals.length !== 4) {
-      throw new ProofCheckError("bad_public_signals", `${url}: publicSignals must be [C_m, hX, rho, fY]`);
-    }
-    const want = [mod.C_m, entry.hX, entry.rho, entry.fY];
-    const names = ["C_m", "hX", "rho", "fY"];
-    for (let i = 0; i < 4; i++) {
-      let got: string;
-      try {
-        got = BigInt(String(body.publicSignals[i])).toString();
-      } catch {
-        got = String(body.publicSignals[i]);
-      }
-      if (got !== want[i]) {
-        throw new ProofCheckError(
-          "bad_public_signals",
-          `${url}: public signal ${names[i]} is ${got}, the transcript has ${want[i]}`,
-        );
-      }
-    }
-    const chunked = chunkedShapeOf(mod);
-    if (chunked !== undefined) {
-      if (!Array.isArray(body.chunks)) {
-        throw new ProofCheckError(
-          "bad_proof",
-          `${url}: module ${module} is chunked (${mod.shape.name}): the answer must carry its chain of chunk proofs`,
-        );
-      }
-      let proofs: ChunkProof[];
-      try {
-        proofs = body.chunks.map((c) => ({
-          kind: c.kind,
-          index: c.index,
-          proof: c.proof as Groth16Proof,
-          publicSignals: c.publicSignals.map((v) => BigInt(v)),
-        }));
-      } catch {
-        throw new ProofCheckError("bad_proof", `${url}: the chunk proofs' public signals are not integers`);
-      }
-      const art = await (this.opts.chunkedArtifactsFor ?? buildChunkedCircuits)(chunked);
-      const r = await checkChunkedModule(
-        art,
-        { C_m: BigInt(mod.C_m), hX: BigInt(entry.hX), rho: BigInt(entry.rho), fY: BigInt(entry.fY) },
-        proofs,
-      );
-      if (!r.ok) {
-        throw new ProofCheckError(
-          "bad_proof",
-          `${url}: the chain of chunk proofs does not prove the call on chunked shape ${mod.shape.name}: ${r.reason}`,
-        );
-      }
-      return { ...body, entry };
-    }
-    const vkey = await (this.opts.vkeyFor ?? defaultVkey)(mod.shape);
-    let ok: boolean;
-    try {
-      ok = await verifyModule(vkey as object, body.proof as Groth16Proof, body.publicSignals);
-    } catch {
-      ok = false; // e.g. proof points not on the curve
-    }
-    if (!ok)
-      throw new ProofCheckError(
-        "bad_proof",
-        `${url}: the Groth16 proof does not verify against shape ${mod.shape.name}'s vkey`,
-      );
-    return { ...body, entry };
+    return body;
   }
 
-  private async request(url: string, init: RequestInit): Promise<{ status: number; json: unknown }> {
+  private async request(
+    url: string,
+    init: RequestInit,
+    timeoutMs = this.opts.timeoutMs ?? 60_000,
+  ): Promise<{ status: number; json: unknown }> {
     let res: Response;
     try {
-      res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.opts.timeoutMs ?? 60_000) });
+      res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
     } catch (err) {
       throw new RemoteError(
         0,
@@ -402,18 +315,7 @@ export class RemoteLoraClient {
   }
 }
 
-async function defaultVkey(shape: ShapeRef): Promise<unknown> {
-  return (await buildCircuit(shape)).vkey;
-}
-
 function remoteError(res: { status: number; json: unknown }, url: string): RemoteError {
   const j = (res.json ?? {}) as { error?: unknown; reason?: unknown };
   return new RemoteError(res.status, String(j.error ?? "http_error"), String(j.reason ?? ""), url);
-}
-
-function toUint(v: unknown, what: string, url: string): bigint {
-  if (typeof v !== "string" || !/^(0|[1-9][0-9]{0,80})$/.test(v)) {
-    throw new MalformedResponseError(`${url}: ${what} must be a decimal integer string`);
-  }
-  return BigInt(v);
 }

@@ -54,7 +54,7 @@ export class MalformedResponseError extends MpiError {
   }
 }
 
-/** keccak256(Y) differs from the hY the contributor sent. */
+/** The digest of Y differs from the hY the contributor sent. */
 export class OutputDigestMismatchError extends MpiError {
   constructor(
     readonly expected: string,
@@ -62,30 +62,7 @@ export class OutputDigestMismatchError extends MpiError {
   ) {
     super(
       "hy_mismatch",
-      `keccak256(Y) = ${expected} but the contributor sent hY = ${received}: Y was altered, refuse it`,
-    );
-  }
-}
-
-/** The rho the contributor sent differs from the rho the buyer recomputes. */
-export class ChallengeMismatchError extends MpiError {
-  constructor(
-    readonly expected: bigint,
-    readonly received: bigint,
-  ) {
-    super("rho_mismatch", `rho recomputed locally is ${expected} but the contributor sent ${received}`);
-  }
-}
-
-/** fingerprint_rho(Y) differs from the fY the contributor sent. */
-export class FingerprintMismatchError extends MpiError {
-  constructor(
-    readonly expected: bigint,
-    readonly received: bigint,
-  ) {
-    super(
-      "fy_mismatch",
-      `fingerprint_rho(Y) = ${expected} but the contributor sent fY = ${received}: Y or fY was altered`,
+      `outputDigestV2(Y) = ${expected} but the contributor sent hY = ${received}: Y was altered, refuse it`,
     );
   }
 }
@@ -94,15 +71,5 @@ export class FingerprintMismatchError extends MpiError {
 export class ResponseSignatureError extends MpiError {
   constructor(message: string) {
     super("bad_response_signature", message);
-  }
-}
-
-/** A module proof does not verify, or its public signals are not the transcript entry's. */
-export class ProofCheckError extends MpiError {}
-
-/** The proof was not ready before the caller's deadline. */
-export class ProofTimeoutError extends MpiError {
-  constructor(message: string) {
-    super("proof_timeout", message);
   }
 }

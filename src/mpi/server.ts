@@ -1,47 +1,53 @@
 /**
- * The contributor's HTTP server (node:http): answers the buyer's per-module inference calls with
- * Y = X·A·B, hY, fY and an EIP-712 signature, enforces a per-deal per-module row budget, records
- * every answered call in a transcript and proves each call in the background.
+ * The contributor's HTTP server (node:http), protocol v2: answers the buyer's per-module inference
+ * calls with Y = X·A·B and an EIP-712 signature, enforces a row budget per adapter module across
+ * all deals and buyers, records every answered call durably (fsynced) BEFORE replying, and
+ * receives the buyer's deal keys.
  *
  * Routes (errors are JSON `{ error: code, reason }`):
- *   GET  /v1/health
- *   GET  /v1/deals/:dealId
- *   POST /v1/deals/:dealId/modules/:m/infer      {X, rows, hX, nonce, signature}
- *   GET  /v1/deals/:dealId/proofs/:m/:hX         200 ready | 202 pending | 404 unknown | 500 failed
- *   GET  /v1/deals/:dealId/ciphertexts/:m        200 the module's public delivery | 404 no_ciphertext
+ *   GET  /v2/health
+ *   GET  /v2/deals/:dealId
+ *   POST /v2/deals/:dealId/modules/:m/infer      {X, hX, nonce, signature}
+ *   PUT  /v2/deals/:dealId/keys/:shapeId         the deal zkey, header x-zklora-signature
  *
- * Every check happens before any output is computed, in this order: route (404), body size
- * (413), JSON (400), shape and values (400), signature form (401), signer is the deal's buyer
- * (403), nonce unused (409), row budget (429), hX == activationHash(X) (400). The server never
- * crashes on a request: anything unexpected is a 500 with a reason, and it keeps serving.
+ * Every check happens before any output is computed, in this order: route (404), content type
+ * (415), body size (413), JSON (400), shape and values (400), signature form (401), signer is the
+ * deal's buyer (403), nonce unused (409; an exact replay of an answered call gets its recorded answer
+ * again, rows not charged twice), row budget (429), hX == activationDigest(X) (400). The
+ * server never crashes on a request: anything unexpected is a 500 with a reason, and it keeps
+ * serving. A restart restores used nonces, sequence numbers and row budgets from the call log.
  */
+import { createHash } from "node:crypto";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { existsSync } from "node:fs";
+import { createWriteStream, statSync } from "node:fs";
+import { mkdir, rename, rm } from "node:fs/promises";
+import path from "node:path";
 import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
+import { createKeccak } from "hash-wasm";
+import { loraProduct } from "../zk/statement.js";
 import {
-  chunkedCommitment,
-  computeRho,
-  fingerprint,
-  loraProduct,
-  outputDigest,
-  weightCommitment,
-} from "../zk/index.js";
+  activationDigest,
+  buildShapeKey,
+  outputDigestV2,
+  weightCommitmentV2,
+  type ShapeKey,
+} from "../zk/v2/index.js";
 import { HttpRequestError, MpiError } from "./errors.js";
-import { ActivationHashCache } from "./hashcache.js";
-import { eip712Domain, recoverInferenceRequest, signInferenceResponse } from "./eip712.js";
+import {
+  eip712Domain,
+  recoverDealKeyUpload,
+  recoverInferenceRequest,
+  signInferenceResponse,
+} from "./eip712.js";
 import type { TypedDataSigner } from "./eip712.js";
-import { ProofQueue, proofKey, proveJob } from "./prover.js";
-import type { ProofJob, ProofRecord } from "./prover.js";
-import { JsonFileWriter, loadServerTranscript } from "./transcript.js";
-import type { ServerTranscript, ServerTranscriptEntry } from "./transcript.js";
-import type { CommitSecrets, DealContext, ManifestModule } from "./types.js";
-import { chunkedShapeOf } from "./types.js";
+import { CallLog, readCallLog, type CallRecord } from "./log.js";
+import type { CommitSecrets, DealContext, ManifestModule, ShapeRef } from "./types.js";
+import { moduleW, v2ShapeOf } from "./types.js";
 import { MAX_ABS_X, parseInferRequest, parseUint } from "./wire.js";
-import type { DealStatusBody, HealthBody, InferResponseBody, ProofResponseBody } from "./wire.js";
-import { P } from "../zk/index.js";
+import type { DealStatusBody, HealthBody, InferResponseBody, KeyUploadBody } from "./wire.js";
 
 /** A deal the server hosts; `buyer` may be left out when `getDealBuyer` reads it from the chain. */
 export type HostedDeal = Omit<DealContext, "buyer"> & { buyer?: string };
@@ -49,36 +55,28 @@ export type HostedDeal = Omit<DealContext, "buyer"> & { buyer?: string };
 export interface ContributorServerOptions {
   /** Signs InferenceResponses; its address must be each deal's contributor. */
   signer: TypedDataSigner;
+  /** The durable call log (JSON lines). Restored at `listen()`. */
+  logFile: string;
+  /** Where uploaded deal keys are stored; default `<logFile's folder>/deal-keys`. */
+  keysDir?: string;
   /** Interface to bind; default 127.0.0.1 (loopback only). */
   host?: string;
   /** Port; default 0 (an ephemeral port, see `address()`). */
   port?: number;
   /** Reads a deal's buyer (e.g. from the escrow contract) when the deal has none; the result is cached. */
   getDealBuyer?: (dealId: bigint) => Promise<string>;
-  /** Rows a buyer may send per deal and module; default floor(DIN / 4). */
+  /** Rows per adapter module across all deals and buyers; default floor(DIN / 4). */
   rowBudget?: number | ((module: ManifestModule) => number);
-  /** Maximum request body in bytes; default 64 KiB + 48 bytes per X entry of the largest shape. */
+  /** Maximum infer body in bytes; default 64 KiB + 24 bytes per X entry of a full budget. */
   maxBodyBytes?: number;
+  /** Maximum uploaded zkey in bytes; default 4 GiB. */
+  maxKeyBytes?: number;
   /** Bound on |X| entries; default 2^40. */
   maxAbsX?: bigint;
-  /** Server transcript (JSON). When the file exists, used nonces and row budgets are restored from it. */
-  transcriptFile?: string;
-  /** Background proving; default enabled with concurrency 1. */
-  proving?: {
-    enabled?: boolean;
-    concurrency?: number;
-    /** Also write each finished proof as JSON into this folder. */
-    proofDir?: string;
-    /** Replaces the prover (default: buildCircuit + proveModule). */
-    prove?: (job: ProofJob) => Promise<ProofRecord>;
-  };
+  /** The shape key of a module's shape (default: buildShapeKey with the development ptau). */
+  shapeKey?: (shape: ShapeRef) => Promise<ShapeKey>;
   /** Where to report unexpected internal errors; default console.error. */
   log?: (message: string) => void;
-  /**
-   * The PUBLIC delivery (ciphertext, hK, hC, proof; src/mpi/delivery.ts JSON form) of a deal's
-   * module, served at `GET /v1/deals/:dealId/ciphertexts/:m`; undefined when not prepared yet.
-   */
-  getDelivery?: (dealId: bigint, module: number) => Promise<unknown>;
 }
 
 interface DealState {
@@ -86,15 +84,30 @@ interface DealState {
   secrets: CommitSecrets;
   domain: TypedDataDomain;
   buyer: string | undefined;
-  rowsUsed: number[];
-  nonces: Set<string>;
-  /** In-flight nonces (reserved until answered or failed). */
-  pendingNonces: Set<string>;
+  /** Per module: next sequence number, calls and rows answered in this deal. */
+  seq: number[];
+  calls: number[];
+  rows: number[];
+  /** Answered calls by `dealId:nonce` (an exact replay gets the recorded answer again). */
+  nonces: Map<string, CallRecord>;
+  /** Uploaded deal key files per shape id. */
+  keys: Map<string, string>;
 }
 
-/** The default row budget: floor(DIN / 4) rows per deal and module. */
-export function defaultRowBudget(m: ManifestModule): number {
+/** The default row budget: floor(DIN / 4) rows per adapter module, over all deals. */
+export function defaultRowBudget(m: Pick<ManifestModule, "DIN">): number {
   return Math.floor(m.DIN / 4);
+}
+
+/** The shape key of a manifest shape from the development ptau (the only one found without a path). */
+export function devShapeKey(shape: ShapeRef): Promise<ShapeKey> {
+  if (shape.ptau !== "dev") {
+    throw new MpiError(
+      "ptau_needed",
+      `shape ${shape.name} uses the public ptau ${shape.ptau}: pass its file (--ptau) to derive the key`,
+    );
+  }
+  return buildShapeKey(v2ShapeOf(shape));
 }
 
 /** decodeURIComponent that maps malformed escapes to a string no route accepts. */
@@ -106,32 +119,23 @@ function safeDecode(s: string): string {
   }
 }
 
-const INFER = /^\/v1\/deals\/([^/]+)\/modules\/([^/]+)\/infer$/;
-const PROOF = /^\/v1\/deals\/([^/]+)\/proofs\/([^/]+)\/([^/]+)$/;
-const DEAL = /^\/v1\/deals\/([^/]+)$/;
-const CIPHERTEXT = /^\/v1\/deals\/([^/]+)\/ciphertexts\/([^/]+)$/;
+const INFER = /^\/v2\/deals\/([^/]+)\/modules\/([^/]+)\/infer$/;
+const KEY = /^\/v2\/deals\/([^/]+)\/keys\/([^/]+)$/;
+const DEAL = /^\/v2\/deals\/([^/]+)$/;
 
 export class ContributorServer {
   private readonly deals = new Map<string, DealState>();
   private readonly http: Server;
-  private readonly proofs: ProofQueue | null;
-  private readonly transcript: ServerTranscript;
-  private readonly writer: JsonFileWriter | null;
+  private log: CallLog | null = null;
+  private restored: CallRecord[] = [];
+  /** Rows used per adapter module (its budget key) across all deals, answered or in flight. */
+  private readonly used = new Map<string, number>();
+  /** W_m's x of each hosted module -> its budget key, a digest of its quantized weights. */
+  private readonly budgetKeys = new Map<string, string>();
+  private readonly pendingNonces = new Set<string>();
   private contributor = "";
-  private readonly hashes = new ActivationHashCache();
-  private started = false;
 
   constructor(private readonly opts: ContributorServerOptions) {
-    const proving = opts.proving ?? {};
-    this.proofs =
-      proving.enabled === false
-        ? null
-        : new ProofQueue(proving.concurrency ?? 1, proving.prove ?? proveJob, proving.proofDir);
-    this.transcript = { version: 1, contributor: "", entries: [] };
-    this.writer =
-      opts.transcriptFile === undefined
-        ? null
-        : new JsonFileWriter(opts.transcriptFile, () => this.transcript);
     this.http = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => this.internal(res, err));
     });
@@ -141,9 +145,13 @@ export class ContributorServer {
     });
   }
 
+  private get keysDir(): string {
+    return this.opts.keysDir ?? path.join(path.dirname(path.resolve(this.opts.logFile)), "deal-keys");
+  }
+
   /**
-   * Hosts a deal: checks that the secrets open every C_m of its manifest and that this server's
-   * signer is the deal's contributor.
+   * Hosts a deal: checks that this server's signer is the deal's contributor and that the secrets
+   * open every W_m of its manifest.
    */
   async addDeal(deal: HostedDeal, secrets: CommitSecrets): Promise<void> {
     const me = getAddress(await this.opts.signer.getAddress());
@@ -160,26 +168,18 @@ export class ContributorServer {
         `deal ${deal.dealId}: ${secrets.modules.length} secret modules for ${mods.length} manifest modules`,
       );
     }
+    const shapeKey = this.opts.shapeKey ?? devShapeKey;
     for (const [i, m] of mods.entries()) {
-      const s = secrets.modules[i];
-      const cs = chunkedShapeOf(m);
-      if (cs !== undefined && s.chunkSalts === undefined) {
+      const W = await weightCommitmentV2(await shapeKey(m.shape), secrets.modules[i]);
+      const want = moduleW(m);
+      if (W[0] !== want[0] || W[1] !== want[1]) {
         throw new MpiError(
           "secrets_mismatch",
-          `deal ${deal.dealId}: module ${i} (${m.target}) is chunked (${m.shape.name}) but its secrets have no chunk salts`,
-        );
-      }
-      const c =
-        cs === undefined
-          ? await weightCommitment(s.A, s.B, s.salt)
-          : (await chunkedCommitment(s.A, s.B, s.chunkSalts!, cs)).C_m;
-      if (c.toString() !== m.C_m) {
-        throw new MpiError(
-          "secrets_mismatch",
-          `deal ${deal.dealId}: secrets of module ${i} (${m.target}) do not open C_m ${m.C_m}`,
+          `deal ${deal.dealId}: the secrets of module ${i} (${m.target}) do not open its W_m`,
         );
       }
     }
+    for (const [i, m] of mods.entries()) this.budgetKeys.set(m.W[0], weightsDigest(secrets.modules[i]));
     const key = deal.dealId.toString();
     const prev = this.deals.get(key);
     if (
@@ -188,29 +188,32 @@ export class ContributorServer {
     ) {
       throw new MpiError("deal_exists", `deal ${deal.dealId} is already hosted for another chain or escrow`);
     }
-    const state: DealState = {
+    const state: DealState = prev ?? {
       deal,
       secrets,
       domain: eip712Domain(deal.chainId, deal.escrow),
       buyer: deal.buyer === undefined ? undefined : getAddress(deal.buyer),
-      rowsUsed: prev?.rowsUsed ?? mods.map(() => 0),
-      nonces: prev?.nonces ?? new Set(),
-      pendingNonces: prev?.pendingNonces ?? new Set(),
+      seq: mods.map(() => 0),
+      calls: mods.map(() => 0),
+      rows: mods.map(() => 0),
+      nonces: new Map(),
+      keys: new Map(),
     };
     this.deals.set(key, state);
-    // a replaced deal keeps its live counters; a new one starts from the transcript
-    if (this.started && prev === undefined) this.restoreDeal(state);
+    if (prev === undefined) this.restoreDeal(state);
   }
 
-  /** Starts listening; resolves with the bound address (`http://host:port`). */
+  /** Opens the call log, restores counters from it, and starts listening; resolves with the address. */
   async listen(): Promise<{ host: string; port: number; url: string }> {
     this.contributor = getAddress(await this.opts.signer.getAddress());
-    this.transcript.contributor = this.contributor;
-    if (this.opts.transcriptFile !== undefined && existsSync(this.opts.transcriptFile)) {
-      const old = await loadServerTranscript(this.opts.transcriptFile);
-      this.transcript.entries.push(...old.entries);
-    }
-    this.started = true;
+    this.restored = await readCallLog(this.opts.logFile);
+    this.log = await CallLog.open(this.opts.logFile);
+    this.used.clear();
+    for (const r of this.restored)
+      this.used.set(
+        r.budgetKey ?? r.adapterModule,
+        (this.used.get(r.budgetKey ?? r.adapterModule) ?? 0) + r.rows,
+      );
     for (const d of this.deals.values()) this.restoreDeal(d);
     await new Promise<void>((resolve, reject) => {
       this.http.once("error", reject);
@@ -230,33 +233,34 @@ export class ContributorServer {
     return { host: a.address, port: a.port, url: `http://${host}:${a.port}` };
   }
 
-  /** Stops accepting connections, drops queued proofs, waits for running ones and the transcript. */
+  /** Stops accepting connections, waits for answered calls to be on disk, closes the log. */
   async close(): Promise<void> {
-    this.proofs?.clearQueued();
     await new Promise<void>((resolve) => {
       this.http.close(() => resolve());
       this.http.closeIdleConnections();
     });
-    await this.proofs?.idle();
-    await this.writer?.flush();
+    await this.log?.close();
+    this.log = null;
   }
 
-  /** Resolves when every queued proof is finished. */
-  async proofsIdle(): Promise<void> {
-    await this.proofs?.idle();
+  /** The uploaded deal key of a shape, or undefined. */
+  dealKeyFile(dealId: bigint, shapeId: string): string | undefined {
+    return this.deals.get(dealId.toString())?.keys.get(shapeId.toLowerCase());
   }
 
-  /** Answered calls so far (the in-memory transcript). */
-  entries(): readonly ServerTranscriptEntry[] {
-    return this.transcript.entries;
+  /**
+   * Rows used so far by an adapter module, across deals: counted per digest of its quantized
+   * weights, so committing the same weights again (new salt, new W_m) does not reset it.
+   */
+  rowsUsed(m: Pick<ManifestModule, "W">): number {
+    return this.used.get(this.budgetKeyOf(m)) ?? 0;
   }
 
-  /** Rows used so far by a deal's module. */
-  rowsUsed(dealId: bigint, module: number): number {
-    return this.deals.get(dealId.toString())?.rowsUsed[module] ?? 0;
+  private budgetKeyOf(m: Pick<ManifestModule, "W">): string {
+    return this.budgetKeys.get(m.W[0]) ?? m.W[0];
   }
 
-  private log(message: string): void {
+  private report(message: string): void {
     (this.opts.log ?? ((s: string) => console.error(s)))(`zklora mpi server: ${message}`);
   }
 
@@ -270,28 +274,38 @@ export class ContributorServer {
     if (this.opts.maxBodyBytes !== undefined) return this.opts.maxBodyBytes;
     let most = 0;
     for (const d of this.deals.values())
-      for (const m of d.deal.manifest.modules) most = Math.max(most, m.shape.T * m.DIN);
-    return 64 * 1024 + 48 * most;
+      for (const m of d.deal.manifest.modules) most = Math.max(most, this.budget(m) * m.DIN);
+    return 64 * 1024 + 24 * most;
   }
 
-  /** Whether a transcript entry belongs to a hosted deal (same id, chain and escrow). */
-  private ofDeal(e: ServerTranscriptEntry, d: DealState): boolean {
-    return (
-      e.dealId === d.deal.dealId.toString() &&
-      e.chainId === d.deal.chainId.toString() &&
-      getAddress(e.escrow) === getAddress(d.deal.escrow)
-    );
-  }
-
-  /** Recomputes a deal's used rows and nonces from the transcript (at start, or for a new deal). */
+  /** Recomputes a deal's sequence numbers, counters, nonces and uploaded keys from the log and disk. */
   private restoreDeal(d: DealState): void {
-    d.rowsUsed = d.deal.manifest.modules.map(() => 0);
-    d.nonces = new Set();
-    for (const e of this.transcript.entries) {
-      if (!this.ofDeal(e, d)) continue;
-      if (e.module >= 0 && e.module < d.rowsUsed.length) d.rowsUsed[e.module] += e.rows;
-      d.nonces.add(e.nonce);
+    const { dealId, chainId, escrow } = d.deal;
+    for (const r of this.restored) {
+      if (
+        r.dealId !== dealId.toString() ||
+        r.chainId !== chainId.toString() ||
+        getAddress(r.escrow) !== getAddress(escrow)
+      )
+        continue;
+      if (r.module < 0 || r.module >= d.seq.length) continue;
+      d.seq[r.module] = Math.max(d.seq[r.module], r.seq + 1);
+      d.calls[r.module]++;
+      d.rows[r.module] += r.rows;
+      d.nonces.set(`${dealId}:${r.nonce}`, r); // the key infer() checks
     }
+    for (const m of d.deal.manifest.modules) {
+      const file = this.keyPath(d, m.shape.shapeId);
+      if (existsSyncSafe(file)) d.keys.set(m.shape.shapeId.toLowerCase(), file);
+    }
+  }
+
+  private keyPath(d: DealState, shapeId: string): string {
+    const { chainId, escrow, dealId } = d.deal;
+    return path.join(
+      this.keysDir,
+      `${chainId}-${getAddress(escrow)}-deal${dealId}-${shapeId.toLowerCase().slice(2, 18)}.zkey`,
+    );
   }
 
   // ------------------------------------------------------------------ HTTP plumbing
@@ -301,35 +315,19 @@ export class ContributorServer {
       const url = new URL(req.url ?? "/", "http://localhost");
       const p = url.pathname;
       let m: RegExpExecArray | null;
-      if (p === "/v1/health") {
+      if (p === "/v2/health") {
         this.allow(req, "GET");
         return this.send(res, 200, this.health());
       }
       if ((m = INFER.exec(p)) !== null) {
         this.allow(req, "POST");
+        this.contentType(req, "application/json");
         return this.send(res, 200, await this.infer(req, m[1], m[2]));
       }
-      if ((m = PROOF.exec(p)) !== null) {
-        this.allow(req, "GET");
-        const [status, body] = this.proof(m[1], m[2], m[3]);
-        return this.send(res, status, body);
-      }
-      if ((m = CIPHERTEXT.exec(p)) !== null) {
-        this.allow(req, "GET");
-        const d = this.findDeal(m[1]);
-        const mod = this.findModule(d, m[2]);
-        const body =
-          this.opts.getDelivery === undefined
-            ? undefined
-            : await this.opts.getDelivery(d.deal.dealId, mod.index);
-        if (body === undefined) {
-          throw new HttpRequestError(
-            404,
-            "no_ciphertext",
-            `deal ${d.deal.dealId} module ${mod.index} has no published ciphertext (zklora:deliver)`,
-          );
-        }
-        return this.send(res, 200, body);
+      if ((m = KEY.exec(p)) !== null) {
+        this.allow(req, "PUT");
+        this.contentType(req, "application/octet-stream");
+        return this.send(res, 200, await this.uploadKey(req, m[1], m[2]));
       }
       if ((m = DEAL.exec(p)) !== null) {
         this.allow(req, "GET");
@@ -338,6 +336,7 @@ export class ContributorServer {
       throw new HttpRequestError(404, "not_found", `no route ${req.method} ${p}`);
     } catch (err) {
       if (err instanceof HttpRequestError) {
+        if (!req.complete) this.drain(req, 1 << 20);
         return this.send(res, err.status, { error: err.code, reason: err.message });
       }
       throw err;
@@ -347,6 +346,16 @@ export class ContributorServer {
   private allow(req: IncomingMessage, method: string): void {
     if (req.method !== method) {
       throw new HttpRequestError(405, "method_not_allowed", `${req.url} takes ${method}, not ${req.method}`);
+    }
+  }
+
+  private contentType(req: IncomingMessage, want: string): void {
+    const got = String(req.headers["content-type"] ?? "")
+      .split(";")[0]
+      .trim()
+      .toLowerCase();
+    if (got !== want) {
+      throw new HttpRequestError(415, "unsupported_media_type", `send the body as ${want}, not "${got}"`);
     }
   }
 
@@ -363,7 +372,7 @@ export class ContributorServer {
 
   private internal(res: ServerResponse, err: unknown): void {
     const reason = err instanceof Error ? err.message : String(err);
-    this.log(`internal error: ${reason}`);
+    this.report(`internal error: ${reason}`);
     try {
       this.send(res, 500, { error: "internal", reason });
     } catch {
@@ -371,19 +380,15 @@ export class ContributorServer {
     }
   }
 
+  private tooLarge(limit: number, what: string): HttpRequestError {
+    return new HttpRequestError(413, "body_too_large", `the ${what} exceeds ${limit} bytes`);
+  }
+
   /** Reads the body up to `limit` bytes; beyond it 413 (the rest is drained, then discarded). */
   private readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-    const tooLarge = () =>
-      new HttpRequestError(
-        413,
-        "body_too_large",
-        `the request body exceeds ${limit} bytes; send one call of T rows at a time`,
-      );
     const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > limit) {
-      this.drain(req, limit);
-      return Promise.reject(tooLarge());
-    }
+    if (declared > limit)
+      return Promise.reject(this.tooLarge(limit, "request body (send fewer rows per call)"));
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -393,8 +398,7 @@ export class ContributorServer {
           req.off("data", onData);
           req.off("end", onEnd);
           chunks.length = 0;
-          this.drain(req, limit);
-          reject(tooLarge());
+          reject(this.tooLarge(limit, "request body (send fewer rows per call)"));
         } else chunks.push(c);
       };
       const onEnd = () => resolve(Buffer.concat(chunks));
@@ -407,6 +411,7 @@ export class ContributorServer {
   /** Discards the rest of a refused body so the client can read the answer; cuts off floods. */
   private drain(req: IncomingMessage, limit: number): void {
     let dropped = 0;
+    req.removeAllListeners("data");
     req.on("data", (c: Buffer) => {
       dropped += c.length;
       if (dropped > 16 * limit + (1 << 20)) req.destroy();
@@ -417,11 +422,7 @@ export class ContributorServer {
   // ------------------------------------------------------------------ routes
 
   private health(): HealthBody {
-    return {
-      ok: true,
-      deals: [...this.deals.keys()],
-      proofs: this.proofs?.counts() ?? { queued: 0, running: 0, done: 0, failed: 0 },
-    };
+    return { ok: true, deals: [...this.deals.keys()] };
   }
 
   private findDeal(rawId: string): DealState {
@@ -460,10 +461,12 @@ export class ContributorServer {
         index: m.index,
         target: m.target,
         shape: m.shape.name,
-        T: m.shape.T,
-        rowsUsed: d.rowsUsed[m.index],
+        calls: d.calls[m.index],
+        rows: d.rows[m.index],
+        rowsUsed: this.rowsUsed(m),
         rowBudget: this.budget(m),
       })),
+      keys: [...d.keys.keys()],
     };
   }
 
@@ -490,7 +493,6 @@ export class ContributorServer {
     const d = this.findDeal(rawDeal);
     const mod = this.findModule(d, rawModule);
     const m = mod.index;
-    const { T, DIN, DOUT } = mod.shape;
     const raw = await this.readBody(req, this.maxBody());
     let body: unknown;
     try {
@@ -498,13 +500,13 @@ export class ContributorServer {
     } catch (err) {
       throw new HttpRequestError(400, "bad_json", `the body is not valid JSON: ${(err as Error).message}`);
     }
-    const r = parseInferRequest(body, { T, DIN }, this.opts.maxAbsX ?? MAX_ABS_X);
+    const r = parseInferRequest(body, mod.DIN, this.opts.maxAbsX ?? MAX_ABS_X);
     const dealId = d.deal.dealId;
 
-    // Authentication: the buyer signed (dealId, m, hX, nonce).
+    // Authentication: the buyer signed (dealId, m, rows, hX, nonce).
     const signer = recoverInferenceRequest(
       d.domain,
-      { dealId, module: BigInt(m), hX: r.hX, nonce: r.nonce },
+      { dealId, module: BigInt(m), rows: BigInt(r.rows), hX: r.hX, nonce: r.nonce },
       r.signature,
     );
     if (signer === null) {
@@ -519,189 +521,187 @@ export class ContributorServer {
       throw new HttpRequestError(
         403,
         "not_buyer",
-        `the request is signed by ${signer}, not by deal ${dealId}'s buyer (or it signs other dealId/module/hX/nonce values)`,
+        `the request is signed by ${signer}, not by deal ${dealId}'s buyer (or it signs other dealId/module/rows/hX/nonce values)`,
       );
     }
-    const nonceKey = r.nonce.toString();
+    const nonceKey = `${dealId}:${r.nonce}`;
+    const done = d.nonces.get(nonceKey);
+    if (done !== undefined) {
+      // An exact replay (a retry after a lost answer or a crash) gets the recorded answer again,
+      // without using rows: both sides then hold the same rows. Anything else under this nonce: 409.
+      if (done.module === m && done.requestSignature === r.signature) {
+        return {
+          dealId: done.dealId,
+          module: done.module,
+          seq: done.seq,
+          rows: done.rows,
+          Y: done.Y,
+          hX: done.hX,
+          hY: done.hY,
+          signature: done.responseSignature,
+        };
+      }
+      throw new HttpRequestError(
+        409,
+        "nonce_replayed",
+        `nonce ${r.nonce} was already used in deal ${dealId}; sign a fresh nonce`,
+      );
+    }
+    if (this.pendingNonces.has(nonceKey)) {
+      throw new HttpRequestError(
+        409,
+        "nonce_in_flight",
+        `a call with nonce ${r.nonce} of deal ${dealId} is being answered; retry it shortly`,
+      );
+    }
     const budget = this.budget(mod);
-    this.checkNonceAndBudget(d, m, nonceKey, r.rows, budget);
-
-    // Reserve the nonce and the rows before the (slow) hash, so that concurrent calls cannot overdraw.
-    d.pendingNonces.add(nonceKey);
-    d.rowsUsed[m] += r.rows;
+    const used = this.rowsUsed(mod);
+    if (used + r.rows > budget) {
+      throw new HttpRequestError(
+        429,
+        "row_budget_exhausted",
+        `module ${m} (${mod.target}): ${r.rows} rows requested but only ${Math.max(0, budget - used)} of the adapter module's ${budget} remain ` +
+          `(the budget counts every deal and buyer: it bounds how much of the adapter the outputs reveal)`,
+      );
+    }
+    // Reserve the nonce and the rows before any await, so that concurrent calls cannot overdraw.
+    this.pendingNonces.add(nonceKey);
+    const budgetKey = this.budgetKeyOf(mod);
+    this.used.set(budgetKey, used + r.rows);
     let answered = false;
     try {
-      const chunked = chunkedShapeOf(mod);
-      const hX = await this.hashes.hash(r.X, chunked);
+      const hX = await activationDigest(r.X, mod.DIN);
       if (hX !== r.hX) {
-        // name the variant when the buyer hashed X as if the module were v1
-        if (chunked !== undefined && (await this.hashes.hash(r.X)) === r.hX) {
-          throw new HttpRequestError(
-            400,
-            "hx_wrong_variant",
-            `hX ${r.hX} is the v1 activationHash(X), but module ${m} is committed to the chunked shape ${mod.shape.name}: ` +
-              `send chunkedActivationHash(X, shape).hX = ${hX} (the manifest's module has "chunked")`,
-          );
-        }
-        throw new HttpRequestError(
-          400,
-          "hx_mismatch",
-          `hX ${r.hX} is not ${chunked === undefined ? "activationHash(X)" : `chunkedActivationHash(X, ${mod.shape.name}).hX`} = ${hX}`,
-        );
+        throw new HttpRequestError(400, "hx_mismatch", `hX ${r.hX} is not activationDigest(X) = ${hX}`);
       }
+      const seq = d.seq[m]++;
       const secret = d.secrets.modules[m];
       const Y = loraProduct(r.X, secret.A, secret.B);
-      const hY = outputDigest(Y);
-      const rho = computeRho({
-        chainId: d.deal.chainId,
-        escrow: d.deal.escrow,
-        dealId,
-        module: BigInt(m),
-        hX,
-        hY,
-      });
-      const fY = fingerprint(Y, rho);
+      const hY = await outputDigestV2(Y, mod.DOUT);
       const signature = await signInferenceResponse(this.opts.signer, d.domain, {
         dealId,
         module: BigInt(m),
+        nonce: r.nonce,
+        seq: BigInt(seq),
         hX,
         hY,
-        fY,
       });
       const Ys = Y.map((row) => row.map((v) => v.toString()));
-      if (Ys.length !== T || Ys.some((row) => row.length !== DOUT))
-        throw new Error("loraProduct returned a wrong shape");
-      answered = true;
-      d.nonces.add(nonceKey);
-      this.transcript.entries.push({
+      const record: CallRecord = {
         chainId: d.deal.chainId.toString(),
         escrow: getAddress(d.deal.escrow),
         dealId: dealId.toString(),
         module: m,
-        target: mod.target,
-        shape: mod.shape.name,
+        seq,
+        adapterModule: mod.W[0],
+        budgetKey,
         rows: r.rows,
-        nonce: nonceKey,
+        nonce: r.nonce.toString(),
         buyer: signer,
         requestSignature: r.signature,
         responseSignature: signature,
-        hX: hX.toString(),
+        hX,
         hY,
-        fY: fY.toString(),
-        rho: rho.toString(),
         X: r.X.map((row) => row.map((v) => v.toString())),
         Y: Ys,
         time: new Date().toISOString(),
-      });
-      void this.writer?.write().catch((err: unknown) => this.log(`transcript write failed: ${String(err)}`));
-      this.enqueueProof(d, mod, r.X, rho, hX, fY);
-      return {
-        dealId: dealId.toString(),
-        module: m,
-        rows: r.rows,
-        Y: Ys,
-        hX: hX.toString(),
-        hY,
-        fY: fY.toString(),
-        rho: rho.toString(),
-        signature,
       };
+      if (this.log === null) throw new Error("the server is closing");
+      await this.log.append(record); // on disk before the reply
+      answered = true;
+      d.nonces.set(nonceKey, record);
+      d.calls[m]++;
+      d.rows[m] += r.rows;
+      return { dealId: dealId.toString(), module: m, seq, rows: r.rows, Y: Ys, hX, hY, signature };
     } finally {
-      d.pendingNonces.delete(nonceKey);
-      if (!answered) d.rowsUsed[m] -= r.rows;
+      this.pendingNonces.delete(nonceKey);
+      if (!answered) this.used.set(budgetKey, (this.used.get(budgetKey) ?? 0) - r.rows);
     }
   }
 
-  private enqueueProof(
-    d: DealState,
-    mod: ManifestModule,
-    X: bigint[][],
-    rho: bigint,
-    hX: bigint,
-    fY: bigint,
-  ): void {
-    const secret = d.secrets.modules[mod.index];
-    this.proofs?.enqueue({
-      dealId: d.deal.dealId,
-      module: mod.index,
-      shape: mod.shape,
-      A: secret.A,
-      B: secret.B,
-      salt: secret.salt,
-      X,
-      rho,
-      expected: [BigInt(mod.C_m), hX, rho, fY],
-      chunked:
-        secret.chunkSalts === undefined
-          ? undefined
-          : { shape: chunkedShapeOf(mod)!, salts: secret.chunkSalts },
-    });
-  }
-
-  private checkNonceAndBudget(d: DealState, m: number, nonce: string, rows: number, budget: number): void {
-    if (d.nonces.has(nonce) || d.pendingNonces.has(nonce)) {
-      throw new HttpRequestError(
-        409,
-        "nonce_replayed",
-        `nonce ${nonce} was already used in deal ${d.deal.dealId}; sign a fresh nonce`,
-      );
-    }
-    const used = d.rowsUsed[m];
-    if (used + rows > budget) {
-      throw new HttpRequestError(
-        429,
-        "row_budget_exhausted",
-        `deal ${d.deal.dealId} module ${m}: ${rows} rows requested but only ${Math.max(0, budget - used)} of ${budget} remain ` +
-          `(the row budget bounds how much of the adapter the outputs reveal)`,
-      );
-    }
-  }
-
-  private proof(rawDeal: string, rawModule: string, rawHX: string): [number, unknown] {
+  /** Stores the buyer's deal key of one shape (streamed to disk, keccak-hashed, signature checked). */
+  private async uploadKey(req: IncomingMessage, rawDeal: string, rawShape: string): Promise<KeyUploadBody> {
     const d = this.findDeal(rawDeal);
-    const mod = this.findModule(d, rawModule);
-    const hX = parseUint(safeDecode(rawHX), "hX", P, "bad_hx");
-    if (this.proofs === null) {
-      throw new HttpRequestError(404, "proving_disabled", "this server does not prove in the background");
-    }
-    let s = this.proofs.get(proofKey(d.deal.dealId, mod.index, hX));
-    if (s === undefined) {
-      // answered before a restart: prove it now from the transcript
-      const e = this.transcript.entries.find(
-        (x) => this.ofDeal(x, d) && x.module === mod.index && x.hX === hX.toString(),
+    const shapeId = safeDecode(rawShape).toLowerCase();
+    const mod = d.deal.manifest.modules.find((m) => m.shape.shapeId.toLowerCase() === shapeId);
+    if (mod === undefined) {
+      throw new HttpRequestError(
+        404,
+        "unknown_shape",
+        `deal ${d.deal.dealId} has no module of shape ${shapeId.slice(0, 80)}`,
       );
-      if (e === undefined) {
+    }
+    const signature = String(req.headers["x-zklora-signature"] ?? "");
+    if (!/^0x[0-9a-fA-F]{130}$/.test(signature)) {
+      throw new HttpRequestError(
+        401,
+        "bad_signature",
+        "header x-zklora-signature must be the buyer's DealKeyUpload signature",
+      );
+    }
+    const limit = this.opts.maxKeyBytes ?? 4 * 2 ** 30;
+    if (Number(req.headers["content-length"] ?? "0") > limit) throw this.tooLarge(limit, "deal key");
+    await mkdir(this.keysDir, { recursive: true });
+    const final = this.keyPath(d, mod.shape.shapeId);
+    const tmp = `${final}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
+    const k = await createKeccak(256);
+    k.init();
+    let size = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const out = createWriteStream(tmp, { mode: 0o600 });
+        out.on("error", reject);
+        req.on("error", reject);
+        req.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > limit) {
+            req.unpipe(out);
+            out.destroy();
+            reject(this.tooLarge(limit, "deal key"));
+            return;
+          }
+          k.update(c);
+        });
+        req.pipe(out);
+        out.on("finish", resolve);
+      });
+      const zkeyHash = "0x" + k.digest("hex");
+      const signer = recoverDealKeyUpload(
+        d.domain,
+        { dealId: d.deal.dealId, shapeId: mod.shape.shapeId, zkeyHash },
+        signature,
+      );
+      const buyer = await this.dealBuyer(d);
+      if (signer !== buyer) {
         throw new HttpRequestError(
-          404,
-          "unknown_call",
-          `no answered call of deal ${d.deal.dealId} module ${mod.index} has hX ${hX}`,
+          403,
+          "not_buyer",
+          `the key upload is signed by ${signer ?? "nobody"}, not by deal ${d.deal.dealId}'s buyer (or it signs another deal, shape or file)`,
         );
       }
-      this.enqueueProof(
-        d,
-        mod,
-        e.X.map((r) => r.map((v) => BigInt(v))),
-        BigInt(e.rho),
-        hX,
-        BigInt(e.fY),
-      );
-      s = this.proofs.get(proofKey(d.deal.dealId, mod.index, hX))!;
+      await rename(tmp, final);
+      d.keys.set(mod.shape.shapeId.toLowerCase(), final);
+      return { dealId: d.deal.dealId.toString(), shapeId: mod.shape.shapeId, zkeyHash, bytes: size };
+    } finally {
+      await rm(tmp, { force: true });
     }
-    switch (s.status) {
-      case "queued":
-      case "proving":
-        return [202, { status: s.status }];
-      case "failed":
-        return [500, { error: "proof_failed", reason: s.reason }];
-      case "ready": {
-        const body: ProofResponseBody = {
-          status: "ready",
-          proof: s.record.proof,
-          publicSignals: s.record.publicSignals,
-          ...(s.record.chunks === undefined ? { solidity: s.record.solidity } : { chunks: s.record.chunks }),
-        };
-        return [200, body];
-      }
-    }
+  }
+}
+
+/** The budget key of a module's weights: sha256 over its quantized A and B (not the salt). */
+function weightsDigest(o: { A: readonly (readonly bigint[])[]; B: readonly (readonly bigint[])[] }): string {
+  const h = createHash("sha256");
+  for (const M of [o.A, o.B]) {
+    h.update(`${M.length}:${M[0]?.length ?? 0};`);
+    for (const row of M) h.update(row.join(",") + ";");
+  }
+  return "w:" + h.digest("hex");
+}
+
+function existsSyncSafe(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
   }
 }

@@ -1,14 +1,13 @@
 /**
- * Data types of multi-party inference: the public commit manifest, the contributor's private
- * commit secrets, the deal context, and their JSON file forms with strict parsers.
+ * Data types of multi-party inference (protocol v2): the public commit manifest, the contributor's
+ * private commit secrets, the deal context, and their JSON file forms with strict parsers.
  *
  * Every big integer travels as a decimal string in JSON (field elements, quantized weights,
- * activations, outputs); addresses are checksummed hex; hY and signatures are 0x hex.
+ * activations, outputs, curve coordinates); addresses are checksummed hex; digests 0x hex.
  */
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { getAddress, isHexString } from "ethers";
-import { chunkCounts, chunkedShapeId, validateChunkedShape } from "../zk/index.js";
-import type { ChunkSalts, ChunkedShape } from "../zk/index.js";
+import { v2ShapeId, v2ShapeName, type G1Point, type V2Shape, type WeightPok } from "../zk/v2/index.js";
 import { FileFormatError } from "./errors.js";
 
 /** Fixed-point scales in bits (ARCHITECTURE.md "Quantization"). */
@@ -18,24 +17,16 @@ export interface Scales {
   fb: number;
 }
 
-/** A circuit shape (one line of circuits/shapes.json). */
+/** A module's v2 shape: its dims, name, id and the phase-1 file its key comes from. */
 export interface ShapeRef {
   name: string;
-  T: number;
   DIN: number;
   R: number;
   DOUT: number;
-}
-
-/**
- * A module committed to the chunked variant (ARCHITECTURE.md "Chunked variant"): the chunk widths
- * of its chunked shape (circuits/chunk-shapes.json). Absent for a v1 (monolithic) module.
- */
-export interface ManifestChunking {
-  /** Rows of A per A chunk (divides DIN). */
-  WA: number;
-  /** Columns of B per B chunk (divides DOUT). */
-  WB: number;
+  /** keccak256 shape id (bytes32 hex), `v2ShapeId`. */
+  shapeId: string;
+  /** "dev" (the FORGEABLE development ptau) or the public ceremony file's name. */
+  ptau: string;
 }
 
 /** One module of the public manifest. */
@@ -51,30 +42,29 @@ export interface ManifestModule {
   DIN: number;
   R: number;
   DOUT: number;
-  /**
-   * Circuit shape the module is proven with; T = rows per call. For a chunked module: the chunked
-   * shape's name and dims (its widths in `chunked`).
-   */
   shape: ShapeRef;
-  /** keccak256 shape id (bytes32 hex) of `shape`: `shapeId` (v1) or `chunkedShapeId` (chunked). */
-  shapeId: string;
-  /**
-   * Present iff the module is committed to the chunked variant: then `C_m = chunkedCommitment`,
-   * the buyer's hX is `chunkedActivationHash(X).hX` and an entry is proven by a chain of chunk proofs.
-   */
-  chunked?: ManifestChunking;
   scales: Scales;
   /** s = lora_alpha / r; the buyer adds s * Y / 2^(fx+fa+fb). */
   scaling: number;
-  /** Weight commitment C_m (decimal field element). */
-  C_m: string;
+  /** W_m (decimal affine coordinates). */
+  W: [string, string];
+  /** The proof of knowledge of W_m's opening, bound to `context` and the module index. */
+  pok: { T: [string, string]; z: string[] };
+}
+
+/** Where the commitment's proofs of knowledge are valid: one escrow of one chain, one contributor. */
+export interface CommitContext {
+  chainId: string;
+  escrow: string;
+  contributor: string;
 }
 
 /** The public commit manifest: published before any inference. */
 export interface CommitManifest {
-  version: 1;
+  version: 2;
+  context: CommitContext;
   baseModel: {
-    /** sha256 (hex) of the base model's `model.safetensors`. */
+    /** sha256 (hex) of the base model's weights (`BaseModel.sha256`). */
     sha256: string;
     /** sha256 (hex) of the base model's `config.json`. */
     configSha256: string;
@@ -87,7 +77,7 @@ export interface CommitManifest {
   modules: ManifestModule[];
 }
 
-/** The private per-module data behind one C_m. */
+/** The private per-module opening of one W_m. */
 export interface ModuleSecret {
   index: number;
   target: string;
@@ -95,15 +85,13 @@ export interface ModuleSecret {
   A: bigint[][];
   /** B (R x DOUT), fixed point. */
   B: bigint[][];
-  /** The salt of `C_m = Sponge_1(A ‖ B ‖ salt)` (v1); 0 (unused) for a chunked module. */
+  /** Uniform in F_p. */
   salt: bigint;
-  /** A chunked module's salts, one per weight chunk (`randomChunkSalts`); absent for v1. */
-  chunkSalts?: ChunkSalts;
 }
 
-/** The contributor's private commit file: quantized weights and salts. Never leaves the server. */
+/** The contributor's private commit file: quantized weights and salts. Never leaves the contributor. */
 export interface CommitSecrets {
-  version: 1;
+  version: 2;
   modules: ModuleSecret[];
 }
 
@@ -128,6 +116,21 @@ export interface DealContextJson {
   buyer: string;
   contributor: string;
   manifest: CommitManifest;
+}
+
+/** The V2Shape of a manifest module. */
+export function v2ShapeOf(m: Pick<ManifestModule, "DIN" | "R" | "DOUT">): V2Shape {
+  return { DIN: m.DIN, R: m.R, DOUT: m.DOUT };
+}
+
+/** W_m of a manifest module as a point. */
+export function moduleW(m: Pick<ManifestModule, "W">): G1Point {
+  return [BigInt(m.W[0]), BigInt(m.W[1])];
+}
+
+/** The proof of knowledge of a manifest module. */
+export function modulePok(m: Pick<ManifestModule, "pok">): WeightPok {
+  return { T: [BigInt(m.pok.T[0]), BigInt(m.pok.T[1])], z: m.pok.z.map((v) => BigInt(v)) };
 }
 
 // ---------------------------------------------------------------- parsing helpers
@@ -173,9 +176,23 @@ function matrix(v: unknown, rows: number, cols: number, what: string): bigint[][
   });
 }
 
+function pair(v: unknown, what: string): [string, string] {
+  if (!Array.isArray(v) || v.length !== 2) throw new FileFormatError(`${what} must be [x, y]`);
+  return [parseBigInt(v[0], `${what}[0]`, true).toString(), parseBigInt(v[1], `${what}[1]`, true).toString()];
+}
+
 /** Checks a parsed manifest's layout (types, indices, shapes); returns it typed. */
 export function parseManifest(raw: unknown): CommitManifest {
-  if (req<number>(raw, "version", "manifest") !== 1) throw new FileFormatError("manifest: version must be 1");
+  const version = req<number>(raw, "version", "manifest");
+  if (version !== 2) {
+    throw new FileFormatError(
+      `manifest: version must be 2 (protocol v2), got ${JSON.stringify(version)}; commit the adapter again with zklora:commit`,
+    );
+  }
+  const ctx = req<unknown>(raw, "context", "manifest");
+  parseBigInt(req(ctx, "chainId", "manifest.context"), "manifest.context.chainId", true);
+  address(req(ctx, "escrow", "manifest.context"), "manifest.context.escrow");
+  address(req(ctx, "contributor", "manifest.context"), "manifest.context.contributor");
   const base = req<unknown>(raw, "baseModel", "manifest");
   req<string>(base, "sha256", "manifest.baseModel");
   const modules = req<unknown[]>(raw, "modules", "manifest");
@@ -187,37 +204,23 @@ export function parseManifest(raw: unknown): CommitManifest {
     if (int(req(m, "index", what), `${what}.index`) !== i)
       throw new FileFormatError(`${what}.index must be ${i}`);
     const shape = req<ShapeRef>(m, "shape", what);
-    for (const k of ["T", "DIN", "R", "DOUT"] as const)
-      int(req(shape, k, `${what}.shape`), `${what}.shape.${k}`);
     for (const k of ["DIN", "R", "DOUT"] as const) {
+      int(req(shape, k, `${what}.shape`), `${what}.shape.${k}`);
       if (req<number>(m, k, what) !== shape[k])
         throw new FileFormatError(`${what}.${k} differs from its shape`);
     }
-    parseBigInt(req(m, "C_m", what), `${what}.C_m`, true);
-    const chunked = (m as { chunked?: unknown }).chunked;
-    if (chunked !== undefined) {
-      const c = chunked as ManifestChunking;
-      const cs: ChunkedShape = {
-        name: shape.name,
-        T: shape.T,
-        DIN: shape.DIN,
-        R: shape.R,
-        DOUT: shape.DOUT,
-        WA: int(req(c, "WA", `${what}.chunked`), `${what}.chunked.WA`),
-        WB: int(req(c, "WB", `${what}.chunked`), `${what}.chunked.WB`),
-      };
-      let id: string;
-      try {
-        id = chunkedShapeId(validateChunkedShape(cs));
-      } catch (err) {
-        throw new FileFormatError(`${what}.chunked: ${(err as Error).message}`);
-      }
-      if (String(req(m, "shapeId", what)).toLowerCase() !== id.toLowerCase()) {
-        throw new FileFormatError(
-          `${what}.shapeId must be the chunked shape id ${id} of ${shape.name} (WA ${cs.WA}, WB ${cs.WB})`,
-        );
-      }
-    }
+    const dims = v2ShapeOf(shape);
+    if (req(shape, "shapeId", `${what}.shape`) !== v2ShapeId(dims))
+      throw new FileFormatError(`${what}.shape.shapeId is not the id of ${v2ShapeName(dims)}`);
+    if (typeof req(shape, "ptau", `${what}.shape`) !== "string")
+      throw new FileFormatError(`${what}.shape.ptau must be "dev" or a public ptau file name`);
+    pair(req(m, "W", what), `${what}.W`);
+    const pok = req<unknown>(m, "pok", what);
+    pair(req(pok, "T", `${what}.pok`), `${what}.pok.T`);
+    const z = req<unknown[]>(pok, "z", `${what}.pok`);
+    const n = dims.R * (dims.DIN + dims.DOUT) + 1;
+    if (!Array.isArray(z) || z.length !== n)
+      throw new FileFormatError(`${what}.pok.z must hold N + 1 = ${n} responses`);
     const scales = req<Scales>(m, "scales", what);
     for (const k of ["fx", "fa", "fb"] as const) int(req(scales, k, `${what}.scales`), `${what}.scales.${k}`);
     if (typeof req(m, "scaling", what) !== "number")
@@ -227,23 +230,14 @@ export function parseManifest(raw: unknown): CommitManifest {
   return raw as CommitManifest;
 }
 
-/** The chunked shape of a module committed to the chunked variant; undefined for a v1 module. */
-export function chunkedShapeOf(m: Pick<ManifestModule, "shape" | "chunked">): ChunkedShape | undefined {
-  if (m.chunked === undefined) return undefined;
-  const { name, T, DIN, R, DOUT } = m.shape;
-  return { name, T, DIN, R, DOUT, WA: m.chunked.WA, WB: m.chunked.WB };
-}
-
 /** JSON form of the secrets (bigints as decimal strings). */
 export function secretsToJson(s: CommitSecrets): unknown {
   return {
-    version: 1,
+    version: 2,
     modules: s.modules.map((m) => ({
       index: m.index,
       target: m.target,
-      ...(m.chunkSalts === undefined
-        ? { salt: m.salt.toString() }
-        : { chunkSalts: { a: m.chunkSalts.a.map(String), b: m.chunkSalts.b.map(String) } }),
+      salt: m.salt.toString(),
       A: m.A.map((r) => r.map(String)),
       B: m.B.map((r) => r.map(String)),
     })),
@@ -252,7 +246,8 @@ export function secretsToJson(s: CommitSecrets): unknown {
 
 /** Parses the secrets file against its manifest (every module present, shapes as declared). */
 export function parseSecrets(raw: unknown, manifest: CommitManifest): CommitSecrets {
-  if (req<number>(raw, "version", "secrets") !== 1) throw new FileFormatError("secrets: version must be 1");
+  if (req<number>(raw, "version", "secrets") !== 2)
+    throw new FileFormatError("secrets: version must be 2 (protocol v2); commit the adapter again");
   const mods = req<unknown[]>(raw, "modules", "secrets");
   if (!Array.isArray(mods) || mods.length !== manifest.modules.length) {
     throw new FileFormatError(
@@ -260,41 +255,19 @@ export function parseSecrets(raw: unknown, manifest: CommitManifest): CommitSecr
     );
   }
   return {
-    version: 1,
+    version: 2,
     modules: manifest.modules.map((mm, i) => {
       const m = mods[i];
       const what = `secrets.modules[${i}]`;
       if (req(m, "index", what) !== i || req(m, "target", what) !== mm.target) {
         throw new FileFormatError(`${what} must be module ${i} (${mm.target})`);
       }
-      const A = matrix(req(m, "A", what), mm.DIN, mm.R, `${what}.A`);
-      const B = matrix(req(m, "B", what), mm.R, mm.DOUT, `${what}.B`);
-      const cs = chunkedShapeOf(mm);
-      if (cs === undefined) {
-        return {
-          index: i,
-          target: mm.target,
-          salt: parseBigInt(req(m, "salt", what), `${what}.salt`, true),
-          A,
-          B,
-        };
-      }
-      const { KA, KB } = chunkCounts(cs);
-      const raw = req<{ a?: unknown; b?: unknown }>(m, "chunkSalts", what);
-      const list = (v: unknown, n: number, k: "a" | "b"): bigint[] => {
-        if (!Array.isArray(v) || v.length !== n)
-          throw new FileFormatError(
-            `${what}.chunkSalts.${k} must hold ${n} salts (chunked shape ${cs.name})`,
-          );
-        return v.map((x, j) => parseBigInt(x, `${what}.chunkSalts.${k}[${j}]`, true));
-      };
       return {
         index: i,
         target: mm.target,
-        salt: 0n,
-        chunkSalts: { a: list(raw.a, KA, "a"), b: list(raw.b, KB, "b") },
-        A,
-        B,
+        salt: parseBigInt(req(m, "salt", what), `${what}.salt`, true),
+        A: matrix(req(m, "A", what), mm.DIN, mm.R, `${what}.A`),
+        B: matrix(req(m, "B", what), mm.R, mm.DOUT, `${what}.B`),
       };
     }),
   };

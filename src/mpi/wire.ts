@@ -1,29 +1,27 @@
 /**
- * The HTTP wire format of multi-party inference and its strict validation.
+ * The HTTP wire format of multi-party inference (protocol v2) and its strict validation.
  *
- * POST /v1/deals/:dealId/modules/:m/infer   body {@link InferRequestBody} -> {@link InferResponseBody}
- * GET  /v1/deals/:dealId/proofs/:m/:hX       -> 200 {@link ProofResponseBody} | 202 {status} | 404
- * GET  /v1/deals/:dealId                     -> {@link DealStatusBody}
- * GET  /v1/health                            -> {@link HealthBody}
+ * POST /v2/deals/:dealId/modules/:m/infer   body {@link InferRequestBody} -> {@link InferResponseBody}
+ * PUT  /v2/deals/:dealId/keys/:shapeId       body: the buyer's deal zkey (application/octet-stream),
+ *                                            header `x-zklora-signature` -> {@link KeyUploadBody}
+ * GET  /v2/deals/:dealId                     -> {@link DealStatusBody}
+ * GET  /v2/health                            -> {@link HealthBody}
  * Errors: `{ error: code, reason }` with a 4xx/5xx status.
  */
-import { P } from "../zk/index.js";
 import { HttpRequestError } from "./errors.js";
 
-/** Bound on every fixed-point activation: |X[t][i]| < 2^40 (inputs of a circuit stay far below p/2). */
+/** Bound on every fixed-point activation: |X[t][i]| < 2^40 (far below p/2 after the products). */
 export const MAX_ABS_X = 1n << 40n;
 
-/** Body of POST /v1/deals/:dealId/modules/:m/infer. */
+/** Body of POST /v2/deals/:dealId/modules/:m/infer. */
 export interface InferRequestBody {
-  /** T rows x DIN decimal integers (fixed point 2^fx); rows >= `rows` are zero. */
+  /** rows x DIN decimal integers (fixed point 2^fx); every row counts against the row budget. */
   X: string[][];
-  /** Rows actually used (1..T); counts against the row budget. */
-  rows: number;
-  /** activationHash(X) as a decimal field element. */
+  /** activationDigest(X) (bytes32 hex). */
   hX: string;
   /** uint256 decimal nonce, never reused within a deal. */
   nonce: string;
-  /** The buyer's EIP-712 InferenceRequest signature (0x, 65 bytes). */
+  /** The buyer's EIP-712 InferenceRequest(dealId, module, rows, hX, nonce) signature (0x, 65 bytes). */
   signature: string;
 }
 
@@ -31,50 +29,25 @@ export interface InferRequestBody {
 export interface InferResponseBody {
   dealId: string;
   module: number;
+  /** The call's sequence number in the deal's module. */
+  seq: number;
   rows: number;
-  /** T rows x DOUT decimal integers, Y = X·A·B. */
+  /** rows x DOUT decimal integers, Y = X·A·B. */
   Y: string[][];
+  /** bytes32 hex digests of the call's X and Y. */
   hX: string;
-  /** keccak256 of Y as int256 words (bytes32 hex). */
   hY: string;
-  /** Fingerprint of Y at rho (decimal). */
-  fY: string;
-  /** Challenge rho (decimal). */
-  rho: string;
   /** The contributor's EIP-712 InferenceResponse signature. */
   signature: string;
 }
 
-/** `verifyProof(a, b, c, pubSignals)` arguments of the generated Solidity verifier, as decimal strings. */
-export interface SolidityProofJson {
-  a: [string, string];
-  b: [[string, string], [string, string]];
-  c: [string, string];
-}
-
-/** One chunk proof of a chunked module's chain (A chunks 0..KA-1, then B chunks 0..KB-1). */
-export interface ChunkProofJson {
-  kind: "A" | "B";
-  index: number;
-  /** The snarkjs proof. */
-  proof: unknown;
-  /** The chunk's public signals in circuit order (A `[hA, hX, rho, Lin, Lout]`, B `[hB, rho, Lin, Lout, fIn, fOut]`). */
-  publicSignals: string[];
-  /** The proof as the Solidity chunk verifier takes it (pi_b pairs swapped), decimal strings. */
-  solidity: SolidityProofJson;
-}
-
-/** 200 answer of the proof route. */
-export interface ProofResponseBody {
-  status: "ready";
-  /** The snarkjs proof (v1 module); null for a chunked module (see `chunks`). */
-  proof: unknown;
-  /** [C_m, hX, rho, fY] as decimal strings. */
-  publicSignals: string[];
-  /** The proof as the Solidity verifier takes it (pi_b pairs swapped), decimal strings (v1 module). */
-  solidity?: SolidityProofJson;
-  /** A chunked module's chain of chunk proofs (instead of `proof` and `solidity`). */
-  chunks?: ChunkProofJson[];
+/** 200 answer of the key upload route. */
+export interface KeyUploadBody {
+  dealId: string;
+  shapeId: string;
+  /** keccak256 of the stored zkey (bytes32 hex). */
+  zkeyHash: string;
+  bytes: number;
 }
 
 export interface DealStatusBody {
@@ -82,17 +55,29 @@ export interface DealStatusBody {
   chainId: string;
   escrow: string;
   contributor: string;
-  modules: { index: number; target: string; shape: string; T: number; rowsUsed: number; rowBudget: number }[];
+  modules: {
+    index: number;
+    target: string;
+    shape: string;
+    /** Calls and rows answered for this deal. */
+    calls: number;
+    rows: number;
+    /** Rows used by the adapter module across all deals, and its budget. */
+    rowsUsed: number;
+    rowBudget: number;
+  }[];
+  /** Shape ids whose deal key the buyer has uploaded. */
+  keys: string[];
 }
 
 export interface HealthBody {
   ok: true;
   deals: string[];
-  proofs: { queued: number; running: number; done: number; failed: number };
 }
 
 const DEC_INT = /^-?(0|[1-9][0-9]*)$/;
 const DEC_UINT = /^(0|[1-9][0-9]*)$/;
+const BYTES32 = /^0x[0-9a-fA-F]{64}$/;
 
 function bad(code: string, reason: string, status = 400): never {
   throw new HttpRequestError(status, code, reason);
@@ -110,50 +95,37 @@ export function parseUint(v: unknown, what: string, bound: bigint, code: string)
   return x;
 }
 
-/** The shape facts the server checks a request against. */
-export interface RequestShape {
-  T: number;
-  DIN: number;
-}
-
 export interface ParsedInferRequest {
   X: bigint[][];
   rows: number;
-  hX: bigint;
+  hX: string;
   nonce: bigint;
   signature: string;
 }
 
 /**
- * Validates a parsed JSON body against the module's shape. Throws HttpRequestError(400) naming
- * the first offending field / entry; a malformed signature is 401.
+ * Validates a parsed JSON body against the module's DIN. Throws HttpRequestError(400) naming the
+ * first offending field or entry; a malformed signature is 401.
  */
 export function parseInferRequest(
   body: unknown,
-  shape: RequestShape,
+  DIN: number,
   maxAbsX: bigint = MAX_ABS_X,
 ): ParsedInferRequest {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    bad("bad_request", "the body must be a JSON object {X, rows, hX, nonce, signature}");
+    bad("bad_request", "the body must be a JSON object {X, hX, nonce, signature}");
   }
   const b = body as Record<string, unknown>;
-  for (const k of ["X", "rows", "hX", "nonce", "signature"]) {
+  for (const k of ["X", "hX", "nonce", "signature"]) {
     if (!(k in b)) bad("bad_request", `missing field "${k}"`);
   }
-  const { T, DIN } = shape;
   const rawX = b.X;
-  if (!Array.isArray(rawX) || rawX.length !== T) {
-    bad(
-      "bad_shape",
-      `X must be an array of T = ${T} rows (pad unused rows with zeros), got ${describeLen(rawX)}`,
-    );
+  if (!Array.isArray(rawX) || rawX.length === 0) {
+    bad("bad_shape", `X must be a non-empty array of rows of DIN = ${DIN} entries, got ${describeLen(rawX)}`);
   }
-  const rows = b.rows;
-  if (typeof rows !== "number" || !Number.isInteger(rows) || rows < 1 || rows > T) {
-    bad("bad_rows", `rows must be an integer in 1..${T}, got ${JSON.stringify(rows)}`);
-  }
-  const X: bigint[][] = new Array<bigint[]>(T);
-  for (let t = 0; t < T; t++) {
+  const rows = rawX.length;
+  const X: bigint[][] = new Array<bigint[]>(rows);
+  for (let t = 0; t < rows; t++) {
     const row: unknown = rawX[t];
     if (!Array.isArray(row) || row.length !== DIN) {
       bad("bad_shape", `X[${t}] must have DIN = ${DIN} entries, got ${describeLen(row)}`);
@@ -170,19 +142,17 @@ export function parseInferRequest(
       const x = BigInt(v);
       if (x >= maxAbsX || -x >= maxAbsX)
         bad("bad_value", `X[${t}][${i}] = ${v} is out of range: |X| must be < ${maxAbsX}`);
-      if (t >= rows && x !== 0n)
-        bad("bad_rows", `X[${t}][${i}] must be 0: only the first ${rows} rows may be non-zero`);
       out[i] = x;
     }
     X[t] = out;
   }
-  const hX = parseUint(b.hX, "hX", P, "bad_hx");
+  if (typeof b.hX !== "string" || !BYTES32.test(b.hX)) bad("bad_hx", "hX must be a bytes32 0x hex digest");
   const nonce = parseUint(b.nonce, "nonce", 1n << 256n, "bad_nonce");
   const signature = b.signature;
   if (typeof signature !== "string" || !/^0x[0-9a-fA-F]{130}$/.test(signature)) {
     bad("bad_signature", "signature must be a 65-byte 0x hex EIP-712 InferenceRequest signature", 401);
   }
-  return { X, rows, hX, nonce, signature };
+  return { X, rows, hX: b.hX.toLowerCase(), nonce, signature };
 }
 
 function describeLen(v: unknown): string {

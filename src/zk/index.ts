@@ -1,7 +1,9 @@
 /**
- * src/zk: the zero-knowledge layer of zklora-escrow. Field and quantization, the Poseidon sponge,
- * keccak output digest, rho, fingerprint, shapes, circuit build + ceremony pipeline, proving and
- * verifying. Knows no transport and no chain client. Encodings: ARCHITECTURE.md.
+ * src/zk: the zero-knowledge layer of zklora-escrow (protocol v2, PROTOCOL.md). Field and
+ * quantization, the LoRA product and the challenge rho, powers of tau (public ceremony files and
+ * the forgeable development ptau), circuit compilation, witnesses, the proving pool and Groth16
+ * proof checks. The v2 circuits, keys, commitments, fold, δ update, proving and verification are in
+ * src/zk/v2 (its own index). Knows no transport and no chain client.
  */
 export { P, toField, fromFieldSigned, assertField } from "./field.js";
 export {
@@ -23,43 +25,8 @@ export {
   quantizeActivations,
   type Scales,
 } from "./quantize.js";
-export {
-  SPONGE_RATE,
-  SPONGE_TAG_WEIGHTS,
-  SPONGE_TAG_ACTIVATIONS,
-  spongeHash,
-  weightCommitment,
-  activationHash,
-  randomSalt,
-} from "./sponge.js";
-export { loraProduct, outputDigest, computeRho, fingerprint, type RhoInputs } from "./statement.js";
-export {
-  SHAPE_VARIANT,
-  CIRCUITS_DIR,
-  SHAPES_FILE,
-  shapeId,
-  validateShape,
-  loadShapes,
-  findShape,
-  mainSource,
-  type Shape,
-} from "./shape.js";
-export {
-  TOOL_VERSIONS,
-  DEV_CONTRIBUTIONS,
-  DEV_BEACON,
-  BEACON_ITERATIONS_EXP,
-  buildCircuit,
-  loadProductionArtifacts,
-  compileCircuit,
-  writeMainFile,
-  mainFile,
-  verifierContractName,
-  type BuildOptions,
-  type CeremonyRecord,
-  type CircuitArtifacts,
-  type Contribution,
-} from "./build.js";
+export { loraProduct, computeRho, type RhoInputs } from "./statement.js";
+export { TOOL_VERSIONS, compileMain, type CompiledCircuit } from "./compile.js";
 export {
   PUBLIC_PTAU,
   checkPublicPtau,
@@ -81,140 +48,25 @@ export {
   writeDevPtau,
   type DevPtauSecrets,
 } from "./devptau.js";
-export {
-  proveModule,
-  verifyModule,
-  toSolidityProof,
-  moduleStatement,
-  circuitInput,
-  calculateWitness,
-  checkWitness,
-  checkWitnessShape,
-  type Groth16Proof,
-  type ModuleWitness,
-  type PublicSignals,
-  type SolidityProof,
-} from "./prove.js";
+export { calculateWitness, checkWitness } from "./witness.js";
 export { readR1csInfo, type R1csInfo } from "./r1cs.js";
-export { progressLogger, type ProgressFn } from "./progress.js";
+export { progressLogger, timed, type ProgressFn } from "./progress.js";
 export {
-  VERIFIERS_DIR,
-  MANIFEST_FILE,
-  DriftError,
-  runCircuitsPipeline,
-  readManifest,
-  loadCircuitArtifacts,
-  verifierRelPath,
-  type Manifest,
-  type ManifestEntry,
-  type PipelineOptions,
-} from "./pipeline.js";
-export {
-  DELIVERY_VARIANT,
-  DELIVERY_DIR,
-  DELIVERY_SHAPES_FILE,
-  DELIVERY_MANIFEST_FILE,
-  DELIVERY_VERIFIER_PREFIX,
-  deliveryShapeId,
-  validateDeliveryShape,
-  loadDeliveryShapes,
-  findDeliveryShape,
-  deliveryVerifierName,
-  deliveryMainSource,
-  deliveryMainFile,
-  deliveryVerifierRelPath,
-  buildCircuitTarget,
-  buildDeliveryCircuit,
-  deliveryTarget,
-  runDeliveryPipeline,
-  type CircuitTarget,
-  type TargetArtifacts,
-  type DeliveryShape,
-  type DeliveryArtifacts,
-  type DeliveryManifest,
-  type DeliveryManifestEntry,
-  type DeliveryPipelineOptions,
-} from "./delivery-build.js";
-export {
-  KEYSTREAM_DOMAIN,
-  SPONGE_TAG_CIPHERTEXT,
-  randomDeliveryKey,
-  deliveryKeyHash,
-  keystream,
-  deliveryLength,
-  weightElements,
-  encryptWeights,
-  decryptWeights,
-  ciphertextHash,
-  deliveryStatement,
-  deliveryCircuitInput,
-  proveDelivery,
-  verifyDelivery,
-  weightDims,
-  type DeliverySignals,
-  type ModuleWeights,
-} from "./delivery.js";
-export {
-  PreparedVerifier,
   VerificationKeyError,
   BatchInputError,
-  prepareVerifier,
-  preparedVerifierFor,
-  verifyGroth16,
-  verifyGroth16Snarkjs,
-  type SignalsInput,
+  engine,
+  type Groth16Proof,
   type VerifyOutcome,
 } from "./verifier.js";
 export {
-  CHUNK_DIR,
-  CHUNK_SHAPES_FILE,
-  CHUNK_MANIFEST_FILE,
-  CHUNK_BENCH_MAIN_DIR,
-  CHUNK_A_SIGNALS,
-  CHUNK_B_SIGNALS,
-  chunkedVariant,
-  chunkedShapeId,
-  validateChunkedShape,
-  chunkCounts,
-  loadChunkedShapes,
-  chunkVerifierNames,
-  chunkVerifierRelPaths,
-  chunkMainSource,
-  chunkMainFile,
-  chunkTarget,
-  buildChunkedCircuits,
-  runChunkPipeline,
-  type ChunkedShape,
-  type ChunkedArtifacts,
-  type ChunkBuildOptions,
-  type ChunkManifest,
-  type ChunkManifestEntry,
-  type ChunkPipelineOptions,
-} from "./chunk-build.js";
-export {
-  SPONGE_TAG_WEIGHT_CHUNK,
-  SPONGE_TAG_ACTIVATION_CHUNK,
-  SPONGE_TAG_LINK,
-  keccakFieldOfWords,
-  linkHash,
-  linkStart,
-  randomChunkSalts,
-  chunkedCommitment,
-  chunkedActivationHash,
-  chunkedWitness,
-  proveChunkedModule,
-  solidityChunks,
-  checkChunkedModule,
-  verifyChunkedModule,
-  type ChunkSalts,
-  type ChunkedWitness,
-  type ChunkedSignals,
-  type ChunkProof,
-  type SolidityChunkProof,
-  type ChunkInput,
-  type ChunkedStatement,
-  type ChunkTiming,
-  type ProveChunkedOptions,
-  type ChunkedModuleProof,
-  type ChunkedVerifyOutcome,
-} from "./chunked.js";
+  ProvingPool,
+  ProvingPoolError,
+  PoolClosedError,
+  ProverFailedError,
+  ProverCrashedError,
+  estimateProofMemory,
+  type ProvingPoolOptions,
+  type PoolCircuit,
+  type PoolInputProof,
+  type PoolStats,
+} from "./pool.js";

@@ -1,6 +1,6 @@
 /**
- * A proving pool: module proofs (witness calculation + snarkjs Groth16 prove) in child processes,
- * FIFO, with concurrency bounded by cores and by memory.
+ * A proving pool: Groth16 proofs (witness calculation + snarkjs Groth16 prove) of any circuit in
+ * child processes, FIFO, with concurrency bounded by cores and by memory (src/zk/v2/prove.ts uses it).
  *
  * Why: circom's witness calculator is single-threaded WASM and snarkjs parses the zkey and builds
  * the proof's polynomials on the calling thread, so an in-process proof blocks the event loop for
@@ -28,16 +28,8 @@ import { fork, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
-import type { CircuitArtifacts } from "./build.js";
 import { WitnessError, ZkError } from "./errors.js";
-import {
-  checkWitnessShape,
-  circuitInput,
-  moduleStatement,
-  type Groth16Proof,
-  type ModuleWitness,
-  type PublicSignals,
-} from "./prove.js";
+import type { Groth16Proof } from "./verifier.js";
 
 const WORKER_FILE = fileURLToPath(new URL("./pool-worker.mjs", import.meta.url));
 
@@ -54,7 +46,7 @@ export function estimateProofMemory(zkeyBytes: number): number {
   return PROOF_MEMORY_BASE_BYTES + PROOF_MEMORY_ZKEY_FACTOR * zkeyBytes;
 }
 
-/** Base class of the pool's own errors (bad witnesses reject with WitnessError / ShapeError). */
+/** Base class of the pool's own errors (bad inputs reject with WitnessError). */
 export class ProvingPoolError extends ZkError {}
 
 /** The pool was closed before (or while) the proof ran. */
@@ -97,40 +89,23 @@ export interface ProvingPoolOptions {
   idleTimeoutMs?: number;
 }
 
-/** What the pool needs of a circuit: its shape and the paths of its wasm and zkey. */
-export type PoolArtifacts = Pick<CircuitArtifacts, "shape" | "wasm" | "zkey">;
-
-/** Any circuit for {@link ProvingPool.proveInput}: a name (for errors and stats) and its wasm and zkey. */
+/** A circuit for {@link ProvingPool.proveInput}: a name (for errors and stats) and its wasm and zkey. */
 export interface PoolCircuit {
   name: string;
   wasm: string;
   zkey: string;
 }
 
-export interface PoolProveOptions {
-  /**
-   * The public signals [C_m, hX, rho, fY] to prove (e.g. those a server signed). Without them the
-   * pool computes them from the witness on the main thread (~40 ms for stories260k). With them, a
-   * witness that does not produce them is rejected by the circuit (WitnessError naming the signals).
-   */
-  expected?: PublicSignals;
-}
-
-/** A finished proof of any circuit ({@link ProvingPool.proveInput}). */
-export interface PoolInputProof extends Omit<PoolProof, "publicSignals"> {
+/** A finished proof. */
+export interface PoolInputProof {
+  proof: Groth16Proof;
   /** The circuit's public signals (equal to the expected ones). */
   publicSignals: bigint[];
-}
-
-/** A finished proof. */
-export interface PoolProof {
-  proof: Groth16Proof;
-  publicSignals: PublicSignals;
   /** Witness calculation in the prover. */
   witnessMs: number;
   /** snarkjs groth16 prove in the prover. */
   proveMs: number;
-  /** Time between `prove()` and the start in a prover. */
+  /** Time between `proveInput()` and the start in a prover. */
   queuedMs: number;
   /** The prover process's pid. */
   pid: number;
@@ -153,13 +128,13 @@ export interface PoolStats {
   reservedBytes: number;
   /** Proofs that finished. */
   completed: number;
-  /** Proofs that started and failed (rejections before the start, e.g. ShapeError, not counted). */
+  /** Proofs that started and failed (rejections before the start, e.g. an unreadable zkey, not counted). */
   failed: number;
   /** Provers that died during a proof. */
   crashed: number;
   /** Provers the pool killed (busy at close, or not exiting within 5 s of a close request). */
   killed: number;
-  /** Largest peak RSS a prover reported after a proof, per shape name (bytes). */
+  /** Largest peak RSS a prover reported after a proof, per circuit name (bytes). */
   peakRssBytes: Record<string, number>;
 }
 
@@ -168,15 +143,13 @@ interface Job {
   name: string;
   wasm: string;
   zkey: string;
-  /** The public signals to prove and the circuit input (run on the main thread when the job starts). */
-  prepare: () => Promise<{ pub: bigint[]; input: Record<string, unknown> }>;
-  /** For a witness the circuit rejected: which claimed signals the inputs do not give (or ""). */
-  diagnose: () => Promise<string>;
+  /** The circuit input and the public signals it must give. */
+  input: Record<string, unknown>;
+  pub: bigint[];
   enqueued: number;
-  /** Set when it starts: the reservation, the wait in the queue and the public signals proven. */
+  /** Set when it starts: the reservation and the wait in the queue. */
   mem?: number;
   queuedMs?: number;
-  pub?: bigint[];
   resolve: (p: PoolInputProof) => void;
   reject: (e: unknown) => void;
 }
@@ -207,8 +180,6 @@ interface ResultMessage {
   maxRssBytes?: number;
 }
 
-const SIGNAL_NAMES = ["C_m", "hX", "rho", "fY"] as const;
-
 export class ProvingPool {
   readonly maxWorkers: number;
   readonly memoryBudgetBytes: number;
@@ -216,9 +187,9 @@ export class ProvingPool {
   private readonly singleThread: boolean;
   private readonly idleTimeoutMs: number;
   private readonly zkeyBytes = new Map<string, number>();
-  /** Largest measured prover peak RSS per zkey path, and per shape name (for stats). */
+  /** Largest measured prover peak RSS per zkey path, and per circuit name (for stats). */
   private readonly measured = new Map<string, number>();
-  private readonly measuredByShape: Record<string, number> = {};
+  private readonly measuredByName: Record<string, number> = {};
   private readonly queue: Job[] = [];
   private readonly slots: Slot[] = [];
   private reserved = 0;
@@ -249,39 +220,10 @@ export class ProvingPool {
   }
 
   /**
-   * Proves one module in a prover process. Rejects with ShapeError (the witness does not fit the
-   * shape), WitnessError (the circuit rejects the inputs, e.g. `expected` is not what the witness
-   * gives), ProverFailedError, ProverCrashedError or PoolClosedError; the pool keeps working.
-   */
-  prove(art: PoolArtifacts, w: ModuleWitness, opts: PoolProveOptions = {}): Promise<PoolProof> {
-    if (this.closed) return Promise.reject(new PoolClosedError("the proving pool is closed"));
-    try {
-      checkWitnessShape(art.shape, w);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const expected = opts.expected;
-    return this.enqueue({
-      name: art.shape.name,
-      wasm: art.wasm,
-      zkey: art.zkey,
-      prepare: async () => {
-        const pub = expected ?? (await moduleStatement(w));
-        return { pub, input: circuitInput(w, pub) };
-      },
-      diagnose: async () => {
-        if (expected === undefined) return "";
-        const honest = await moduleStatement(w);
-        const bad = SIGNAL_NAMES.filter((_, i) => honest[i] !== expected[i]);
-        return bad.length === 0 ? "" : ` (the witness does not give the claimed ${bad.join(", ")})`;
-      },
-    }) as Promise<PoolProof>;
-  }
-
-  /**
    * Proves any circuit in a prover process: `input` is the circuit's input object (decimal
-   * strings), `expected` the public signals it must give, in the circuit's order. Rejects like
-   * {@link prove} (WitnessError when the circuit rejects the input or gives other signals).
+   * strings), `expected` the public signals it must give, in the circuit's order. Rejects with
+   * WitnessError (the circuit rejects the input or gives other signals), ProverFailedError,
+   * ProverCrashedError or PoolClosedError; the pool keeps working.
    */
   proveInput(
     circuit: PoolCircuit,
@@ -289,13 +231,12 @@ export class ProvingPool {
     expected: readonly bigint[],
   ): Promise<PoolInputProof> {
     if (this.closed) return Promise.reject(new PoolClosedError("the proving pool is closed"));
-    const pub = [...expected];
     return this.enqueue({
       name: circuit.name,
       wasm: circuit.wasm,
       zkey: circuit.zkey,
-      prepare: () => Promise.resolve({ pub, input }),
-      diagnose: () => Promise.resolve(""),
+      input,
+      pub: [...expected],
     });
   }
 
@@ -312,7 +253,7 @@ export class ProvingPool {
   }
 
   /** The memory a proof with these artifacts reserves now (estimate or measured, whichever is larger). */
-  reservation(art: { name?: string; zkey: string; shape?: { name: string } }): number {
+  reservation(art: { name: string; zkey: string }): number {
     return Math.max(this.memOf(this.zkeySize(art)), this.measured.get(art.zkey) ?? 0);
   }
 
@@ -329,7 +270,7 @@ export class ProvingPool {
       failed: this.failed,
       crashed: this.crashed,
       killed: this.killed,
-      peakRssBytes: { ...this.measuredByShape },
+      peakRssBytes: { ...this.measuredByName },
     };
   }
 
@@ -397,14 +338,14 @@ export class ProvingPool {
     }
   }
 
-  private zkeySize(art: { name?: string; zkey: string; shape?: { name: string } }): number {
+  private zkeySize(art: { name: string; zkey: string }): number {
     let n = this.zkeyBytes.get(art.zkey);
     if (n === undefined) {
       try {
         n = statSync(art.zkey).size;
       } catch (err) {
         throw new ProverFailedError(
-          `cannot read the zkey of ${art.shape?.name ?? art.name} at ${art.zkey} (${(err as Error).message}); build the circuit first (buildCircuit)`,
+          `cannot read the zkey of ${art.name} at ${art.zkey} (${(err as Error).message}); build the key first`,
         );
       }
       this.zkeyBytes.set(art.zkey, n);
@@ -499,27 +440,14 @@ export class ProvingPool {
     this.maxRunning = Math.max(this.maxRunning, this.running);
     const id = slot.msgId;
     job.queuedMs = performance.now() - job.enqueued;
-    job.prepare().then(
-      ({ pub, input }) => {
-        if (slot.job !== job || slot.msgId !== id) return; // closed or crashed meanwhile
-        job.pub = pub;
-        slot.child.send({
-          type: "prove",
-          id,
-          wasm: job.wasm,
-          zkey: job.zkey,
-          input,
-          singleThread: this.singleThread,
-        });
-      },
-      (err: unknown) => {
-        if (slot.job !== job) return;
-        this.finish(slot, job);
-        this.failed++;
-        job.reject(err);
-        this.pump();
-      },
-    );
+    slot.child.send({
+      type: "prove",
+      id,
+      wasm: job.wasm,
+      zkey: job.zkey,
+      input: job.input,
+      singleThread: this.singleThread,
+    });
   }
 
   /** Frees a slot's job (counters, reservation, unref) without settling it. */
@@ -543,25 +471,22 @@ export class ProvingPool {
     if (m.maxRssBytes !== undefined) {
       const name = job.name;
       this.measured.set(job.zkey, Math.max(this.measured.get(job.zkey) ?? 0, m.maxRssBytes));
-      this.measuredByShape[name] = Math.max(this.measuredByShape[name] ?? 0, m.maxRssBytes);
+      this.measuredByName[name] = Math.max(this.measuredByName[name] ?? 0, m.maxRssBytes);
     }
     this.finish(slot, job);
     // snarkjs may leave state behind when it throws (it leaks the zkey's file handle): retire that prover
     if (!m.ok && m.stage === "prove") this.retire(slot);
-    void this.settle(job, m, slot.child.pid ?? 0).finally(() => this.pump());
+    this.settle(job, m, slot.child.pid ?? 0);
+    this.pump();
   }
 
-  private async settle(job: Job, m: ResultMessage, pid: number): Promise<void> {
+  private settle(job: Job, m: ResultMessage, pid: number): void {
     const name = job.name;
-    const pub = job.pub!;
+    const pub = job.pub;
     if (!m.ok) {
       this.failed++;
       if (m.stage === "witness") {
-        job.reject(
-          new WitnessError(
-            `the inputs do not satisfy the ${name} circuit: ${m.message}${await job.diagnose().catch(() => "")}`,
-          ),
-        );
+        job.reject(new WitnessError(`the inputs do not satisfy the ${name} circuit: ${m.message}`));
       } else {
         job.reject(
           new ProverFailedError(

@@ -157,7 +157,7 @@ export type PtauSource = "public" | "dev";
 /** A ptau chosen for a circuit. */
 export interface PtauChoice {
   path: string;
-  /** File name recorded in the manifest (no folders). */
+  /** File name (no folders), as recorded with a key. */
   file: string;
   sha256: string;
   power: number;

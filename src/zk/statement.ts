@@ -1,10 +1,10 @@
 /**
- * The exact integer LoRA product, the output digest hY, the challenge rho and the output
- * fingerprint fY (ARCHITECTURE.md, "Output digest", "Challenge", "Fingerprint").
+ * The exact integer LoRA product `Y = X·A·B` and the challenge rho (PROTOCOL.md; src/zk/v2/fold.ts
+ * derives rho from the activation and output digests with {@link computeRho}).
  */
-import { AbiCoder, getAddress, keccak256, toBeHex, concat } from "ethers";
-import { FieldError, ShapeError } from "./errors.js";
-import { P, toField } from "./field.js";
+import { AbiCoder, getAddress, keccak256 } from "ethers";
+import { ShapeError } from "./errors.js";
+import { P } from "./field.js";
 
 function dims(M: readonly (readonly bigint[])[], what: string): [number, number] {
   const rows = M.length;
@@ -47,25 +47,6 @@ export function loraProduct(
   return Y;
 }
 
-const INT256_MIN = -(2n ** 255n);
-const INT256_MAX = 2n ** 255n - 1n;
-
-/**
- * `hY = keccak256(abi.encodePacked(int256[] Y row-major))`: each entry a 32-byte two's-complement
- * big-endian word. Returns a 0x-prefixed bytes32 hex string.
- */
-export function outputDigest(Y: readonly (readonly bigint[])[]): string {
-  const words: string[] = [];
-  for (const row of Y) {
-    for (const v of row) {
-      if (v < INT256_MIN || v > INT256_MAX) throw new FieldError(`output value ${v} does not fit an int256`);
-      words.push(toBeHex(BigInt.asUintN(256, v), 32));
-    }
-  }
-  if (words.length === 0) throw new ShapeError("outputDigest: Y is empty");
-  return keccak256(concat(words));
-}
-
 /** The inputs of the challenge rho. */
 export interface RhoInputs {
   chainId: bigint;
@@ -86,18 +67,4 @@ export function computeRho({ chainId, escrow, dealId, module, hX, hY }: RhoInput
     [chainId, getAddress(escrow), dealId, module, hX, hY],
   );
   return BigInt(keccak256(enc)) % P;
-}
-
-/** `fY = sum_{t,j} rho^(t*DOUT + j) * Y[t][j] mod p` (Y entries signed, taken mod p). */
-export function fingerprint(Y: readonly (readonly bigint[])[], rho: bigint): bigint {
-  const r = toField(rho);
-  let acc = 0n;
-  let pw = 1n;
-  for (const row of Y) {
-    for (const v of row) {
-      acc = (acc + pw * toField(v)) % P;
-      pw = (pw * r) % P;
-    }
-  }
-  return acc;
 }

@@ -1,5 +1,5 @@
-// Minimal typings for the untyped JavaScript packages src/zk uses (snarkjs 0.7.6, circomlibjs 0.1.7).
-// Only what src/zk calls is declared.
+// Minimal typings for the untyped JavaScript packages src/zk uses (snarkjs 0.7.6,
+// @iden3/binfileutils 0.0.12). Only what src/zk and its tests call is declared.
 
 declare module "snarkjs" {
   export interface SnarkjsLogger {
@@ -13,18 +13,11 @@ declare module "snarkjs" {
   /** A file name, or an in-memory file `{ type: "mem", data? }`. */
   export type FileLike = string | { type: "mem"; data?: Uint8Array };
   export const groth16: {
-    fullProve(
-      input: Record<string, unknown>,
-      wasm: FileLike,
-      zkey: FileLike,
-      logger?: SnarkjsLogger,
-    ): Promise<{ proof: unknown; publicSignals: string[] }>;
     prove(
       zkey: FileLike,
       wtns: FileLike,
       logger?: SnarkjsLogger,
     ): Promise<{ proof: unknown; publicSignals: string[] }>;
-    verify(vkey: unknown, publicSignals: string[], proof: unknown, logger?: SnarkjsLogger): Promise<boolean>;
   };
   export const wtns: {
     calculate(
@@ -36,7 +29,6 @@ declare module "snarkjs" {
     check(r1cs: FileLike, wtns: FileLike, logger?: SnarkjsLogger): Promise<boolean>;
   };
   export const zKey: {
-    newZKey(r1cs: FileLike, ptau: FileLike, zkey: FileLike, logger?: SnarkjsLogger): Promise<unknown>;
     contribute(
       oldZkey: FileLike,
       newZkey: FileLike,
@@ -44,21 +36,6 @@ declare module "snarkjs" {
       entropy: string,
       logger?: SnarkjsLogger,
     ): Promise<Uint8Array | false>;
-    beacon(
-      oldZkey: FileLike,
-      newZkey: FileLike,
-      name: string,
-      beaconHashHex: string,
-      numIterationsExp: number,
-      logger?: SnarkjsLogger,
-    ): Promise<Uint8Array | false>;
-    verifyFromR1cs(r1cs: FileLike, ptau: FileLike, zkey: FileLike, logger?: SnarkjsLogger): Promise<boolean>;
-    exportVerificationKey(zkey: FileLike, logger?: SnarkjsLogger): Promise<Record<string, unknown>>;
-    exportSolidityVerifier(
-      zkey: FileLike,
-      templates: Record<string, string>,
-      logger?: SnarkjsLogger,
-    ): Promise<string>;
   };
   export const powersOfTau: {
     newAccumulator(curve: unknown, power: number, file: FileLike, logger?: SnarkjsLogger): Promise<unknown>;
@@ -76,24 +53,6 @@ declare module "snarkjs" {
   export const curves: {
     getCurveFromName(name: string, singleThread?: boolean): Promise<{ terminate(): Promise<void> }>;
   };
-}
-
-declare module "circomlibjs" {
-  export interface PoseidonField {
-    e(v: bigint | number | string): Uint8Array;
-    toObject(v: Uint8Array): bigint;
-  }
-  export interface PoseidonOpt {
-    (
-      inputs: readonly (bigint | Uint8Array)[],
-      initState?: bigint | Uint8Array,
-      nOut?: number,
-    ): Uint8Array & Uint8Array[];
-    F: PoseidonField;
-  }
-  export function buildPoseidonOpt(): Promise<PoseidonOpt>;
-  /** The same permutation compiled to WebAssembly (single-threaded, no workers left behind). */
-  export function buildPoseidon(): Promise<PoseidonOpt>;
 }
 
 declare module "@iden3/binfileutils" {

@@ -1,50 +1,60 @@
 /** Action of `zklora:commit`. */
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { commitStep } from "../../src/app/steps.js";
-import { parsePositive, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
   workspace: string;
+  deployment: string;
+  from: string;
   model: string;
   adapter: string;
-  rows: string;
-  chunked?: boolean;
-  chunkedModules?: string;
+  ptau: string;
 }
 
-export default async function commitAction(args: Args, _hre: HardhatRuntimeEnvironment): Promise<void> {
+export default async function commitAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:commit", async () => {
     const ws = workspaceOf(args.workspace);
-    if (args.model === "")
-      throw new UsageError("pass --model DIR (the base model: config.json + model.safetensors)");
+    if (args.model === "") throw new UsageError("pass --model DIR (the base model: config.json + weights)");
     if (args.adapter === "")
       throw new UsageError(
         "pass --adapter DIR (the PEFT adapter: adapter_config.json + adapter_model.safetensors)",
       );
-    const list = (args.chunkedModules ?? "")
-      .split(",")
-      .map((x) => x.trim())
-      .filter((x) => x !== "");
-    if (args.chunked === true && list.length > 0)
-      throw new UsageError("pass either --chunked (every module) or --chunked-modules LIST, not both");
-    const { manifest } = await commitStep({
+    for (const [dir, what, file] of [
+      [args.model, "--model", "config.json"],
+      [args.adapter, "--adapter", "adapter_config.json"],
+    ] as const) {
+      if (!existsSync(path.join(dir, file))) throw new UsageError(`${what} ${dir} has no ${file}`);
+    }
+    const connection = await connect(hre);
+    const signer = await pickSigner(connection, args.from);
+    const client = await clientOf(connection, args.deployment, signer);
+    const { manifest, keys } = await commitStep({
       workspace: ws,
       modelDir: path.resolve(args.model),
       adapterDir: path.resolve(args.adapter),
-      rows: args.rows === "" ? undefined : parsePositive(args.rows, "--rows"),
-      chunked: args.chunked === true ? "all" : list.length > 0 ? list : undefined,
+      client,
+      contributor: await signer.getAddress(),
+      ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+      log: (l) => console.error(l),
     });
     console.log(
       `committed ${manifest.modules.length} modules (base model sha256 ${manifest.baseModel.sha256}):`,
     );
     for (const m of manifest.modules) {
       console.log(
-        `  #${m.index} ${m.target}  ${m.DIN}x${m.R}x${m.DOUT}  ${m.chunked === undefined ? "shape" : `chunked shape (WA ${m.chunked.WA}, WB ${m.chunked.WB})`} ${m.shape.name}  C_m ${m.C_m}`,
+        `  #${m.index} ${m.target}  ${m.shape.name}  W_m (${m.W[0].slice(0, 14)}…, ${m.W[1].slice(0, 14)}…)`,
       );
     }
-    console.log(`public manifest: ${ws.manifest}`);
+    console.log(
+      `shapes: ${keys.map((k) => `${k.name} (${k.constraints} constraints, ${k.ptau.source === "dev" ? "FORGEABLE dev ptau" : k.ptau.file})`).join(", ")}`,
+    );
+    console.log(
+      `public manifest (W_m and proofs of knowledge, bound to escrow ${manifest.context.escrow}): ${ws.manifest}`,
+    );
     console.log(`PRIVATE weights and salts: ${ws.secrets} (never share it)`);
   });
 }

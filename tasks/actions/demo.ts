@@ -4,17 +4,16 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { runDemo, type DemoReport } from "../../src/app/demo.js";
-import { collectZkloraArtifacts } from "../../src/chain/deploy.js";
-import { decimalStrings } from "../../src/mpi/index.js";
-import { loadDeliveryShapes, loadShapes } from "../../src/zk/index.js";
-import { connect, runTask } from "./lib.js";
+import { decimalStrings } from "../../src/app/format.js";
+import { readZkloraArtifacts } from "../../src/chain/deploy.js";
+import { connect, parsePositive, runTask } from "./lib.js";
 
 interface Args {
   workspace: string;
   layers: string;
+  rank: string;
   tokens: string;
   json: string;
-  skipDelivery?: boolean;
 }
 
 export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<DemoReport> {
@@ -29,9 +28,10 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
           });
     if (!/^[0-9]+$/.test(args.tokens) || Number(args.tokens) < 2 || Number(args.tokens) > 16) {
       throw new UsageError(
-        `--tokens must be 2..16 (the server's default row budget is 16 rows per module), got ${args.tokens}`,
+        `--tokens must be 2..16 (the server's default row budget is 16 rows per adapter module), got ${args.tokens}`,
       );
     }
+    const rank = parsePositive(args.rank, "--rank");
     await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
     const connection = await connect(hre);
     if (connection.networkConfig.type !== "edr-simulated") {
@@ -50,21 +50,13 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
       network: connection.networkName,
       workspace: args.workspace,
       layers,
+      rank,
       tokens: Number(args.tokens),
-      skipDelivery: args.skipDelivery === true,
-      artifacts: async (names, deliveryNames) => {
-        const { artifacts } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
-          only: names,
-          deliveryShapes: (await loadDeliveryShapes()).filter((d) => deliveryNames.includes(d.name)),
-        });
-        return artifacts;
-      },
+      artifacts: await readZkloraArtifacts(hre.artifacts),
     });
     console.log(
       `demo finished in ${((performance.now() - t0) / 1000).toFixed(1)} s; files in ${path.resolve(args.workspace)}`,
     );
-    if (report.delivery !== null)
-      console.log(`the buyer's delivered PEFT adapter: ${report.delivery.adapterDir}`);
     if (args.json !== "") await writeFile(args.json, JSON.stringify(decimalStrings(report), null, 2) + "\n");
     return report;
   });

@@ -1,68 +1,98 @@
-/** Action of `zklora:deploy`: parses arguments, calls src/chain's deploy, prints the result. */
+/** Action of `zklora:deploy`: parses arguments, derives the shape keys, calls src/chain's deploy, prints the result. */
+import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { UsageError } from "../../src/app/errors.js";
 import { forgeableShapes, refuseForgeableKeys } from "../../src/app/forgeable.js";
+import { shapeSpec } from "../../src/app/steps.js";
+import { deployZklora, readZkloraArtifacts, registerShapes } from "../../src/chain/deploy.js";
+import { readDeployment, writeDeployment } from "../../src/chain/deployments.js";
+import { loadBaseModel, loadPeftAdapter } from "../../src/model/index.js";
+import { buildShapeKey, type V2Shape } from "../../src/zk/v2/index.js";
 import { runTask } from "./lib.js";
-import { collectZkloraArtifacts, deployZklora } from "../../src/chain/deploy.js";
-import { writeDeployment } from "../../src/chain/deployments.js";
-import { loadShapes } from "../../src/zk/shape.js";
-import { loadDeliveryShapes } from "../../src/zk/delivery-build.js";
-import { loadChunkedShapes } from "../../src/zk/chunk-build.js";
-import { linkStart } from "../../src/zk/chunked.js";
 
-interface DeployTaskArguments {
+interface Args {
   shapes: string;
-  registryOwner: string;
+  adapter: string;
+  model: string;
+  ptau: string;
+  register: boolean;
   noWrite: boolean;
   forgeableKeys: boolean;
 }
 
-export default async function deployAction(
-  args: DeployTaskArguments,
-  hre: HardhatRuntimeEnvironment,
-): Promise<void> {
+async function shapesOf(args: Args): Promise<V2Shape[]> {
+  const out: V2Shape[] = [];
+  const add = (s: V2Shape) => {
+    if (!out.some((x) => x.DIN === s.DIN && x.R === s.R && x.DOUT === s.DOUT)) out.push(s);
+  };
+  for (const part of args.shapes
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "")) {
+    const m = /^([1-9][0-9]*)x([1-9][0-9]*)x([1-9][0-9]*)$/.exec(part);
+    if (m === null) throw new UsageError(`--shapes takes DINxRxDOUT entries (e.g. 64x8x64), got ${part}`);
+    add({ DIN: Number(m[1]), R: Number(m[2]), DOUT: Number(m[3]) });
+  }
+  if (args.adapter !== "") {
+    if (args.model === "")
+      throw new UsageError("--adapter needs --model (the base model the adapter is for)");
+    const model = await loadBaseModel(path.resolve(args.model));
+    try {
+      const adapter = await loadPeftAdapter(path.resolve(args.adapter));
+      for (const t of model.targets(adapter.config.target_modules)) {
+        const am = adapter.modules.find(
+          (m) => m.name === t.name || m.name.endsWith(`.${t.name}`) || t.name.endsWith(`.${m.name}`),
+        );
+        if (am !== undefined) add({ DIN: am.DIN, R: am.R, DOUT: am.DOUT });
+      }
+    } finally {
+      await model.close();
+    }
+  }
+  return out;
+}
+
+export default async function deployAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:deploy", async () => {
     await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
     const connection = await hre.network.getOrCreate();
     const [signer] = await connection.ethers.getSigners();
     if (signer === undefined)
-      throw new Error(`network ${connection.networkName} has no account to deploy from`);
+      throw new UsageError(`network ${connection.networkName} has no account to deploy from`);
     const { chainId } = await connection.ethers.provider.getNetwork();
+    const shapes = await shapesOf(args);
+    const ptau = args.ptau === "" ? undefined : path.resolve(args.ptau);
     refuseForgeableKeys({
       chainId,
       network: connection.networkName,
-      forgeable: await forgeableShapes(),
+      forgeable:
+        ptau === undefined
+          ? forgeableShapes(shapes.map((s) => ({ name: `${s.DIN}x${s.R}x${s.DOUT}`, ptau: "dev" })))
+          : [],
       allow: args.forgeableKeys,
       action: "deploy",
     });
-    const only = args.shapes === "" ? undefined : args.shapes.split(",").map((s) => s.trim());
-    const { artifacts, missing } = await collectZkloraArtifacts(hre.artifacts, await loadShapes(), {
-      only,
-      deliveryShapes: await loadDeliveryShapes(),
-      chunkedShapes: await Promise.all(
-        (await loadChunkedShapes()).map(async (s) => ({ ...s, linkStart: await linkStart(s.R) })),
-      ),
-    });
-    for (const name of missing) {
+    const specs = [];
+    for (const s of shapes) {
       console.log(
-        `skipping shape ${name}: its generated verifiers are missing (run \`npm run circuits\` or \`npm run circuits:chunk\` first)`,
+        `shape ${s.DIN}x${s.R}x${s.DOUT}: deriving its key (cached by content after the first time)`,
       );
+      specs.push(shapeSpec(await buildShapeKey(s, { ptau })));
     }
-    const deployment = await deployZklora(signer, artifacts, {
-      network: connection.networkName,
-      registryOwner: args.registryOwner === "" ? undefined : args.registryOwner,
-      log: (m) => console.log(m),
-    });
+    const artifacts = await readZkloraArtifacts(hre.artifacts);
+    const log = (m: string) => console.log(m);
+    const record = args.register
+      ? await registerShapes(signer, await readDeployment(connection.networkName), specs, artifacts, log)
+      : await deployZklora(signer, specs, artifacts, { network: connection.networkName, log });
     if (!args.noWrite) {
-      const file = await writeDeployment(connection.networkName, deployment.record, {
-        abis: deployment.abis,
-      });
-      console.log(`wrote ${file}`);
+      const abis = Object.fromEntries(
+        [artifacts.registry, artifacts.escrow, artifacts.verifier].map((a) => [a.contractName, a.abi]),
+      );
+      console.log(`wrote ${await writeDeployment(connection.networkName, record, { abis })}`);
     }
-    const r = deployment.record;
     console.log(
-      `deployed on ${r.network} (chain ${r.chainId}): registry ${r.contracts.VerifierRegistry.address}, ` +
-        `escrow ${r.contracts.LoraEscrow.address}, ${r.shapes.length} shape verifier(s), ` +
-        `${r.deliveryShapes?.length ?? 0} delivery verifier(s)` +
+      `${args.register ? "updated" : "deployed"} on ${record.network} (chain ${record.chainId}): registry ${record.contracts.ShapeRegistryV2.address}, ` +
+        `escrow ${record.contracts.LoraEscrowV2.address}, ${record.shapes.length} shape verifier(s)` +
         (args.noWrite ? " (record not written: --no-write)" : ""),
     );
   });

@@ -1,6 +1,6 @@
 /** Action of `zklora:fund`. */
+import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { UsageError } from "../../src/app/errors.js";
 import { fundStep } from "../../src/app/steps.js";
 import { formatAmount } from "../../src/app/format.js";
 import { loadDealContext } from "../../src/mpi/index.js";
@@ -10,27 +10,39 @@ interface Args {
   workspace: string;
   deployment: string;
   from: string;
-  entries: string;
+  url: string;
+  ptau: string;
+  forgeableKeys: boolean;
 }
 
 export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:fund", async () => {
     const ws = workspaceOf(args.workspace);
-    if (args.entries !== "all" && args.entries !== "first")
-      throw new UsageError(`--entries must be all or first, got ${args.entries}`);
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose (the contributor sends deal.json)"));
     const connection = await connect(hre);
     const signer = await pickSigner(connection, args.from, deal.buyer, 1);
     const client = await clientOf(connection, args.deployment, signer);
-    const { tx, approveTx, entries } = await fundStep({ workspace: ws, client, select: args.entries });
+    const r = await fundStep({
+      workspace: ws,
+      client,
+      url: args.url,
+      ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+      allowForgeableKeys: args.forgeableKeys,
+      log: (l) => console.log(l),
+    });
     const d = await client.getDeal(deal.dealId);
     const token = await client.tokenInfo(d.token);
-    if (approveTx !== undefined)
-      console.log(`approved the escrow: tx ${approveTx.hash} (gas ${approveTx.gasUsed})`);
+    if (r.approveTx !== undefined)
+      console.log(`approved the escrow: tx ${r.approveTx.hash} (gas ${r.approveTx.gasUsed})`);
     console.log(
-      `funded deal ${deal.dealId} with ${formatAmount(d.price, token)} and ${entries.length} entries to prove`,
+      `funded deal ${deal.dealId} with ${formatAmount(d.price, token)}: ${r.rows.length} module entries (${r.rows.reduce((a, b) => a + b, 0)} rows folded), ${r.keys.length} deal key(s)`,
     );
-    console.log(`tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed})`);
+    console.log(`tx ${r.tx.hash} (block ${r.tx.blockNumber}, gas ${r.tx.gasUsed})`);
+    for (const k of r.keys) {
+      console.log(
+        `deal key ${k.shape}: ${k.zkey}${k.uploaded ? " (uploaded to the contributor's server)" : " (hand it to the contributor: zklora:prove --keys)"}`,
+      );
+    }
     console.log(
       `proving deadline ${d.deadline === null ? "?" : new Date(Number(d.deadline) * 1000).toISOString()}`,
     );

@@ -56,7 +56,7 @@ export default async function inferAction(args: Args, hre: HardhatRuntimeEnviron
       console.log(
         `loss delta ${report.lossDelta >= 0 ? "+" : ""}${report.lossDelta.toFixed(4)} (negative: the adapter helps on this text)`,
       );
-      console.log(`wrote ${ws.buyerTranscript} and ${ws.evaluation}`);
+      console.log(`wrote ${ws.buyerCalls} and ${ws.evaluation}`);
     } finally {
       await model.close();
     }

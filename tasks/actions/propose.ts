@@ -1,10 +1,22 @@
 /** Action of `zklora:propose`. */
+import path from "node:path";
 import { getAddress, isAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { proposeStep } from "../../src/app/steps.js";
 import { formatAmount } from "../../src/app/format.js";
-import { clientOf, connect, parseAmount, parsePositive, pickSigner, runTask, workspaceOf } from "./lib.js";
+import { readZkloraArtifacts } from "../../src/chain/deploy.js";
+import { writeDeployment } from "../../src/chain/deployments.js";
+import {
+  clientOf,
+  connect,
+  deploymentOf,
+  parseAmount,
+  parsePositive,
+  pickSigner,
+  runTask,
+  workspaceOf,
+} from "./lib.js";
 
 interface Args {
   workspace: string;
@@ -14,11 +26,17 @@ interface Args {
   token: string;
   buyer: string;
   window: string;
+  ptau: string;
   deliver?: boolean;
 }
 
 export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:propose", async () => {
+    if (args.deliver === true) {
+      throw new UsageError(
+        "--deliver (the weights delivered with the payment) is not available in protocol v2 yet; propose without it",
+      );
+    }
     const ws = workspaceOf(args.workspace);
     if (args.price === "") throw new UsageError("pass --price AMOUNT (whole ETH or token units, e.g. 0.01)");
     const connection = await connect(hre);
@@ -36,21 +54,32 @@ export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvir
     const info = await client.tokenInfo(token);
     const price = parseAmount(args.price, info.decimals);
     const window = parsePositive(args.window, "--window");
-    const { dealId, tx } = await proposeStep({
+    const record = await deploymentOf(connection, args.deployment);
+    const {
+      dealId,
+      tx,
+      record: updated,
+    } = await proposeStep({
       workspace: ws,
       client,
       price,
       token,
       buyer,
       provingWindow: window,
-      delivery: args.deliver === true,
+      register: {
+        record,
+        artifacts: await readZkloraArtifacts(hre.artifacts),
+        ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+      },
+      log: (l) => console.log(l),
     });
+    if (updated !== undefined && updated.shapes.length !== record.shapes.length && args.deployment === "") {
+      console.log(`wrote ${await writeDeployment(connection.networkName, updated)}`);
+    }
     console.log(
       `proposed deal ${dealId} on ${connection.networkName}: price ${formatAmount(price, info)}, buyer ${buyer ?? "open"}, window ${window} s`,
     );
     console.log(`tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed})`);
     console.log(`wrote ${ws.deal}: send it and manifest.json to the buyer`);
-    if (args.deliver === true)
-      console.log("the deal delivers its weights: run zklora:deliver before the buyer funds");
   });
 }

@@ -1,36 +1,54 @@
 /** Action of `zklora:prove`. */
 import os from "node:os";
+import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { UsageError } from "../../src/app/errors.js";
 import { proveStep } from "../../src/app/steps.js";
+import { ProvingPool } from "../../src/zk/pool.js";
 import { clientOf, connect, parsePositive, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
   workspace: string;
   deployment: string;
   jobs: string;
-  fresh: boolean;
+  keys: string;
+  ptau: string;
 }
 
-/** One proof at a time per two cores (snarkjs uses worker threads), and about 1.5 GiB per proof. */
+/** One proof at a time per two cores (snarkjs uses worker threads). */
 export function defaultJobs(): number {
-  const byCores = Math.floor(os.availableParallelism() / 2);
-  const byMemory = Math.floor(os.freemem() / (1.5 * 2 ** 30));
-  return Math.max(1, Math.min(byCores, byMemory, 4));
+  return Math.max(1, Math.min(Math.floor(os.availableParallelism() / 2), 4));
 }
 
 export default async function proveAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:prove", async () => {
     const ws = workspaceOf(args.workspace);
     const jobs = args.jobs === "" ? defaultJobs() : parsePositive(args.jobs, "--jobs");
+    const dealKeys: Record<string, string> = {};
+    for (const part of args.keys.split(",").filter((x) => x.trim() !== "")) {
+      const [shapeId, file] = part.split("=");
+      if (!/^0x[0-9a-fA-F]{64}$/.test(shapeId ?? "") || file === undefined)
+        throw new UsageError(`--keys takes SHAPE_ID=FILE pairs separated by commas, got ${part}`);
+      dealKeys[shapeId.toLowerCase()] = path.resolve(file);
+    }
     const connection = await connect(hre);
     const client = await clientOf(connection, args.deployment);
-    const r = await proveStep({ workspace: ws, client, jobs, fresh: args.fresh });
-    for (const p of r.proofs) {
+    const pool = jobs > 1 ? new ProvingPool({ maxWorkers: jobs }) : undefined;
+    try {
+      const r = await proveStep({
+        workspace: ws,
+        client,
+        dealKeys: Object.keys(dealKeys).length === 0 ? undefined : dealKeys,
+        ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+        pool,
+        log: (l) => console.log(l),
+      });
+      if (r.skipped.length > 0) console.log(`already proven on-chain: modules ${r.skipped.join(", ")}`);
       console.log(
-        `entry ${p.entryIndex} (module ${p.module}, ${p.shape}${p.chunks === undefined ? "" : `, chain of ${p.chunks.length} chunk proofs`}): ${p.source === "background" ? "background proof" : "proved"} in ${p.proveSeconds.toFixed(1)} s, verified off-chain in ${(p.verifySeconds * 1000).toFixed(0)} ms`,
+        `proved modules ${r.proven.join(", ") || "none"} in ${(r.ms / 1000).toFixed(1)} s, each verified locally under the deal's δ'; wrote ${ws.proofs}`,
       );
+    } finally {
+      await pool?.close();
     }
-    if (r.skipped.length > 0) console.log(`already proven on-chain: entries ${r.skipped.join(", ")}`);
-    console.log(`wrote ${r.proofs.length} proofs into ${ws.proofs}`);
   });
 }

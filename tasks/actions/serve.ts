@@ -1,7 +1,8 @@
 /** Action of `zklora:serve`: runs the contributor's MPI server until Ctrl-C (SIGINT) or SIGTERM. */
+import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { loadDealContext } from "../../src/mpi/index.js";
-import { proofCounts, startServe } from "../../src/app/steps.js";
+import { startServe } from "../../src/app/steps.js";
 import { UsageError } from "../../src/app/errors.js";
 import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
 
@@ -13,7 +14,7 @@ interface Args {
   port: string;
   buyer: string;
   rowBudget: string;
-  provers: string;
+  ptau: string;
 }
 
 export default async function serveAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
@@ -22,8 +23,6 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
     if (!/^[0-9]+$/.test(args.port) || Number(args.port) > 65535)
       throw new UsageError(`--port must be 0..65535, got ${args.port}`);
-    if (!/^[0-9]+$/.test(args.provers))
-      throw new UsageError(`--provers must be a non-negative integer, got ${args.provers}`);
     if (args.rowBudget !== "" && !/^[1-9][0-9]*$/.test(args.rowBudget)) {
       throw new UsageError(`--row-budget must be a positive integer, got ${args.rowBudget}`);
     }
@@ -43,28 +42,17 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
       host: args.host,
       port: Number(args.port),
       rowBudget: args.rowBudget === "" ? undefined : Number(args.rowBudget),
-      provingConcurrency: Number(args.provers),
+      ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
       log: (m) => console.error(m),
     });
     console.log(`zklora server for deal ${deal.dealId} listening on ${url}`);
-    console.log(`transcript: ${ws.serverTranscript}; background proofs: ${ws.serverProofs}; Ctrl-C to stop`);
-    let last = "";
-    const timer = setInterval(() => {
-      proofCounts(url)
-        .then((p) => {
-          const line = `calls answered: ${server.entries().length}; background proofs: ${p.done} done, ${p.running} running, ${p.queued} queued, ${p.failed} failed`;
-          if (line !== last) console.log(line);
-          last = line;
-        })
-        .catch(() => {});
-    }, 1000);
+    console.log(`call log: ${ws.serverCalls}; uploaded deal keys: ${ws.serverKeys}; Ctrl-C to stop`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());
     });
-    clearInterval(timer);
-    console.log("stopping: waiting for running proofs and the transcript ...");
+    console.log("stopping ...");
     await server.close();
-    console.log(`stopped after ${server.entries().length} calls`);
+    console.log("stopped");
   });
 }

@@ -1,11 +1,9 @@
 /** Action of `zklora:status`. */
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { dealIdOf, dealStatus } from "../../src/app/steps.js";
-import { formatAmount, formatStatus } from "../../src/app/format.js";
+import { decimalStrings, formatAmount, formatStatus } from "../../src/app/format.js";
 import { Workspace } from "../../src/app/workspace.js";
-import { decimalStrings } from "../../src/mpi/index.js";
-import { chunkedShapeId, loadChunkedShapes, loadShapes, shapeId } from "../../src/zk/index.js";
-import { clientOf, connect, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, deploymentOf, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
   workspace: string;
@@ -30,7 +28,7 @@ export default async function statusAction(args: Args, hre: HardhatRuntimeEnviro
       for (const d of deals) {
         const token = await client.tokenInfo(d.token);
         console.log(
-          `deal ${d.dealId}: ${d.status}  ${formatAmount(d.price, token)}  contributor ${d.contributor}  buyer ${d.buyer ?? "open"}  modules ${d.moduleCount}  entries ${d.entryCount - d.unproven}/${d.entryCount} proven`,
+          `deal ${d.dealId}: ${d.status}  ${formatAmount(d.price, token)}  contributor ${d.contributor}  buyer ${d.buyer ?? "open"}  modules ${d.proven}/${d.modules} proven`,
         );
       }
       return;
@@ -39,12 +37,8 @@ export default async function statusAction(args: Args, hre: HardhatRuntimeEnviro
     const report = await dealStatus(client, await dealIdOf(ws, args.deal));
     if (args.json) console.log(JSON.stringify(decimalStrings(report), null, 2));
     else {
-      const names = new Map([
-        ...(await loadShapes()).map((s) => [shapeId(s).toLowerCase(), s.name] as const),
-        ...(await loadChunkedShapes()).map(
-          (s) => [chunkedShapeId(s).toLowerCase(), `${s.name} (chunked)`] as const,
-        ),
-      ]);
+      const record = await deploymentOf(connection, args.deployment);
+      const names = new Map(record.shapes.map((s) => [s.shapeId.toLowerCase(), s.name] as const));
       for (const line of formatStatus(report, names)) console.log(line);
     }
   });

@@ -20,15 +20,15 @@ export default async function submitAction(args: Args, hre: HardhatRuntimeEnviro
     const signer = await pickSigner(connection, args.from, deal.contributor);
     const client = await clientOf(connection, args.deployment, signer);
     const r = await submitStep({ workspace: ws, client, batch });
-    for (const tx of r.txs) {
+    for (const t of r.txs) {
       console.log(
-        `entries ${tx.entries.join(", ")}: ${tx.method} tx ${tx.hash} (gas ${tx.gasUsed}, ${tx.gasUsed / BigInt(tx.entries.length)} per proof)`,
+        `modules ${t.modules.join(", ")}: ${t.method} tx ${t.tx.hash} (gas ${t.tx.gasUsed}, ${t.tx.gasUsed / BigInt(t.modules.length)} per module)`,
       );
     }
-    const d = await client.getDeal(r.dealId);
-    console.log(
-      `submitted ${r.submitted} proofs (${r.alreadyProven} were proven already); deal ${r.dealId}: ${d.unproven} unproven`,
-    );
-    if (d.unproven === 0) console.log("every entry is proven: run zklora:settle");
+    if (r.missing.length > 0)
+      console.log(`no proof files yet for modules ${r.missing.join(", ")} (zklora:prove)`);
+    const d = await client.getDeal(deal.dealId);
+    console.log(`deal ${deal.dealId}: ${d.proven} of ${d.modules} modules proven`);
+    if (d.proven === d.modules) console.log("every module is proven: run zklora:settle");
   });
 }

@@ -1,9 +1,10 @@
 /**
- * End-to-end: a real `hardhat node` JSON-RPC server on 127.0.0.1, the contracts deployed with
- * `zklora:deploy`, and a complete deal run through the tasks as separate processes over JSON-RPC
- * (commit, propose, serve, infer, fund, prove, submit, settle, status), then the dApp example
+ * End-to-end (protocol v2): a real `hardhat node` JSON-RPC server on 127.0.0.1, the contracts
+ * deployed with `zklora:deploy --adapter` (the adapter's shape registered), and a complete deal run
+ * through the tasks as separate processes over JSON-RPC (commit, propose, serve, infer, fund with
+ * the buyer's deal key uploaded to the server, prove, submit, settle, status), then the dApp example
  * reading the result. Fixtures: a tiny generated Llama (hidden 8) with a rank-2 PEFT adapter on
- * q_proj/v_proj, so every module uses the small committed shape t2_i8_r2_o8 (4 real proofs).
+ * q_proj/v_proj: 4 modules of the shape v2_i8_r2_o8, 4 real proofs.
  */
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
@@ -11,6 +12,7 @@ import path from "node:path";
 import { JsonRpcProvider, getAddress, parseEther } from "ethers";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { parseDeployment } from "../../src/chain/deployments.js";
+import { readCallLog } from "../../src/mpi/index.js";
 import {
   Background,
   HARDHAT_CLI,
@@ -43,12 +45,15 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
   it("Should deploy, run a whole deal through the tasks, pay the contributor exactly the price, and show it to the dApp", async function () {
     const net = ["--network", "localhost"];
     const ws = ["--workspace", path.join(tmp, "deal")];
-    const out = await hardhatOk([...net, "zklora:deploy"], env);
+    const out = await hardhatOk(
+      [...net, "zklora:deploy", "--adapter", path.join(tmp, "adapter"), "--model", path.join(tmp, "model")],
+      env,
+    );
     expect(out).to.match(/wrote .*localhost\.json/);
     const record = parseDeployment(
       JSON.parse(await readFile(path.join(tmp, "deployments", "localhost.json"), "utf8")),
     );
-    expect(record.shapes.map((s) => s.name)).to.include("t2_i8_r2_o8");
+    expect(record.shapes.map((s) => s.name)).to.deep.equal(["v2_i8_r2_o8"]);
 
     const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
     const accounts = ((await provider.send("eth_accounts", [])) as string[]).map((a) => getAddress(a));
@@ -65,8 +70,8 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
         path.join(tmp, "model"),
         "--adapter",
         path.join(tmp, "adapter"),
-        "--rows",
-        "2",
+        "--from",
+        "1",
       ],
       env,
     );
@@ -101,13 +106,14 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     expect(infer).to.match(/with adapter: +loss [0-9.]+/);
     expect(infer).to.match(/remote calls 4/);
 
-    await hardhatOk([...net, "zklora:fund", ...ws], env);
+    const funded = await hardhatOk([...net, "zklora:fund", ...ws, "--url", url], env);
+    expect(funded).to.match(/uploaded to the contributor's server/);
     expect((await client.getDeal(dealId)).status).to.equal("Funded");
     const proved = await hardhatOk([...net, "zklora:prove", ...ws, "--jobs", "1"], env);
-    expect(proved).to.match(/wrote 4 proofs/);
+    expect(proved).to.match(/proved modules 0, 1, 2, 3/);
     // Anyone may submit and settle: a third account does, so the contributor pays only for propose.
     const submitted = await hardhatOk([...net, "zklora:submit", ...ws, "--from", "3"], env);
-    expect(submitted).to.match(/0 unproven/);
+    expect(submitted).to.match(/4 of 4 modules proven/);
     const settled = await hardhatOk([...net, "zklora:settle", ...ws, "--from", String(3)], env);
     expect(settled).to.match(/settled deal 1: paid 0\.25 ETH/);
     expect(relayer).to.be.a("string");
@@ -119,35 +125,37 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
       if (r === null) throw new Error(`no receipt ${hash}`);
       return r.gasUsed * r.gasPrice;
     };
-    const [proposedLog] = await client.queryEvents("DealProposed", { dealId });
-    const [fundedLog] = await client.queryEvents("DealFunded", { dealId });
-    const [settledLog] = await client.queryEvents("DealSettled", { dealId });
+    const events = await client.events({ dealId });
+    const one = (name: string) => {
+      const e = events.filter((x) => x.name === name);
+      expect(e, name).to.have.length(1);
+      return e[0];
+    };
+    const proposedLog = one("DealProposed");
+    const fundedLog = one("DealFunded");
+    const settledLog = one("DealSettled");
     expect((await balance(contributor)) - before.contributor).to.equal(
       price - (await feeOf(proposedLog.transactionHash)),
     );
     expect(before.buyer - (await balance(buyer))).to.equal(price + (await feeOf(fundedLog.transactionHash)));
-    expect(await balance(record.contracts.LoraEscrow.address)).to.equal(0n);
+    expect(await balance(record.contracts.LoraEscrowV2.address)).to.equal(0n);
 
     // Events.
-    expect(fundedLog.args.amount).to.equal(price);
-    expect(fundedLog.args.entryCount).to.equal(4n);
+    expect(fundedLog.args.price).to.equal(price);
     expect(settledLog.args.contributor).to.equal(contributor);
-    expect(settledLog.args.amount).to.equal(price);
-    expect(await client.queryEvents("EntryProven", { dealId })).to.have.length(4);
-    expect(await client.queryEvents("ModuleCommitted", { dealId })).to.have.length(4);
+    expect(settledLog.args.price).to.equal(price);
+    expect(events.filter((e) => e.name === "ModuleProven")).to.have.length(4);
+    expect(events.filter((e) => e.name === "ModuleCommitted")).to.have.length(4);
+    expect(events.filter((e) => e.name === "EntryRegistered")).to.have.length(4);
+    expect(events.filter((e) => e.name === "DealKeySet")).to.have.length(1);
 
     const status = await hardhatOk([...net, "zklora:status", ...ws], env);
     expect(status).to.match(/deal 1: Settled/);
-    expect(status).to.match(/entries \(4, 0 unproven\)/);
+    expect(status).to.match(/modules \(4, 4 proven\)/);
 
-    // The server stops cleanly on SIGINT and keeps the transcript of the 4 answered calls.
+    // The server stops cleanly on SIGINT; its call log holds the 4 answered calls.
     expect(await serve.stop("SIGINT")).to.equal(0);
-    const transcript = JSON.parse(
-      await readFile(path.join(tmp, "deal", "server-transcript.json"), "utf8"),
-    ) as {
-      entries: unknown[];
-    };
-    expect(transcript.entries).to.have.length(4);
+    expect(await readCallLog(path.join(tmp, "deal", "server-calls.jsonl"))).to.have.length(4);
 
     // The dApp example (ethers + src/chain + the deployments file, no Hardhat runtime).
     const dapp = await run(
@@ -167,8 +175,8 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     const seen = JSON.parse(dapp.stdout) as {
       deals: {
         deal: { dealId: string; status: string; price: string; contributor: string };
-        modules: unknown[];
-        entries: { proven: boolean }[];
+        modules: { proven: boolean }[];
+        entries: unknown[];
         events: { event: string }[];
       }[];
     };
@@ -176,11 +184,12 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     const d = seen.deals[0];
     expect(d.deal).to.include({ dealId: "1", status: "Settled", price: price.toString(), contributor });
     expect(d.modules).to.have.length(4);
-    expect(d.entries.every((e) => e.proven)).to.equal(true);
+    expect(d.modules.every((m) => m.proven)).to.equal(true);
+    expect(d.entries).to.have.length(4);
     expect(d.events.map((e) => e.event)).to.include.members([
       "DealProposed",
       "DealFunded",
-      "EntryProven",
+      "ModuleProven",
       "DealSettled",
     ]);
     provider.destroy();
@@ -203,19 +212,17 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
         path.join(tmp, "model"),
         "--adapter",
         path.join(tmp, "adapter"),
+        "--from",
+        "1",
       ],
       env,
     );
     const proposed = await hardhatOk(
-      [...net, "zklora:propose", ...ws, "--from", "1", "--price", "0.1", "--buyer", "2", "--window", "60"],
+      [...net, "zklora:propose", ...ws, "--from", "1", "--price", "0.1", "--buyer", "2", "--window", "3600"],
       env,
     );
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
-    const server = new Background(
-      process.execPath,
-      [HARDHAT_CLI, ...net, "zklora:serve", ...ws, "--provers", "0"],
-      env,
-    );
+    const server = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
     try {
       const url = (await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
       await hardhatOk(
@@ -235,17 +242,19 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     } finally {
       await server.stop("SIGINT");
     }
-    await hardhatOk([...net, "zklora:fund", ...ws, "--entries", "first"], env);
+    // Funded without handing the keys over (no --url): the contributor cannot prove.
+    await hardhatOk([...net, "zklora:fund", ...ws], env);
+    const noKey = await hardhat([...net, "zklora:prove", ...ws, "--jobs", "1"], env);
+    expect(noKey.code).to.not.equal(0);
+    expect(noKey.stdout + noKey.stderr).to.match(/no deal key for shape v2_i8_r2_o8/);
     const buyer = (await client.getDeal(dealId)).buyer as string;
     const before = await provider.getBalance(buyer);
 
     const early = await hardhat([...net, "zklora:refund", ...ws, "--from", "3"], env);
     expect(early.code).to.not.equal(0);
-    expect(early.stdout + early.stderr).to.match(
-      /ProvingWindowOpen: deal \d+'s proving window is open until/,
-    );
+    expect(early.stdout + early.stderr).to.match(/ProvingWindowOpen: the proving window is open until/);
 
-    await provider.send("evm_increaseTime", [120]);
+    await provider.send("evm_increaseTime", [3700]);
     await provider.send("evm_mine", []);
     const refunded = await hardhatOk([...net, "zklora:refund", ...ws, "--from", "3"], env);
     expect(refunded).to.match(/refunded deal \d+: returned 0\.1 ETH/);
@@ -253,7 +262,7 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     expect((await client.getDeal(dealId)).status).to.equal("Refunded");
     const late = await hardhat([...net, "zklora:settle", ...ws, "--from", "1"], env);
     expect(late.code).to.not.equal(0);
-    expect(late.stdout + late.stderr).to.match(/WrongStatus: deal \d+ is Refunded, this needs it Funded/);
+    expect(late.stdout + late.stderr).to.match(/WrongStatus: deal \d+ is Refunded/);
     provider.destroy();
   });
 });

@@ -129,7 +129,7 @@ export async function startHardhatNode(): Promise<{ node: Background; url: strin
 
 /**
  * The e2e deal inputs in `dir`: a tiny generated Llama (hidden 8, 2 layers) in `model/`, a rank-2
- * PEFT adapter on q_proj/v_proj in `adapter/` (every module the committed shape t2_i8_r2_o8) and
+ * PEFT adapter on q_proj/v_proj in `adapter/` (every module of the shape v2_i8_r2_o8) and
  * the buyer's evaluation tokens in `tokens.json`.
  */
 export async function writeTinyDealInputs(

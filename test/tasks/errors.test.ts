@@ -42,19 +42,28 @@ describe("# task argument errors", function () {
   const ws = () => path.join(tmp, "ws");
 
   it("Should ask for the workspace, model and adapter of zklora:commit", async function () {
-    expect(await failure("zklora:commit", { workspace: "", model: "", adapter: "", rows: "" })).to.match(
+    const base = { deployment: "", from: "", ptau: "" };
+    expect(await failure("zklora:commit", { ...base, workspace: "", model: "", adapter: "" })).to.match(
       /pass --workspace DIR/,
     );
-    expect(await failure("zklora:commit", { workspace: ws(), model: "", adapter: "", rows: "" })).to.match(
+    expect(await failure("zklora:commit", { ...base, workspace: ws(), model: "", adapter: "" })).to.match(
       /pass --model DIR/,
     );
-    expect(await failure("zklora:commit", { workspace: ws(), model: tmp, adapter: tmp, rows: "" })).to.match(
+    expect(await failure("zklora:commit", { ...base, workspace: ws(), model: tmp, adapter: tmp })).to.match(
       /--model .* has no config\.json/,
     );
   });
 
   it("Should refuse zklora:propose without a price, or without a deployment record, saying what to run", async function () {
-    const base = { workspace: ws(), deployment: "", from: "", token: "", buyer: "", window: "86400" };
+    const base = {
+      workspace: ws(),
+      deployment: "",
+      from: "",
+      token: "",
+      buyer: "",
+      window: "86400",
+      ptau: "",
+    };
     expect(await failure("zklora:propose", { ...base, price: "" })).to.match(/pass --price AMOUNT/);
     expect(await failure("zklora:propose", { ...base, price: "1" })).to.match(
       /no deployment record .*run `npx hardhat zklora:deploy --network/,
@@ -66,7 +75,14 @@ describe("# task argument errors", function () {
 
   it("Should name the step that writes a missing workspace file", async function () {
     expect(
-      await failure("zklora:fund", { workspace: ws(), deployment: "", from: "", entries: "all" }),
+      await failure("zklora:fund", {
+        workspace: ws(),
+        deployment: "",
+        from: "",
+        url: "",
+        ptau: "",
+        forgeableKeys: false,
+      }),
     ).to.match(/deal\.json does not exist: run zklora:propose/);
     expect(
       await failure("zklora:serve", {
@@ -77,7 +93,7 @@ describe("# task argument errors", function () {
         port: "0",
         buyer: "",
         rowBudget: "",
-        provers: "1",
+        ptau: "",
       }),
     ).to.match(/deal\.json does not exist: run zklora:propose/);
   });
@@ -96,8 +112,18 @@ describe("# task argument errors", function () {
 
   it("Should refuse malformed options with the accepted values", async function () {
     expect(
-      await failure("zklora:fund", { workspace: ws(), deployment: "", from: "", entries: "some" }),
-    ).to.match(/--entries must be all or first/);
+      await failure("zklora:propose", {
+        workspace: ws(),
+        deployment: "",
+        from: "",
+        price: "1",
+        token: "",
+        buyer: "",
+        window: "86400",
+        ptau: "",
+        deliver: true,
+      }),
+    ).to.match(/--deliver .* is not available in protocol v2 yet/);
     expect(
       await failure("zklora:submit", { workspace: ws(), deployment: "", from: "", batch: "0" }),
     ).to.match(/--batch must be a positive integer/);
@@ -129,12 +155,12 @@ describe("# task argument errors", function () {
     expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: "x1" })).to.match(
       /--deal must be a positive integer/,
     );
-    expect(await failure("zklora:demo", { workspace: ws(), layers: "", tokens: "40", json: "" })).to.match(
-      /--tokens must be 2\.\.16/,
-    );
-    expect(await failure("zklora:demo", { workspace: ws(), layers: "a", tokens: "8", json: "" })).to.match(
-      /--layers must be comma-separated layer numbers/,
-    );
+    expect(
+      await failure("zklora:demo", { workspace: ws(), layers: "", rank: "8", tokens: "40", json: "" }),
+    ).to.match(/--tokens must be 2\.\.16/);
+    expect(
+      await failure("zklora:demo", { workspace: ws(), layers: "a", rank: "8", tokens: "8", json: "" }),
+    ).to.match(/--layers must be comma-separated layer numbers/);
   });
 
   it("Should print the reason on the command line without a stack trace and exit non-zero", async function () {

@@ -137,9 +137,13 @@ describe("# development ptau (deterministic, FORGEABLE) and public ceremony file
 });
 
 describe("# forgeable keys stay on local chains (zklora:deploy's check)", function () {
-  it("Should list every committed development shape and refuse them on chain 11155111 without the flag", async function () {
-    const forgeable = await forgeableShapes();
-    expect(forgeable).to.include("t2_i8_r2_o8");
+  it("Should name the development-ptau shapes and refuse them on chain 11155111 without the flag", function () {
+    const forgeable = forgeableShapes([
+      { name: "v2_i8_r2_o6", ptau: "dev" },
+      { name: "v2_i6_r2_o8", ptau: "public" },
+      { name: "v2_i8_r2_o6", ptau: "dev" },
+    ]);
+    expect(forgeable).to.deep.equal(["v2_i8_r2_o6"]);
     const base = { network: "sepolia", forgeable, action: "deploy" };
     let err: unknown;
     try {

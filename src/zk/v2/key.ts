@@ -22,7 +22,7 @@ import { AbiCoder, encodeBytes32String, keccak256 } from "ethers";
 import { spawn } from "node:child_process";
 import os from "node:os";
 import { PROJECT_ROOT, cached, sha256File, type KeyPart } from "../../common/cache.js";
-import { TOOL_VERSIONS, compileMain, type CompiledCircuit } from "../build.js";
+import { TOOL_VERSIONS, compileMain, type CompiledCircuit } from "../compile.js";
 import { CeremonyError, ShapeError, ZkError } from "../errors.js";
 import { timed, type ProgressFn } from "../progress.js";
 import { requiredPower, selectPtau, type PtauChoice } from "../ptau.js";

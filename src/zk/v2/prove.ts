@@ -8,11 +8,12 @@
  * the proof (A, B, C); the contract recomputes vk_x from rho, fY, D_X and W_m.
  */
 import * as snarkjs from "snarkjs";
-import { calculateWitness, type Groth16Proof } from "../prove.js";
 import { ShapeError, WitnessError } from "../errors.js";
 import { P, toField } from "../field.js";
 import { timed, type ProgressFn } from "../progress.js";
 import type { ProvingPool } from "../pool.js";
+import type { Groth16Proof } from "../verifier.js";
+import { calculateWitness } from "../witness.js";
 import { weightVector, type ModuleOpening } from "./commit.js";
 import { deltaOf } from "./delta.js";
 import type { ShapeKey } from "./key.js";

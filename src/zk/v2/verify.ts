@@ -17,13 +17,13 @@ import {
   inG2Subgroup,
   parseProof,
   random128,
+  type Groth16Proof,
   type ParsedProof,
   type VerifyOutcome,
+  VerificationKeyError,
 } from "../verifier.js";
-import type { Groth16Proof } from "../prove.js";
 import { P } from "../field.js";
 import { g1Point, g2Point, type G1Point, type G2Point, type OnchainKey } from "./key.js";
-import { VerificationKeyError } from "../verifier.js";
 
 /** The statement of one module proof as the contract sees it. */
 export interface V2Statement {
