@@ -177,9 +177,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
 
   step(`register ${keys.length} shape verifier(s) (the registry owner)`);
   const regBlock = await provider.getBlockNumber();
-  await registerShapes(o.deployer, record, keys.map(shapeSpec), o.artifacts, (l) =>
-    log(`      ${l}`),
-  );
+  await registerShapes(o.deployer, record, keys.map(shapeSpec), o.artifacts, (l) => log(`      ${l}`));
   const registerGas = await gasSince(regBlock);
   lap("register");
 

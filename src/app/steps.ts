@@ -503,6 +503,15 @@ export async function proveStep(
       );
     }
     const key = await shapeKeyOf(m.shape, o.ptau);
+    // The verifier registered for the shape must hold this key's constants: else every proof reverts.
+    const verifier = await o.client.verifierOf(id);
+    const registered = verifier === null ? null : await o.client.keyHashOf(verifier);
+    if (registered !== key.keyHash) {
+      throw new UsageError(
+        `shape ${m.shape.name}: the verifier registered on-chain ${registered === null ? "is missing" : `has key hash ${registered}`}, ` +
+          `but the key derived here has ${key.keyHash} (another ptau or circuit?): proofs would be rejected, so none is made`,
+      );
+    }
     o.log?.(`checking the buyer's deal key of ${m.shape.name} (δ update, L and H)`);
     const delta = await acceptDealKey(escrow, deal.dealId, key, zkey);
     keys.set(id, { key, zkey, delta });
