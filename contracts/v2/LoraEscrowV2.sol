@@ -15,10 +15,14 @@ import {ShapeRegistryV2} from "./ShapeRegistryV2.sol";
 ///         (or batches per shape); the price goes to the contributor once every module is proven, back to the
 ///         buyer after the proving window otherwise.
 /// @dev Storage per module is ONE word through the deal's life: at propose `h = keccak256(abi.encode(shapeId,
-///      W_m))`, at funding `keccak256(abi.encode(h, rho, fY, D_X))`, once proven `PROVEN`; plus one word per shape
-///      for δ' (`keccak256(abi.encode(δ'))`). Submit takes the preimages in call data and checks them against
-///      the word. Events carry every value, so clients read W_m, the entries and δ' from logs.
-///      Checks-effects-interactions throughout, and a reentrancy guard on every function that moves value.
+///      W_m))`, at funding `keccak256(abi.encode(h, rho, fY, D_X))`, once proven `PROVEN` (modules 0..47 are
+///      instead flagged proven in the deal's record, which a submission writes anyway; `moduleWordOf` reports
+///      PROVEN for them too); plus one word per shape for δ' (`keccak256(abi.encode(δ'))`) and, per shape ever
+///      proposed, its verifier's address copied from the registry. Submit takes the preimages in call data and
+///      checks them against the word. Events carry every value, so clients read W_m, the entries and δ' from
+///      logs. Checks-effects-interactions throughout (a submission marks modules proven before the verifier's
+///      STATICCALL and reverts everything on a false answer), and a reentrancy guard on every function that
+///      moves value.
 contract LoraEscrowV2 is ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -93,13 +97,35 @@ contract LoraEscrowV2 is ReentrancyGuard {
     /// @notice The number of deals proposed so far (deal ids start at 1).
     uint256 public dealCount;
 
-    mapping(uint256 dealId => Deal) private _deals;
+    /// @dev A deal as stored: `Deal` repacked. A submission reads the first slot (deadline, status, module count)
+    ///      and reads and writes the second (buyer, window, proven count and the proven flags of modules
+    ///      0..FLAGGED-1: bit m set once module m is proven; a module from FLAGGED on is proven when its word is
+    ///      PROVEN). The window (at least MIN_WINDOW) keeps that slot nonzero from propose on.
+    struct DealRecord {
+        address contributor;
+        uint40 deadline;
+        Status status;
+        uint16 modules;
+        address buyer;
+        uint32 window;
+        uint16 proven;
+        uint48 provenFlags;
+        address token;
+        uint256 price;
+        bytes32 baseModelHash;
+    }
+
+    mapping(uint256 dealId => DealRecord) private _deals;
+    /// @dev The registry's verifier of each shape a deal has used, copied at propose (registrations are permanent).
+    mapping(bytes32 shapeId => address) private _verifiers;
     mapping(uint256 dealId => bytes32[]) private _shapes;
     mapping(uint256 dealId => mapping(uint256 module => bytes32)) private _moduleWord;
     mapping(uint256 dealId => mapping(bytes32 shapeId => bytes32)) private _deltaHash;
 
     /// @notice The word of a proven module.
     bytes32 public constant PROVEN = bytes32(uint256(1));
+    /// @dev Modules below this index are marked proven by a flag in the deal's record, not in their word.
+    uint256 private constant FLAGGED = 48;
 
     /// @notice A deal was proposed.
     event DealProposed(
@@ -205,22 +231,24 @@ contract LoraEscrowV2 is ReentrancyGuard {
         if (n == 0 || n > MAX_MODULES) revert ModuleCountOutOfRange(n);
         if (token != address(0) && token.code.length == 0) revert NotAToken(token);
         dealId = ++dealCount;
-        Deal storage d = _deals[dealId];
+        DealRecord storage d = _deals[dealId];
         d.contributor = msg.sender;
         d.status = Status.Proposed;
         d.modules = uint16(n);
         d.buyer = buyer;
-        d.window = window;
-        d.token = token;
+        d.window = uint32(window); // at most MAX_WINDOW
+        // A new deal's slots are zero: zero fields are not written.
+        if (token != address(0)) d.token = token;
         d.price = price;
-        d.baseModelHash = baseModelHash;
+        if (baseModelHash != bytes32(0)) d.baseModelHash = baseModelHash;
         bytes32[] storage shapes = _shapes[dealId];
         bytes32 last;
         for (uint256 m = 0; m < n; ++m) {
             Module calldata mod = modules[m];
             bytes32 s = mod.shapeId;
-            if (s != last) {
-                if (registry.verifierOf(s) == address(0)) revert UnknownShape(s);
+            // m == 0: `last` starts at zero, and shape id zero must be checked too (it has no verifier)
+            if (m == 0 || s != last) {
+                if (_verifierOf(s) == address(0)) revert UnknownShape(s);
                 if (!_contains(shapes, s)) shapes.push(s);
                 last = s;
             }
@@ -234,7 +262,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
     /// @notice Withdraws an unfunded proposal (contributor only).
     /// @param dealId The deal.
     function cancel(uint256 dealId) external {
-        Deal storage d = _deal(dealId);
+        DealRecord storage d = _deal(dealId);
         if (d.status != Status.Proposed) revert WrongStatus(dealId, d.status);
         if (msg.sender != d.contributor) revert NotContributor(msg.sender);
         d.status = Status.Cancelled;
@@ -256,7 +284,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
         DealKey[] calldata keys,
         Entry[] calldata entries
     ) external payable nonReentrant {
-        Deal storage d = _deal(dealId);
+        DealRecord storage d = _deal(dealId);
         if (d.status != Status.Proposed) revert WrongStatus(dealId, d.status);
         if (d.buyer == address(0)) d.buyer = msg.sender;
         else if (msg.sender != d.buyer) revert NotBuyer(msg.sender);
@@ -283,7 +311,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
             emit EntryRegistered(dealId, m, e.hX, e.hY, rho, e.fY, e.dX);
         }
         uint64 deadline = uint64(block.timestamp) + d.window;
-        d.deadline = deadline;
+        d.deadline = uint40(deadline);
         d.status = Status.Funded;
         emit DealFunded(dealId, d.buyer, d.price, deadline);
         _pullDeposit(d);
@@ -300,13 +328,20 @@ contract LoraEscrowV2 is ReentrancyGuard {
         LoraModuleVerifierV2.Proof calldata proof,
         uint256[4] calldata delta
     ) external {
-        Deal storage d = _openForProofs(dealId);
-        if (_isProven(dealId, c.module)) revert AlreadyProven(c.module);
-        _checkClaim(dealId, d, c, delta);
-        LoraModuleVerifierV2.Statement memory st = LoraModuleVerifierV2.Statement(c.rho, c.fY, c.dX, c.wM);
-        if (!LoraModuleVerifierV2(registry.verifierOf(c.shapeId)).verify(proof, st, delta))
-            revert ProofRejected(c.module);
-        _markProven(dealId, d, c.module);
+        DealRecord storage d = _openForProofs(dealId);
+        uint256 m = c.module;
+        uint256 flags = d.provenFlags;
+        bytes32 word = _moduleWord[dealId][m];
+        if (m < FLAGGED ? (flags >> m) & 1 == 1 : word == PROVEN) revert AlreadyProven(m);
+        if (m >= d.modules) revert ModuleOutOfRange(m);
+        if (word != _claimWord(c)) revert ClaimMismatch(m);
+        _checkKey(dealId, c.shapeId, delta);
+        // Effects first; the verifier is called with STATICCALL and a false answer reverts them all.
+        if (m < FLAGGED) d.provenFlags = uint48(flags | (1 << m));
+        else _moduleWord[dealId][m] = PROVEN;
+        d.proven += 1;
+        emit ModuleProven(dealId, m);
+        if (!_verify(_verifiers[c.shapeId], c, proof, delta)) revert ProofRejected(m);
     }
 
     /// @notice Submits proofs of several modules of one shape, checked together (random linear combination).
@@ -324,21 +359,33 @@ contract LoraEscrowV2 is ReentrancyGuard {
         Claim[] calldata claims,
         LoraModuleVerifierV2.Proof[] calldata proofs
     ) external returns (uint256 newlyProven) {
-        Deal storage d = _openForProofs(dealId);
-        if (proofs.length != claims.length) revert LengthMismatch(claims.length, proofs.length);
-        Pending memory p = _pending(dealId, d, shapeId, delta, claims, proofs);
-        newlyProven = p.n;
-        if (newlyProven == 0) return 0;
-        if (!LoraModuleVerifierV2(registry.verifierOf(shapeId)).verifyBatch(p.proofs, p.statements, delta)) {
-            revert BatchRejected();
+        DealRecord storage d = _openForProofs(dealId);
+        uint256 len = claims.length;
+        if (proofs.length != len) revert LengthMismatch(len, proofs.length);
+        // The call data of verifyBatch(proofs, statements, δ') is written in place at `b.buf` (see `_stage`).
+        Batch memory b = Batch(d.modules, d.provenFlags, _allocate(260 + len * 448), len, 0);
+        mapping(uint256 => bytes32) storage words = _moduleWord[dealId];
+        for (uint256 i = 0; i < len; ++i) {
+            Claim calldata c = claims[i];
+            if (c.shapeId != shapeId) revert ClaimShapeMismatch(i);
+            if (!_take(b, words, c)) continue;
+            if (b.n == 0) _checkKey(dealId, shapeId, delta);
+            emit ModuleProven(dealId, c.module);
+            _stage(b, proofs[i], c);
+            ++b.n;
         }
-        for (uint256 i = 0; i < newlyProven; ++i) _markProven(dealId, d, p.modules[i]);
+        newlyProven = b.n;
+        if (newlyProven == 0) return 0;
+        d.provenFlags = uint48(b.flags);
+        d.proven += uint16(newlyProven); // distinct modules below d.modules (at most MAX_MODULES)
+        uint256 size = _finishBatchCall(b, delta);
+        if (!_call(_verifiers[shapeId], b.buf, size)) revert BatchRejected();
     }
 
     /// @notice Pays the contributor once every module is proven (anyone may call).
     /// @param dealId The deal.
     function settle(uint256 dealId) external nonReentrant {
-        Deal storage d = _deal(dealId);
+        DealRecord storage d = _deal(dealId);
         if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
         if (d.proven != d.modules) revert NotAllProven(d.proven, d.modules);
         d.status = Status.Settled;
@@ -349,7 +396,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
     /// @notice Returns the deposit to the buyer after the proving window, when not every module is proven.
     /// @param dealId The deal.
     function refund(uint256 dealId) external nonReentrant {
-        Deal storage d = _deal(dealId);
+        DealRecord storage d = _deal(dealId);
         if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
         if (block.timestamp <= d.deadline) revert ProvingWindowOpen(d.deadline);
         if (d.proven == d.modules) revert AllProven(dealId);
@@ -364,7 +411,20 @@ contract LoraEscrowV2 is ReentrancyGuard {
     /// @param dealId The deal.
     /// @return The deal (status None when absent).
     function getDeal(uint256 dealId) external view returns (Deal memory) {
-        return _deals[dealId];
+        DealRecord storage r = _deals[dealId];
+        return
+            Deal(
+                r.contributor,
+                r.deadline,
+                r.status,
+                r.modules,
+                r.buyer,
+                r.proven,
+                r.window,
+                r.token,
+                r.price,
+                r.baseModelHash
+            );
     }
 
     /// @notice The deal's distinct shapes, in first-appearance order (the order of `fund`'s keys).
@@ -374,13 +434,13 @@ contract LoraEscrowV2 is ReentrancyGuard {
         return _shapes[dealId];
     }
 
-    /// @notice The stored word of a module: `h = keccak256(abi.encode(shapeId, W_m))` after propose,
+    /// @notice The word of a module: `h = keccak256(abi.encode(shapeId, W_m))` after propose,
     ///         `keccak256(abi.encode(h, rho, fY, D_X))` after funding, `PROVEN` once proven.
     /// @param dealId The deal.
     /// @param module The module index.
     /// @return The word (zero when absent).
     function moduleWordOf(uint256 dealId, uint256 module) external view returns (bytes32) {
-        return _moduleWord[dealId][module];
+        return _isProven(dealId, module) ? PROVEN : _moduleWord[dealId][module];
     }
 
     /// @notice `keccak256(abi.encode(δ'))` of a shape of a funded deal.
@@ -401,83 +461,167 @@ contract LoraEscrowV2 is ReentrancyGuard {
 
     // ------------------------------------------------------------------ internals
 
-    function _deal(uint256 dealId) private view returns (Deal storage d) {
+    function _deal(uint256 dealId) private view returns (DealRecord storage d) {
         d = _deals[dealId];
         if (d.status == Status.None) revert DealNotFound(dealId);
     }
 
-    function _openForProofs(uint256 dealId) private view returns (Deal storage d) {
+    function _openForProofs(uint256 dealId) private view returns (DealRecord storage d) {
         d = _deal(dealId);
         if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
         if (block.timestamp > d.deadline) revert ProvingWindowOver(d.deadline);
     }
 
-    /// @dev Checks a claim's preimages against the module's word and the shape's δ' hash. The word binds
-    ///      (shapeId, W_m) and (rho, fY, D_X) together: a mismatch in either is `ClaimMismatch`.
-    function _checkClaim(
-        uint256 dealId,
-        Deal storage d,
-        Claim calldata c,
-        uint256[4] calldata delta
-    ) private view {
-        if (c.module >= d.modules) revert ModuleOutOfRange(c.module);
-        bytes32 h = keccak256(abi.encode(c.shapeId, c.wM));
-        if (_moduleWord[dealId][c.module] != keccak256(abi.encode(h, c.rho, c.fY, c.dX))) {
-            revert ClaimMismatch(c.module);
+    /// @dev The registry's verifier of a shape (zero when unregistered), copied here on first use: registrations
+    ///      are permanent, so submissions read one slot instead of calling the registry.
+    function _verifierOf(bytes32 shapeId) private returns (address v) {
+        v = _verifiers[shapeId];
+        if (v == address(0)) {
+            v = registry.verifierOf(shapeId);
+            if (v != address(0)) _verifiers[shapeId] = v;
         }
-        if (_deltaHash[dealId][c.shapeId] != keccak256(abi.encode(delta))) revert DealKeyMismatch(c.shapeId);
     }
 
-    /// @dev The claims of a batch not yet proven (duplicates dropped), checked against the stored hashes.
-    struct Pending {
-        LoraModuleVerifierV2.Proof[] proofs;
-        LoraModuleVerifierV2.Statement[] statements;
-        uint256[] modules;
+    /// @dev The word a funded module's claim must match: `keccak256(abi.encode(keccak256(abi.encode(shapeId,
+    ///      W_m)), rho, fY, D_X))`, hashed from the claim's call data (layout: module, shapeId, W_m, rho, fY, D_X).
+    function _claimWord(Claim calldata c) private pure returns (bytes32 w) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, add(c, 32), 96)
+            mstore(ptr, keccak256(ptr, 96))
+            calldatacopy(add(ptr, 32), add(c, 128), 128)
+            w := keccak256(ptr, 160)
+        }
+    }
+
+    /// @dev keccak256(abi.encode(δ')).
+    function _hash4(uint256[4] calldata g) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, g, 128)
+            h := keccak256(ptr, 128)
+        }
+    }
+
+    /// @dev Reserves `size` bytes (rounded up to words) of memory.
+    function _allocate(uint256 size) private pure returns (uint256 ptr) {
+        assembly ("memory-safe") {
+            ptr := mload(0x40)
+            mstore(0x40, add(ptr, and(add(size, 31), not(31))))
+        }
+    }
+
+    /// @dev `verifier.verify(proof, Statement(rho, fY, D_X, W_m), δ')` with the claim's values.
+    function _verify(
+        address verifier,
+        Claim calldata c,
+        LoraModuleVerifierV2.Proof calldata proof,
+        uint256[4] calldata delta
+    ) private view returns (bool) {
+        uint256 buf = _allocate(580);
+        bytes4 selector = LoraModuleVerifierV2.verify.selector;
+        assembly ("memory-safe") {
+            mstore(buf, selector)
+            calldatacopy(add(buf, 4), proof, 256)
+            calldatacopy(add(buf, 260), add(c, 128), 128) // rho, fY, D_X
+            calldatacopy(add(buf, 388), add(c, 64), 64) // W_m
+            calldatacopy(add(buf, 452), delta, 128)
+        }
+        return _call(verifier, buf, 580);
+    }
+
+    /// @dev A batch being staged: the deal's module count, the proven flags as updated so far, the verifyBatch
+    ///      call data at `buf` for `len` claims (see `_stage`) and the number `n` staged.
+    struct Batch {
+        uint256 modules;
+        uint256 flags;
+        uint256 buf;
+        uint256 len;
         uint256 n;
     }
 
-    function _pending(
-        uint256 dealId,
-        Deal storage d,
-        bytes32 shapeId,
-        uint256[4] calldata delta,
-        Claim[] calldata claims,
-        LoraModuleVerifierV2.Proof[] calldata proofs
-    ) private view returns (Pending memory p) {
-        uint256 len = claims.length;
-        p.proofs = new LoraModuleVerifierV2.Proof[](len);
-        p.statements = new LoraModuleVerifierV2.Statement[](len);
-        p.modules = new uint256[](len);
-        for (uint256 i = 0; i < len; ++i) {
-            Claim calldata c = claims[i];
-            if (c.shapeId != shapeId) revert ClaimShapeMismatch(i);
-            if (_isProven(dealId, c.module) || _contains(p.modules, p.n, c.module)) continue;
-            _checkClaim(dealId, d, c, delta);
-            p.proofs[p.n] = proofs[i];
-            p.statements[p.n] = LoraModuleVerifierV2.Statement(c.rho, c.fY, c.dX, c.wM);
-            p.modules[p.n] = c.module;
-            ++p.n;
-        }
-        LoraModuleVerifierV2.Proof[] memory ps = p.proofs;
-        LoraModuleVerifierV2.Statement[] memory sts = p.statements;
-        uint256 n = p.n;
+    /// @dev False when the claim's module is proven, before or earlier in this batch; else checks the claim
+    ///      against the module's word and marks the module proven (undone when the batch is rejected).
+    function _take(
+        Batch memory b,
+        mapping(uint256 => bytes32) storage words,
+        Claim calldata c
+    ) private returns (bool) {
+        uint256 m = c.module;
+        if (m < FLAGGED && (b.flags >> m) & 1 == 1) return false;
+        bytes32 word = words[m];
+        if (m >= FLAGGED && word == PROVEN) return false;
+        if (m >= b.modules) revert ModuleOutOfRange(m);
+        if (word != _claimWord(c)) revert ClaimMismatch(m);
+        if (m < FLAGGED) b.flags |= 1 << m;
+        else words[m] = PROVEN;
+        return true;
+    }
+
+    /// @dev δ' must be the deal's key of the shape.
+    function _checkKey(uint256 dealId, bytes32 shapeId, uint256[4] calldata delta) private view {
+        if (_deltaHash[dealId][shapeId] != _hash4(delta)) revert DealKeyMismatch(shapeId);
+    }
+
+    /// @dev The verifyBatch call data at `b.buf`: selector and head (offsets of the proofs and the statements,
+    ///      δ') in the first 196 bytes, the proofs' length word at `buf + 196` and proof k after it, the
+    ///      statements' length word after room for `len` proofs and statement k after it. Writes the next
+    ///      proof, `b.n`, and the claim's statement (rho, fY, D_X, W_m) there.
+    function _stage(
+        Batch memory b,
+        LoraModuleVerifierV2.Proof calldata proof,
+        Claim calldata c
+    ) private pure {
+        uint256 p = b.buf + 228 + b.n * 256;
+        uint256 st = b.buf + 260 + b.len * 256 + b.n * 192;
         assembly ("memory-safe") {
+            calldatacopy(p, proof, 256)
+            calldatacopy(st, add(c, 128), 128)
+            calldatacopy(add(st, 128), add(c, 64), 64)
+        }
+    }
+
+    /// @dev Completes the call data of `_stage` for the `b.n` staged proofs: moves the statements down behind
+    ///      the proofs, writes the selector, the head and both lengths; returns its size.
+    function _finishBatchCall(Batch memory b, uint256[4] calldata delta) private pure returns (uint256 size) {
+        bytes4 selector = LoraModuleVerifierV2.verifyBatch.selector;
+        uint256 buf = b.buf;
+        uint256 n = b.n;
+        uint256 ps = buf + 196;
+        uint256 ss = ps + 32 + b.len * 256;
+        assembly ("memory-safe") {
+            let s := add(add(ps, 32), mul(n, 256))
+            if iszero(eq(s, ss)) {
+                mcopy(add(s, 32), add(ss, 32), mul(n, 192))
+            }
+            mstore(s, n)
             mstore(ps, n)
-            mstore(sts, n)
+            mstore(buf, selector)
+            mstore(add(buf, 4), 192)
+            mstore(add(buf, 36), sub(s, add(buf, 4)))
+            calldatacopy(add(buf, 68), delta, 128)
+            size := sub(add(add(s, 32), mul(n, 192)), buf)
+        }
+    }
+
+    /// @dev STATICCALLs `verifier` with the `size` bytes at `buf`, bubbling a revert; true iff it returned true.
+    function _call(address verifier, uint256 buf, uint256 size) private view returns (bool ok) {
+        assembly ("memory-safe") {
+            mstore(0, 0)
+            if iszero(staticcall(gas(), verifier, buf, size, 0, 32)) {
+                returndatacopy(buf, 0, returndatasize())
+                revert(buf, returndatasize())
+            }
+            ok := and(eq(returndatasize(), 32), eq(mload(0), 1))
         }
     }
 
     function _isProven(uint256 dealId, uint256 module) private view returns (bool) {
+        if (module < FLAGGED) return (_deals[dealId].provenFlags >> module) & 1 == 1;
         return _moduleWord[dealId][module] == PROVEN;
     }
 
-    function _markProven(uint256 dealId, Deal storage d, uint256 module) private {
-        _moduleWord[dealId][module] = PROVEN;
-        d.proven += 1;
-        emit ModuleProven(dealId, module);
-    }
-
-    function _pullDeposit(Deal storage d) private {
+    function _pullDeposit(DealRecord storage d) private {
         if (d.token == address(0)) {
             if (msg.value != d.price) revert WrongDeposit(d.price, msg.value);
             return;
@@ -501,11 +645,6 @@ contract LoraEscrowV2 is ReentrancyGuard {
 
     function _contains(bytes32[] storage list, bytes32 v) private view returns (bool) {
         for (uint256 i = 0; i < list.length; ++i) if (list[i] == v) return true;
-        return false;
-    }
-
-    function _contains(uint256[] memory list, uint256 len, uint256 v) private pure returns (bool) {
-        for (uint256 i = 0; i < len; ++i) if (list[i] == v) return true;
         return false;
     }
 

@@ -238,6 +238,12 @@ describe("# LoraEscrowV2 (protocol v2, real proofs of v2_i8_r2_o6)", function ()
     await expect(
       c.propose(buyer, ethers.ZeroAddress, PRICE, ethers.ZeroHash, WINDOW, mod(ethers.id("x"), W)),
     ).to.be.revertedWithCustomError(env.escrow, "UnknownShape");
+    // shape id zero has no verifier either (a deal on it could never be proven)
+    await expect(
+      c.propose(buyer, ethers.ZeroAddress, PRICE, ethers.ZeroHash, WINDOW, mod(ethers.ZeroHash, W)),
+    )
+      .to.be.revertedWithCustomError(env.escrow, "UnknownShape")
+      .withArgs(ethers.ZeroHash);
     await expect(c.propose(buyer, ethers.ZeroAddress, PRICE, ethers.ZeroHash, WINDOW, mod(SHAPE, [1n, 1n])))
       .to.be.revertedWithCustomError(env.escrow, "InvalidCommitment")
       .withArgs(0n);
