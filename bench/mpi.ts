@@ -1,10 +1,12 @@
 /**
  * Benchmark of multi-party inference, protocol v2, on loopback: the round trip of one module call
  * as the buyer sees it — quantized rows -> hX, the buyer's EIP-712 InferenceRequest signature ->
- * HTTP -> the server's checks (body, shape, signature recovery, nonce, row budget, hX), Y = X·A·B,
- * hY, the contributor's InferenceResponse signature, the fsynced call-log append (before the
- * reply) -> the client's checks (Y's shape, hY, the response signature) — per shape, rows per call
- * (1 and 8) and concurrency (1 and 8 clients in flight); and the parts of one call measured alone.
+ * HTTP -> the server's checks (body, shape, the buyer's signature, nonce, row budget, hX),
+ * Y = X·A·B, hY, the contributor's InferenceResponse signature, the fsynced call-log append (before
+ * the reply) -> the client's checks (Y's shape, hY, the response signature) — per shape, rows per
+ * call (1 and 8) and concurrency (1 and 8 clients in flight); and the parts of one call measured
+ * alone. Each side recovers the other's public key from its first signature (the warm-up call) and
+ * then verifies signatures against it (src/mpi/eip712.ts); partsMs also times the recovery.
  *
  *   npm run bench:mpi [-- --calls N --shapes stories260k_q_r8,distilgpt2_c_attn]
  *
@@ -18,13 +20,17 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Wallet } from "ethers";
+import { TypedDataEncoder, Wallet } from "ethers";
 import { STORIES260K_DIR } from "../src/model/index.js";
 import {
   CallLog,
   ContributorServer,
   RemoteLoraClient,
   eip712Domain,
+  forgetSignerKeys,
+  INFERENCE_REQUEST_TYPES,
+  inferenceRequestDigest,
+  parseIntMatrix,
   recoverInferenceRequest,
   recoverInferenceResponse,
   signInferenceRequest,
@@ -196,7 +202,7 @@ interface Run {
   latencyMs: Dist;
   callsPerSecond: number;
   rowsPerSecond: number;
-  /** The client's own split per call (ms, means): prepare = hX + sign, http = round trip with the server's work, check = hY + recover. */
+  /** The client's own split per call (ms, means): prepare = hX + sign, http = round trip with the server's work, check = hY + signature check. */
   clientMsPerCall: { prepare: number; http: number; check: number };
 }
 
@@ -282,17 +288,39 @@ async function parts(
   const resSig = await signInferenceResponse(contributor, domain, res);
   const body = JSON.stringify({ X: X.map((r) => r.map(String)), hX, nonce: "1", signature: reqSig });
   const answer = JSON.stringify({ Y: Y.map((r) => r.map(String)), hX, hY, signature: resSig });
+  // the first signature of a signer: recovery + its key's window table (once per signer and process)
+  const firstCheck = await timeN(Math.min(n, 10), () => {
+    forgetSignerKeys();
+    return recoverInferenceRequest(domain, req, reqSig, buyer.address);
+  });
+  recoverInferenceResponse(domain, res, resSig, contributor.address); // keep the contributor's key
   return {
     activationDigest: await timeN(n, () => activationDigest(X, mod.DIN)),
+    // the EIP-712 digest: precomputed type hashes and domain separator, vs ethers parsing the types
+    requestDigest: await timeN(n, (i) => inferenceRequestDigest(domain, { ...req, nonce: BigInt(i + 2) })),
+    requestDigestTypedDataEncoder: await timeN(n, (i) =>
+      TypedDataEncoder.hash(domain, INFERENCE_REQUEST_TYPES, { ...req, nonce: BigInt(i + 2) }),
+    ),
+    // as the client signs (a Wallet signs the digest), vs Wallet.signTypedData (same bytes)
     signRequest: await timeN(n, (i) => signInferenceRequest(buyer, domain, { ...req, nonce: BigInt(i + 2) })),
+    signRequestTypedData: await timeN(n, (i) =>
+      buyer.signTypedData(domain, INFERENCE_REQUEST_TYPES, { ...req, nonce: BigInt(i + 2) }),
+    ),
     requestJsonRoundTrip: await timeN(n, () => JSON.parse(body) as unknown),
+    // as the server checks (the buyer's key known), vs recovering the signer
+    verifyRequest: await timeN(n, () => recoverInferenceRequest(domain, req, reqSig, buyer.address)),
     recoverRequest: await timeN(n, () => recoverInferenceRequest(domain, req, reqSig)),
+    firstRequestCheck: firstCheck,
     loraProduct: await timeN(n, () => loraProduct(X, A, B)),
     outputDigest: await timeN(n, () => outputDigestV2(Y, mod.DOUT)),
     signResponse: await timeN(n, (i) =>
       signInferenceResponse(contributor, domain, { ...res, seq: BigInt(i) }),
     ),
     answerJsonRoundTrip: await timeN(n, () => JSON.parse(answer) as unknown),
+    answerParseY: await timeN(n, () =>
+      parseIntMatrix((JSON.parse(answer) as { Y: unknown }).Y, rows, mod.DOUT),
+    ),
+    verifyResponse: await timeN(n, () => recoverInferenceResponse(domain, res, resSig, contributor.address)),
     recoverResponse: await timeN(n, () => recoverInferenceResponse(domain, res, resSig)),
   };
 }
@@ -429,6 +457,8 @@ async function main(): Promise<void> {
       "concurrency 8: 8 clients each with one call in flight; the server's log commits their appends in groups (one write + fdatasync per group)",
       "buyerLog: the buyer's RemoteLoraClient also appends every checked call to its own fsynced log",
       "partsMs: the pieces of one call, each alone; logAppendFsyncMs: one CallLog append (write + fdatasync) alone",
+      "signatures: each side recovers the other's key from its first signature (firstRequestCheck: recovery + window table), then verifies against it (verifyRequest, verifyResponse); recoverRequest/recoverResponse: recovery alone, for comparison",
+      "load: the machine's load average (another process may be running)",
     ],
     shapes: results,
   });

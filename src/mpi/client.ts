@@ -9,7 +9,7 @@
  * seq, hX, hY). Only then delta = s * Y / 2^(fx+fa+fb).
  */
 import { readFile } from "node:fs/promises";
-import { getAddress, hexlify } from "ethers";
+import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
 import { createKeccak } from "hash-wasm";
 import type { LoraHook, LoraTarget } from "../model/index.js";
@@ -65,7 +65,7 @@ export interface CallResult {
 function randomNonce(): bigint {
   const b = new Uint8Array(32);
   globalThis.crypto.getRandomValues(b);
-  return BigInt(hexlify(b));
+  return BigInt("0x" + Buffer.from(b.buffer).toString("hex"));
 }
 
 export class RemoteLoraClient {
@@ -76,6 +76,11 @@ export class RemoteLoraClient {
   readonly stats: ClientStats = { calls: 0, prepareMs: 0, httpMs: 0, checkMs: 0 };
   readonly deal: DealContext;
   private readonly domain: TypedDataDomain;
+  /** The deal's contributor and escrow, checksummed once. */
+  private readonly contributor: string;
+  private readonly escrow: string;
+  /** The signer's address, checksummed, once read. */
+  private buyerAddress: string | undefined;
   private readonly base: string;
   /** Opened once, by the first call (concurrent first calls share it: one file handle). */
   private log: Promise<CallLog> | null = null;
@@ -84,6 +89,8 @@ export class RemoteLoraClient {
   constructor(private readonly opts: RemoteLoraClientOptions) {
     this.deal = opts.deal;
     this.domain = eip712Domain(opts.deal.chainId, opts.deal.escrow);
+    this.contributor = getAddress(opts.deal.contributor);
+    this.escrow = getAddress(opts.deal.escrow);
     this.base = opts.url.replace(/\/+$/, "");
     this.byTarget = new Map(opts.deal.manifest.modules.map((m) => [m.target, m]));
     this.hook = (target, x, T) => this.forwardModule(target, x, T);
@@ -207,27 +214,29 @@ export class RemoteLoraClient {
     const hY = await outputDigestV2(Y, mod.DOUT);
     if (hY !== (r.hY as string).toLowerCase()) throw new OutputDigestMismatchError(hY, r.hY as string);
     const responseSignature = r.signature as string;
+    // verified against the contributor's public key once it is known (recovered from its first answer)
     const signer = recoverInferenceResponse(
       this.domain,
       { dealId, module: BigInt(module), nonce, seq: BigInt(r.seq), hX, hY },
       responseSignature,
+      this.contributor,
     );
-    if (signer === null || signer !== getAddress(this.deal.contributor)) {
+    if (signer === null || signer !== this.contributor) {
       throw new ResponseSignatureError(
         `${url}: the InferenceResponse signature ${signer === null ? "is malformed" : `recovers to ${signer}`}, ` +
-          `not to the deal's contributor ${getAddress(this.deal.contributor)}`,
+          `not to the deal's contributor ${this.contributor}`,
       );
     }
     const record: CallRecord = {
       chainId: this.deal.chainId.toString(),
-      escrow: getAddress(this.deal.escrow),
+      escrow: this.escrow,
       dealId: dealId.toString(),
       module,
       seq: r.seq,
       adapterModule: mod.W[0],
       rows,
       nonce: nonce.toString(),
-      buyer: getAddress(await this.opts.signer.getAddress()),
+      buyer: (this.buyerAddress ??= getAddress(await this.opts.signer.getAddress())),
       requestSignature,
       responseSignature,
       hX,

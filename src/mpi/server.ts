@@ -503,11 +503,13 @@ export class ContributorServer {
     const r = parseInferRequest(body, mod.DIN, this.opts.maxAbsX ?? MAX_ABS_X);
     const dealId = d.deal.dealId;
 
-    // Authentication: the buyer signed (dealId, m, rows, hX, nonce).
+    // Authentication: the buyer signed (dealId, m, rows, hX, nonce). Once the buyer is known and
+    // has signed, its signatures are verified against its public key (same answer as recovery).
     const signer = recoverInferenceRequest(
       d.domain,
       { dealId, module: BigInt(m), rows: BigInt(r.rows), hX: r.hX, nonce: r.nonce },
       r.signature,
+      d.buyer,
     );
     if (signer === null) {
       throw new HttpRequestError(
@@ -670,6 +672,7 @@ export class ContributorServer {
         d.domain,
         { dealId: d.deal.dealId, shapeId: mod.shape.shapeId, zkeyHash },
         signature,
+        d.buyer,
       );
       const buyer = await this.dealBuyer(d);
       if (signer !== buyer) {

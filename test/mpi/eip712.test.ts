@@ -1,11 +1,36 @@
 /**
  * EIP-712 messages of protocol v2 (src/mpi/eip712.ts): the digests written out by hand from the
- * type strings, and what each signature covers (a changed field recovers another address).
+ * type strings, and what each signature covers (a changed field recovers another address); the
+ * precomputed digests against TypedDataEncoder.hash, the Wallet fast signing path against
+ * signTypedData, and verification against a known signer's key against recovery.
  */
 import { expect } from "chai";
-import { AbiCoder, concat, getAddress, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
+import { randomBytes } from "node:crypto";
 import {
+  AbiCoder,
+  concat,
+  getAddress,
+  hexlify,
+  keccak256,
+  recoverAddress,
+  toUtf8Bytes,
+  TypedDataEncoder,
+  Wallet,
+} from "ethers";
+import type { TypedDataDomain } from "ethers";
+import {
+  dealKeyUploadDigest,
+  DEAL_KEY_UPLOAD_TYPES,
+  eip712DigestsReady,
   eip712Domain,
+  forgetSignerKeys,
+  INFERENCE_REQUEST_TYPES,
+  INFERENCE_RESPONSE_TYPES,
+  inferenceRequestDigest,
+  inferenceResponseDigest,
+  knownSignerKey,
+  recoverSigner,
+  SignerKey,
   recoverDealKeyUpload,
   recoverInferenceRequest,
   recoverInferenceResponse,
@@ -13,6 +38,7 @@ import {
   signInferenceRequest,
   signInferenceResponse,
 } from "../../src/mpi/index.js";
+import type { TypedDataSigner } from "../../src/mpi/index.js";
 import { buyer, CHAIN_ID, contributor, ESCROW, OTHER_ESCROW, stranger } from "./fixtures.js";
 
 const abi = AbiCoder.defaultAbiCoder();
@@ -36,6 +62,9 @@ function manualDigest(structHash: string, chainId = CHAIN_ID, escrow = ESCROW): 
 }
 
 describe("# mpi v2 EIP-712 messages", function () {
+  // the digests below are hash-wasm's keccak (ethers' keccak256 only until it has loaded)
+  before(() => eip712DigestsReady);
+
   const domain = eip712Domain(CHAIN_ID, ESCROW);
   const hX = id("X rows");
   const hY = id("Y rows");
@@ -168,4 +197,253 @@ describe("# mpi v2 EIP-712 messages", function () {
     expect(recoverDealKeyUpload(domain, key, "0x1234")).to.equal(null);
     expect(recoverInferenceResponse(domain, res, "0x" + "ff".repeat(65))).to.equal(null);
   });
+
+  it("Should hash requests, responses and key uploads exactly as TypedDataEncoder.hash (random messages and domains)", function () {
+    for (let i = 0; i < 300; i++) {
+      const d = randomDomain(i);
+      const rq = { dealId: u256(), module: u256(), rows: u256(), hX: b32(i), nonce: u256() };
+      const rs = {
+        dealId: u256(),
+        module: u256(),
+        nonce: u256(),
+        seq: u256(),
+        hX: b32(i + 1),
+        hY: b32(i + 2),
+      };
+      const k = { dealId: u256(), shapeId: b32(i + 3), zkeyHash: b32(i + 4) };
+      expect(inferenceRequestDigest(d, rq)).to.equal(TypedDataEncoder.hash(d, INFERENCE_REQUEST_TYPES, rq));
+      expect(inferenceResponseDigest(d, rs)).to.equal(TypedDataEncoder.hash(d, INFERENCE_RESPONSE_TYPES, rs));
+      expect(dealKeyUploadDigest(d, k)).to.equal(TypedDataEncoder.hash(d, DEAL_KEY_UPLOAD_TYPES, k));
+    }
+    // the bounds of uint256
+    for (const v of [0n, 1n, 2n ** 255n, 2n ** 256n - 1n]) {
+      const rq = { ...req, dealId: v, nonce: v };
+      expect(inferenceRequestDigest(domain, rq)).to.equal(
+        TypedDataEncoder.hash(domain, INFERENCE_REQUEST_TYPES, rq),
+      );
+    }
+  });
+
+  it("Should hash values outside the canonical forms as TypedDataEncoder.hash does, and refuse what it refuses", function () {
+    // numbers and hex strings for uint256, a domain with a string chainId or another field
+    const loose = { ...req, dealId: 9, module: "0x03", rows: "5" } as unknown as typeof req;
+    expect(inferenceRequestDigest(domain, loose)).to.equal(
+      TypedDataEncoder.hash(domain, INFERENCE_REQUEST_TYPES, loose),
+    );
+    expect(inferenceRequestDigest(domain, loose)).to.equal(inferenceRequestDigest(domain, req));
+    const d2: TypedDataDomain = { ...domain, chainId: "31337" };
+    expect(inferenceRequestDigest(d2, req)).to.equal(
+      TypedDataEncoder.hash(domain, INFERENCE_REQUEST_TYPES, req),
+    );
+    const d3: TypedDataDomain = { ...domain, salt: id("salt") };
+    expect(inferenceRequestDigest(d3, req)).to.equal(TypedDataEncoder.hash(d3, INFERENCE_REQUEST_TYPES, req));
+    expect(inferenceRequestDigest(d3, req)).to.not.equal(inferenceRequestDigest(domain, req));
+    const lower: TypedDataDomain = { ...domain, verifyingContract: ESCROW.toLowerCase() };
+    expect(inferenceRequestDigest(lower, req)).to.equal(inferenceRequestDigest(domain, req));
+    for (const bad of [
+      { ...req, nonce: -1n },
+      { ...req, nonce: 2n ** 256n },
+      { ...req, hX: hX.slice(0, -2) },
+      { ...req, hX: hX + "00" },
+      { ...req, hX: undefined as unknown as string },
+    ]) {
+      expect(() => TypedDataEncoder.hash(domain, INFERENCE_REQUEST_TYPES, bad)).to.throw();
+      expect(() => inferenceRequestDigest(domain, bad)).to.throw();
+    }
+    // a verifyingContract with a wrong checksum
+    const badSum: TypedDataDomain = {
+      ...domain,
+      verifyingContract: ESCROW.replace("F", "f").replace("b", "B"),
+    };
+    expect(() => TypedDataEncoder.hash(badSum, INFERENCE_REQUEST_TYPES, req)).to.throw();
+    expect(() => inferenceRequestDigest(badSum, req)).to.throw();
+  });
+
+  it("Should sign with a Wallet the same bytes as Wallet.signTypedData, and let any other signer sign the typed data", async function () {
+    for (let i = 0; i < 40; i++) {
+      const w = new Wallet(hexlify(randomBytes(32)));
+      const d = randomDomain(i);
+      const rq = { dealId: u256(), module: u256(), rows: u256(), hX: b32(i), nonce: u256() };
+      const rs = { dealId: u256(), module: u256(), nonce: u256(), seq: u256(), hX: b32(i), hY: b32(i + 1) };
+      const k = { dealId: u256(), shapeId: b32(i), zkeyHash: b32(i + 1) };
+      expect(await signInferenceRequest(w, d, rq)).to.equal(
+        await w.signTypedData(d, INFERENCE_REQUEST_TYPES, rq),
+      );
+      expect(await signInferenceResponse(w, d, rs)).to.equal(
+        await w.signTypedData(d, INFERENCE_RESPONSE_TYPES, rs),
+      );
+      expect(await signDealKeyUpload(w, d, k)).to.equal(await w.signTypedData(d, DEAL_KEY_UPLOAD_TYPES, k));
+    }
+    let typed = 0;
+    const other: TypedDataSigner = {
+      getAddress: () => Promise.resolve(buyer.address),
+      signTypedData: (d, t, v) => {
+        typed++;
+        return buyer.signTypedData(d, t, v);
+      },
+    };
+    expect(await signInferenceRequest(other, domain, req)).to.equal(
+      await signInferenceRequest(buyer, domain, req),
+    );
+    expect(typed).to.equal(1);
+    // a Wallet subclass with its own signTypedData keeps it
+    class Custom extends Wallet {
+      override signTypedData(): Promise<string> {
+        return Promise.resolve("0xcustom");
+      }
+    }
+    expect(await signInferenceRequest(new Custom(buyer.privateKey), domain, req)).to.equal("0xcustom");
+  });
+
+  it("Should verify against a known key exactly when recovery yields that key (random messages, other signers, tampering, twins, malformed)", async function () {
+    const key = new SignerKey(buyer.signingKey.publicKey);
+    expect(key.address).to.equal(buyer.address);
+    const cases: { digest: string; signature: string }[] = [];
+    for (let i = 0; i < 60; i++) {
+      const m = { dealId: u256(), module: u256(), rows: u256(), hX: b32(i), nonce: u256() };
+      const d = inferenceRequestDigest(domain, m);
+      const s = await signInferenceRequest(buyer, domain, m);
+      const sOther = await signInferenceRequest(
+        i % 2 === 0 ? stranger : new Wallet(hexlify(randomBytes(32))),
+        domain,
+        m,
+      );
+      const tampered = inferenceRequestDigest(domain, { ...m, nonce: m.nonce ^ 1n });
+      cases.push(
+        { digest: d, signature: s },
+        { digest: d, signature: sOther },
+        { digest: tampered, signature: s },
+        { digest: d, signature: twinOf(s) },
+        { digest: d, signature: withV(s, flipV(s)) },
+        { digest: d, signature: withV(s, s.slice(130) === "1b" ? "00" : "01") },
+        { digest: d, signature: withV(s, "25") },
+        { digest: d, signature: "0x" + hexlify(randomBytes(64)).slice(2) + (i % 2 === 0 ? "1b" : "1c") },
+        { digest: d, signature: s.slice(0, 66) + "00".repeat(32) + s.slice(130) },
+        { digest: d, signature: "0x" + "00".repeat(32) + s.slice(66) },
+        { digest: d, signature: "0x" + N.toString(16) + s.slice(66) },
+        { digest: d, signature: s.slice(0, 66) + HALF_N_PLUS_1.toString(16) + s.slice(130) },
+        { digest: d, signature: s.slice(0, -2) },
+        { digest: d, signature: s.toUpperCase().replace("0X", "0x") },
+      );
+    }
+    let accepted = 0;
+    for (const { digest, signature } of cases) {
+      const recovered = recoverSigner(digest, signature);
+      if (recovered !== null) {
+        // the strict form only narrows ethers: whatever recovers here recovers the same in ethers
+        expect(recoverAddress(digest, signature)).to.equal(recovered);
+      }
+      expect(key.verify(digest, signature)).to.equal(recovered === buyer.address);
+      if (recovered === buyer.address) accepted++;
+    }
+    expect(accepted).to.equal(120); // the buyer's own signatures, lower and upper case
+  });
+
+  it("Should refuse what ethers alone would accept: v 0/1/EIP-155, s in (n/2, 2^255)", async function () {
+    const s = await signInferenceRequest(buyer, domain, req);
+    const d = inferenceRequestDigest(domain, req);
+    const v0 = withV(s, s.slice(130) === "1b" ? "00" : "01");
+    expect(recoverAddress(d, v0)).to.equal(buyer.address);
+    expect(recoverSigner(d, v0)).to.equal(null);
+    expect(recoverInferenceRequest(domain, req, v0, buyer.address)).to.equal(null);
+    expect(recoverSigner(d, withV(s, "25"))).to.equal(null);
+    // s just above n/2 has its top bit clear: ethers' Signature.from takes it, the low-s rule does not
+    const hi = s.slice(0, 66) + HALF_N_PLUS_1.toString(16) + s.slice(130);
+    expect(() => recoverAddress(d, hi)).to.not.throw();
+    expect(recoverSigner(d, hi)).to.equal(null);
+    expect(new SignerKey(buyer.signingKey.publicKey).verify(d, hi)).to.equal(false);
+  });
+
+  it("Should keep an expected signer's key after its first signature and refuse, through the key, a signature by another key", async function () {
+    forgetSignerKeys();
+    const d = inferenceRequestDigest(domain, req);
+    const byBuyer = await signInferenceRequest(buyer, domain, req);
+    const byStranger = await signInferenceRequest(stranger, domain, req);
+    // a signature by someone else than expected keeps nothing
+    expect(recoverSigner(d, byStranger, buyer.address)).to.equal(stranger.address);
+    expect(knownSignerKey(buyer.address)).to.equal(undefined);
+    expect(knownSignerKey(stranger.address)).to.equal(undefined);
+    // no expected signer: nothing kept
+    expect(recoverSigner(d, byBuyer)).to.equal(buyer.address);
+    expect(knownSignerKey(buyer.address)).to.equal(undefined);
+    // the first signature of the expected signer is recovered and its key kept
+    expect(recoverSigner(d, byBuyer, buyer.address.toLowerCase())).to.equal(buyer.address);
+    const key = knownSignerKey(buyer.address);
+    expect(key).to.be.instanceOf(SignerKey);
+    expect(knownSignerKey(buyer.address.toLowerCase())).to.equal(key);
+    // later: verified through the key, with the same answers as recovery
+    for (let i = 0; i < 20; i++) {
+      const m = { ...req, nonce: u256() };
+      const dm = inferenceRequestDigest(domain, m);
+      const mine = await signInferenceRequest(buyer, domain, m);
+      const theirs = await signInferenceRequest(stranger, domain, m);
+      expect(key!.verify(dm, mine)).to.equal(true);
+      expect(key!.verify(dm, theirs)).to.equal(false);
+      expect(recoverInferenceRequest(domain, m, mine, buyer.address)).to.equal(buyer.address);
+      expect(recoverInferenceRequest(domain, m, theirs, buyer.address)).to.equal(stranger.address);
+      expect(recoverInferenceRequest(domain, { ...m, rows: m.rows + 1n }, mine, buyer.address)).to.not.equal(
+        buyer.address,
+      );
+      expect(recoverInferenceRequest(domain, m, twinOf(mine), buyer.address)).to.equal(null);
+      expect(recoverInferenceRequest(domain, m, withV(mine, flipV(mine)), buyer.address)).to.not.equal(
+        buyer.address,
+      );
+    }
+    expect(knownSignerKey(stranger.address)).to.equal(undefined);
+    expect(key!.address).to.equal(buyer.address);
+    expect(
+      recoverDealKeyUpload(domain, key_, await signDealKeyUpload(buyer, domain, key_), buyer.address),
+    ).to.equal(buyer.address);
+    expect(
+      recoverInferenceResponse(
+        domain,
+        res,
+        await signInferenceResponse(contributor, domain, res),
+        buyer.address,
+      ),
+    ).to.equal(contributor.address);
+    forgetSignerKeys();
+    expect(knownSignerKey(buyer.address)).to.equal(undefined);
+  });
 });
+
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const HALF_N_PLUS_1 = (N >> 1n) + 1n;
+const key_ = {
+  dealId: 9n,
+  shapeId: keccak256(toUtf8Bytes("shape")),
+  zkeyHash: keccak256(toUtf8Bytes("zkey")),
+};
+
+/** A random uint256 of random bit length (small values are frequent). */
+function u256(): bigint {
+  const bits = randomBytes(1)[0];
+  return BigInt(hexlify(randomBytes(32))) >> BigInt(256 - bits);
+}
+
+/** A random bytes32, in lower, upper or mixed case. */
+function b32(i: number): string {
+  const h = hexlify(randomBytes(32)).slice(2);
+  return (
+    "0x" + (i % 3 === 0 ? h : i % 3 === 1 ? h.toUpperCase() : h.slice(0, 32) + h.slice(32).toUpperCase())
+  );
+}
+
+function randomDomain(i: number): TypedDataDomain {
+  const escrow = getAddress(hexlify(randomBytes(20)));
+  return eip712Domain(i % 4 === 0 ? u256() : BigInt(i + 1), i % 2 === 0 ? escrow : escrow.toLowerCase());
+}
+
+function withV(signature: string, v: string): string {
+  return signature.slice(0, 130) + v;
+}
+
+function flipV(signature: string): string {
+  return signature.slice(130) === "1b" ? "1c" : "1b";
+}
+
+/** The malleable twin (r, n - s, v flipped): the same signer to a lax recovery. */
+function twinOf(signature: string): string {
+  const sHi = N - BigInt("0x" + signature.slice(66, 130));
+  return signature.slice(0, 66) + sHi.toString(16).padStart(64, "0") + flipV(signature);
+}
