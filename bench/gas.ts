@@ -18,7 +18,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { network } from "hardhat";
+import hre, { network } from "hardhat";
+import { deployZklora, readZkloraArtifacts } from "../src/chain/deploy.js";
+import { shapeSpec } from "../src/app/steps.js";
 import type { Contract } from "ethers";
 import { loraProduct } from "../src/zk/index.js";
 import {
@@ -29,7 +31,6 @@ import {
   foldEntry,
   proveV2,
   randomFieldElement,
-  solidityShapeKey,
   toSolidityProofV2,
   v2ShapeId,
   v2ShapeName,
@@ -104,16 +105,14 @@ async function main(): Promise<void> {
   const key: ShapeKey = await buildShapeKey(SHAPE);
   const shapeId = v2ShapeId(SHAPE);
 
-  const registry = (await ethers.deployContract("ShapeRegistryV2", [
-    await deployer.getAddress(),
-  ])) as unknown as Contract;
-  const verifier = (await ethers.deployContract("LoraModuleVerifierV2", [
-    solidityShapeKey(key),
-  ])) as unknown as Contract;
-  await (await registry.register(await verifier.getAddress())).wait();
-  const escrow = (await ethers.deployContract("LoraEscrowV2", [
-    await registry.getAddress(),
-  ])) as unknown as Contract;
+  // The project's own deploy path (registry, the shape's verifier registered, escrow).
+  const record = await deployZklora(deployer, [shapeSpec(key)], await readZkloraArtifacts(hre.artifacts), {
+    network: "hardhat",
+  });
+  const escrow = (await ethers.getContractAt(
+    "LoraEscrowV2",
+    record.contracts.LoraEscrowV2.address,
+  )) as unknown as Contract;
   const escrowAddress = await escrow.getAddress();
   const as = (s: typeof buyer) => escrow.connect(s) as Contract;
   const price = ethers.parseEther("1");
