@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {TestBase} from "./lib/TestBase.sol";
+import {TestBase, TestPoints} from "./lib/TestBase.sol";
 import {ToggleVerifierV2} from "./ToggleVerifierV2.sol";
 import {LoraEscrowV2} from "../v2/LoraEscrowV2.sol";
 import {LoraModuleVerifierV2} from "../v2/LoraModuleVerifierV2.sol";
@@ -29,10 +29,10 @@ contract LoraEscrowV2ProvenTest is TestBase {
         registry.register(address(verifier));
         escrow = new LoraEscrowV2(registry);
         LoraEscrowV2.Module[] memory mods = new LoraEscrowV2.Module[](MODULES);
-        for (uint256 m = 0; m < MODULES; ++m) mods[m] = LoraEscrowV2.Module(shapeId, _g1());
+        for (uint256 m = 0; m < MODULES; ++m) mods[m] = LoraEscrowV2.Module(shapeId, TestPoints.g1());
         dealId = escrow.propose(address(this), address(0), 1 ether, bytes32(0), 1 hours, mods);
         LoraEscrowV2.DealKey[] memory keys = new LoraEscrowV2.DealKey[](1);
-        keys[0] = LoraEscrowV2.DealKey(shapeId, _delta());
+        keys[0] = LoraEscrowV2.DealKey(shapeId, TestPoints.g2());
         LoraEscrowV2.Entry[] memory entries = new LoraEscrowV2.Entry[](MODULES);
         for (uint256 m = 0; m < MODULES; ++m) entries[m] = _entry(m);
         vm.deal(address(this), 1 ether);
@@ -49,11 +49,11 @@ contract LoraEscrowV2ProvenTest is TestBase {
         uint256[2] memory single = [uint256(47), 50];
         for (uint256 k = 0; k < 2; ++k) {
             uint256 m = single[k];
-            escrow.submit(dealId, _claim(m), _proof(), _delta());
+            escrow.submit(dealId, _claim(m), _proof(), TestPoints.g2());
             assertTrue(escrow.isProven(dealId, m), "proven");
             assertEq(escrow.moduleWordOf(dealId, m), escrow.PROVEN(), "word of a proven module");
             vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.AlreadyProven.selector, m));
-            escrow.submit(dealId, _claim(m), _proof(), _delta());
+            escrow.submit(dealId, _claim(m), _proof(), TestPoints.g2());
         }
         assertEq(escrow.getDeal(dealId).proven, 2, "two proven");
 
@@ -61,7 +61,7 @@ contract LoraEscrowV2ProvenTest is TestBase {
         uint256[6] memory mods = [uint256(46), 47, 48, 50, 48, 49];
         LoraEscrowV2.Claim[] memory claims = new LoraEscrowV2.Claim[](6);
         for (uint256 i = 0; i < 6; ++i) claims[i] = _claim(mods[i]);
-        assertEq(escrow.submitBatch(dealId, shapeId, _delta(), claims, _proofs(6)), 3, "three new");
+        assertEq(escrow.submitBatch(dealId, shapeId, TestPoints.g2(), claims, _proofs(6)), 3, "three new");
         assertEq(escrow.getDeal(dealId).proven, 5, "five proven");
         for (uint256 m = 46; m < 51; ++m) assertTrue(escrow.isProven(dealId, m), "46..50 proven");
         assertTrue(!escrow.isProven(dealId, 45) && !escrow.isProven(dealId, 51), "45 and 51 open");
@@ -72,9 +72,9 @@ contract LoraEscrowV2ProvenTest is TestBase {
         two[1] = _claim(59);
         verifier.setAccept(false);
         vm.expectRevert(LoraEscrowV2.BatchRejected.selector);
-        escrow.submitBatch(dealId, shapeId, _delta(), two, _proofs(2));
+        escrow.submitBatch(dealId, shapeId, TestPoints.g2(), two, _proofs(2));
         vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.ProofRejected.selector, 59));
-        escrow.submit(dealId, _claim(59), _proof(), _delta());
+        escrow.submit(dealId, _claim(59), _proof(), TestPoints.g2());
         assertTrue(!escrow.isProven(dealId, 0) && !escrow.isProven(dealId, 59), "nothing proven");
         assertEq(escrow.moduleWordOf(dealId, 59), _word(59), "word kept");
         assertEq(escrow.getDeal(dealId).proven, 5, "still five");
@@ -84,14 +84,14 @@ contract LoraEscrowV2ProvenTest is TestBase {
         LoraEscrowV2.Claim[] memory all = new LoraEscrowV2.Claim[](MODULES);
         for (uint256 m = 0; m < MODULES; ++m) all[m] = _claim(m);
         assertEq(
-            escrow.submitBatch(dealId, shapeId, _delta(), all, _proofs(MODULES)),
+            escrow.submitBatch(dealId, shapeId, TestPoints.g2(), all, _proofs(MODULES)),
             MODULES - 5,
             "the rest"
         );
         assertEq(escrow.getDeal(dealId).proven, MODULES, "all proven");
         for (uint256 m = 0; m < MODULES; ++m) assertTrue(escrow.isProven(dealId, m), "every module proven");
         assertEq(
-            escrow.submitBatch(dealId, shapeId, _delta(), all, _proofs(MODULES)),
+            escrow.submitBatch(dealId, shapeId, TestPoints.g2(), all, _proofs(MODULES)),
             0,
             "a repeat is a no-op"
         );
@@ -106,41 +106,33 @@ contract LoraEscrowV2ProvenTest is TestBase {
         claims[1] = _claim(55);
         claims[1].fY += 1;
         vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.ClaimMismatch.selector, 55));
-        escrow.submitBatch(dealId, shapeId, _delta(), claims, _proofs(2));
+        escrow.submitBatch(dealId, shapeId, TestPoints.g2(), claims, _proofs(2));
         claims[1] = _claim(60);
         vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.ModuleOutOfRange.selector, 60));
-        escrow.submitBatch(dealId, shapeId, _delta(), claims, _proofs(2));
+        escrow.submitBatch(dealId, shapeId, TestPoints.g2(), claims, _proofs(2));
         claims[1] = _claim(55);
-        uint256[4] memory wrong = _delta();
+        uint256[4] memory wrong = TestPoints.g2();
         wrong[0] += 1;
         vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.DealKeyMismatch.selector, shapeId));
         escrow.submitBatch(dealId, shapeId, wrong, claims, _proofs(2));
-        assertEq(escrow.submitBatch(dealId, shapeId, _delta(), claims, _proofs(2)), 2, "both");
-    }
-
-    function _g1() internal pure returns (uint256[2] memory) {
-        return [uint256(1), 2];
-    }
-
-    function _delta() internal pure returns (uint256[4] memory) {
-        return
-            [
-                11559732032986387107991004021392285783925812861821192530917403151452391805634,
-                10857046999023057135944570762232829481370756359578518086990519993285655852781,
-                4082367875863433681332203403145435568316851327593401208105741076214120093531,
-                8495653923123431417604973247489272438418190587263600148770280649306958101930
-            ];
+        assertEq(escrow.submitBatch(dealId, shapeId, TestPoints.g2(), claims, _proofs(2)), 2, "both");
     }
 
     function _entry(uint256 m) internal pure returns (LoraEscrowV2.Entry memory) {
-        return LoraEscrowV2.Entry(keccak256(abi.encode("x", m)), keccak256(abi.encode("y", m)), _g1(), 7 + m);
+        return
+            LoraEscrowV2.Entry(
+                keccak256(abi.encode("x", m)),
+                keccak256(abi.encode("y", m)),
+                TestPoints.g1(),
+                7 + m
+            );
     }
 
     function _claim(uint256 m) internal view returns (LoraEscrowV2.Claim memory) {
         LoraEscrowV2.Entry memory e = _entry(m);
         uint256 rho =
             uint256(keccak256(abi.encode(block.chainid, address(escrow), dealId, m, e.hX, e.hY))) % P;
-        return LoraEscrowV2.Claim(m, shapeId, _g1(), rho, e.fY, e.dX);
+        return LoraEscrowV2.Claim(m, shapeId, TestPoints.g1(), rho, e.fY, e.dX);
     }
 
     function _word(uint256 m) internal view returns (bytes32) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {TestBase} from "./lib/TestBase.sol";
+import {TestBase, TestPoints} from "./lib/TestBase.sol";
 import {ToggleVerifierV2} from "./ToggleVerifierV2.sol";
 import {LoraEscrowV2} from "../v2/LoraEscrowV2.sol";
 import {LoraModuleVerifierV2} from "../v2/LoraModuleVerifierV2.sol";
@@ -64,23 +64,13 @@ contract LoraEscrowV2ReentrancyTest is TestBase {
         escrow = new LoraEscrowV2(registry);
     }
 
-    function _delta() internal pure returns (uint256[4] memory) {
-        return
-            [
-                11559732032986387107991004021392285783925812861821192530917403151452391805634,
-                10857046999023057135944570762232829481370756359578518086990519993285655852781,
-                4082367875863433681332203403145435568316851327593401208105741076214120093531,
-                8495653923123431417604973247489272438418190587263600148770280649306958101930
-            ];
-    }
-
     function _fundArgs()
         internal
         pure
         returns (LoraEscrowV2.DealKey[] memory keys, LoraEscrowV2.Entry[] memory entries)
     {
         keys = new LoraEscrowV2.DealKey[](1);
-        keys[0] = LoraEscrowV2.DealKey(SHAPE, _delta());
+        keys[0] = LoraEscrowV2.DealKey(SHAPE, TestPoints.g2());
         entries = new LoraEscrowV2.Entry[](1);
         entries[0] = LoraEscrowV2.Entry(keccak256("x"), keccak256("y"), [uint256(1), 2], 7);
     }
@@ -97,7 +87,7 @@ contract LoraEscrowV2ReentrancyTest is TestBase {
             id,
             LoraEscrowV2.Claim(0, SHAPE, [uint256(1), 2], rho, 7, [uint256(1), 2]),
             proof,
-            _delta()
+            TestPoints.g2()
         );
     }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Vm} from "./TestBase.sol";
+import {Vm, TestPoints} from "./TestBase.sol";
 import {LoraEscrowV2} from "../../v2/LoraEscrowV2.sol";
 import {LoraModuleVerifierV2} from "../../v2/LoraModuleVerifierV2.sol";
 import {ToggleVerifierV2} from "../ToggleVerifierV2.sol";
@@ -42,21 +42,6 @@ contract EscrowHandlerV2 {
         return dealIds.length;
     }
 
-    /// @dev The G1 generator (a valid W_m / D_X) and the G2 generator (a valid δ').
-    function _g1() internal pure returns (uint256[2] memory) {
-        return [uint256(1), 2];
-    }
-
-    function _delta() internal pure returns (uint256[4] memory) {
-        return
-            [
-                11559732032986387107991004021392285783925812861821192530917403151452391805634,
-                10857046999023057135944570762232829481370756359578518086990519993285655852781,
-                4082367875863433681332203403145435568316851327593401208105741076214120093531,
-                8495653923123431417604973247489272438418190587263600148770280649306958101930
-            ];
-    }
-
     function propose(
         uint256 actorSeed,
         uint256 price,
@@ -68,7 +53,7 @@ contract EscrowHandlerV2 {
         address buyer = openBuyer ? address(0) : actors[(actorSeed + 1) % 3];
         price = 1 + (price % 1e24);
         LoraEscrowV2.Module[] memory mods = new LoraEscrowV2.Module[](1 + (modules % 3));
-        for (uint256 m = 0; m < mods.length; ++m) mods[m] = LoraEscrowV2.Module(shapeId, _g1());
+        for (uint256 m = 0; m < mods.length; ++m) mods[m] = LoraEscrowV2.Module(shapeId, TestPoints.g1());
         vm.prank(contributor);
         uint256 id = escrow.propose(
             buyer,
@@ -87,7 +72,13 @@ contract EscrowHandlerV2 {
     }
 
     function _entry(uint256 m) internal pure returns (LoraEscrowV2.Entry memory) {
-        return LoraEscrowV2.Entry(keccak256(abi.encode("x", m)), keccak256(abi.encode("y", m)), _g1(), 7 + m);
+        return
+            LoraEscrowV2.Entry(
+                keccak256(abi.encode("x", m)),
+                keccak256(abi.encode("y", m)),
+                TestPoints.g1(),
+                7 + m
+            );
     }
 
     function fund(uint256 dealSeed, uint256 actorSeed) external {
@@ -97,7 +88,7 @@ contract EscrowHandlerV2 {
         if (d.status != LoraEscrowV2.Status.Proposed) return;
         address buyer = d.buyer == address(0) ? actors[actorSeed % 3] : d.buyer;
         LoraEscrowV2.DealKey[] memory keys = new LoraEscrowV2.DealKey[](1);
-        keys[0] = LoraEscrowV2.DealKey(shapeId, _delta());
+        keys[0] = LoraEscrowV2.DealKey(shapeId, TestPoints.g2());
         LoraEscrowV2.Entry[] memory entries = new LoraEscrowV2.Entry[](d.modules);
         for (uint256 m = 0; m < d.modules; ++m) entries[m] = _entry(m);
         if (d.token == address(0)) {
@@ -118,7 +109,7 @@ contract EscrowHandlerV2 {
     function _claim(uint256 id, uint256 m) internal view returns (LoraEscrowV2.Claim memory c) {
         LoraEscrowV2.Entry memory e = _entry(m);
         uint256 rho = uint256(keccak256(abi.encode(block.chainid, address(escrow), id, m, e.hX, e.hY))) % P;
-        c = LoraEscrowV2.Claim(m, shapeId, _g1(), rho, e.fY, e.dX);
+        c = LoraEscrowV2.Claim(m, shapeId, TestPoints.g1(), rho, e.fY, e.dX);
     }
 
     function _proof() internal pure returns (LoraModuleVerifierV2.Proof memory p) {}
@@ -134,7 +125,7 @@ contract EscrowHandlerV2 {
         if (!accept) {
             vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.ProofRejected.selector, m));
         }
-        escrow.submit(id, _claim(id, m), _proof(), _delta());
+        escrow.submit(id, _claim(id, m), _proof(), TestPoints.g2());
     }
 
     function submitBatch(uint256 dealSeed, bool accept) external {
@@ -151,7 +142,7 @@ contract EscrowHandlerV2 {
         }
         verifier.setAccept(accept);
         if (!accept && anyOpen) vm.expectRevert(LoraEscrowV2.BatchRejected.selector);
-        escrow.submitBatch(id, shapeId, _delta(), claims, proofs);
+        escrow.submitBatch(id, shapeId, TestPoints.g2(), claims, proofs);
     }
 
     function settle(uint256 dealSeed) external {

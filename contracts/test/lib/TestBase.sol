@@ -56,3 +56,23 @@ abstract contract TestBase {
         return min + (x % (size + 1));
     }
 }
+
+/// @title TestPoints
+/// @notice TEST ONLY: curve points the escrow's Solidity tests use where any valid point will do.
+library TestPoints {
+    /// @notice The G1 generator (a valid W_m or D_X).
+    function g1() internal pure returns (uint256[2] memory) {
+        return [uint256(1), 2];
+    }
+
+    /// @notice The G2 generator in EIP-197 order (a valid δ').
+    function g2() internal pure returns (uint256[4] memory) {
+        return
+            [
+                11559732032986387107991004021392285783925812861821192530917403151452391805634,
+                10857046999023057135944570762232829481370756359578518086990519993285655852781,
+                4082367875863433681332203403145435568316851327593401208105741076214120093531,
+                8495653923123431417604973247489272438418190587263600148770280649306958101930
+            ];
+    }
+}
