@@ -1,3 +1,4 @@
+import os from "node:os";
 /** Shared benchmark helpers. */
 import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -65,4 +66,23 @@ export async function runBench(main: () => Promise<void>): Promise<void> {
   } finally {
     await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
   }
+}
+
+/** The machine a result was measured on (the load average: 2 shared cores, other work may run). */
+export function machineInfo(): {
+  cpus: number;
+  model: string | undefined;
+  memBytes: number;
+  node: string;
+  platform: string;
+  loadavg: number[];
+} {
+  return {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    memBytes: os.totalmem(),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+  };
 }

@@ -49,7 +49,7 @@ import { ProvingPool, type PoolCircuit, type PoolInputProof } from "../src/zk/po
 import { devPtauAvailable, requiredPower, selectPtau } from "../src/zk/ptau.js";
 import { readR1csInfo } from "../src/zk/r1cs.js";
 import { buildShapeKey, compileV2, type ShapeKey, type V2Shape } from "../src/zk/v2/index.js";
-import { runBench, writeBenchResult } from "./common.js";
+import { machineInfo, runBench, writeBenchResult } from "./common.js";
 
 const GOAL_PROVING_S = 180;
 /** ZKLoRA's published per-module proof times for these 24 distilgpt2 modules, summed. */
@@ -360,10 +360,7 @@ async function main(): Promise<void> {
         bench: "full distilgpt2-shaped deal, protocol v2 (issue 14)",
         date,
         machine: {
-          cpus: os.cpus().length,
-          model: os.cpus()[0]?.model,
-          memBytes: os.totalmem(),
-          node: process.version,
+          ...machineInfo(),
           note: "shared machine: other engineers' tests may run at the same time; see load",
         },
         model: {

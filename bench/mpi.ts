@@ -48,7 +48,7 @@ import {
   v2ShapeName,
   type V2Shape,
 } from "../src/zk/v2/index.js";
-import { matrix, runBench, writeBenchResult } from "./common.js";
+import { machineInfo, matrix, runBench, writeBenchResult } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -443,14 +443,7 @@ async function main(): Promise<void> {
     bench:
       "multi-party inference round trip, protocol v2 (client sign -> server checks -> fsynced log -> client checks), loopback",
     date: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      memBytes: os.totalmem(),
-      node: process.version,
-      platform: `${os.platform()} ${os.release()}`,
-      loadavg: os.loadavg().map((v) => round(v, 2)),
-    },
+    machine: machineInfo(),
     goal,
     notes: [
       "latencyMs: one call as the buyer's caller sees it: quantized rows in, checked Y out; every call has fresh rows, a fresh nonce, and is fsynced to the server's log before the reply",

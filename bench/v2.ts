@@ -39,7 +39,7 @@ import {
   weightCount,
   type V2Shape,
 } from "../src/zk/v2/index.js";
-import { childResult, emitResult, runBench, writeBenchResult } from "./common.js";
+import { childResult, emitResult, machineInfo, runBench, writeBenchResult } from "./common.js";
 
 /** ZKLoRA's published per-module figures (hardware unreported). */
 const ZKLORA_PUBLISHED = {
@@ -317,12 +317,7 @@ async function main(): Promise<void> {
   await writeBenchResult(`v2-${new Date().toISOString().replace(/[:.]/g, "-")}`, {
     bench: "protocol v2 ZK core (issue 13)",
     date: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      model: os.cpus()[0]?.model,
-      memBytes: os.totalmem(),
-      node: process.version,
-    },
+    machine: machineInfo(),
     zklora: ZKLORA_PUBLISHED,
     shapes: results,
   });
