@@ -330,18 +330,12 @@ contract LoraEscrowV2 is ReentrancyGuard {
     ) external {
         DealRecord storage d = _openForProofs(dealId);
         uint256 m = c.module;
-        uint256 flags = d.provenFlags;
-        bytes32 word = _moduleWord[dealId][m];
-        if (m < FLAGGED ? (flags >> m) & 1 == 1 : word == PROVEN) revert AlreadyProven(m);
-        if (m >= d.modules) revert ModuleOutOfRange(m);
-        if (word != _claimWord(c)) revert ClaimMismatch(m);
-        _checkKey(dealId, c.shapeId, delta);
         // Effects first; the verifier is called with STATICCALL and a false answer reverts them all.
-        if (m < FLAGGED) d.provenFlags = uint48(flags | (1 << m));
-        else _moduleWord[dealId][m] = PROVEN;
-        d.proven += 1;
+        if (!_take(d, _moduleWord[dealId], c)) revert AlreadyProven(m);
+        _checkKey(dealId, c.shapeId, delta);
         emit ModuleProven(dealId, m);
-        if (!_verify(_verifiers[c.shapeId], c, proof, delta)) revert ProofRejected(m);
+        if (!LoraModuleVerifierV2(_verifiers[c.shapeId]).verify(proof, _statement(c), delta))
+            revert ProofRejected(m);
     }
 
     /// @notice Submits proofs of several modules of one shape, checked together (random linear combination).
@@ -362,24 +356,19 @@ contract LoraEscrowV2 is ReentrancyGuard {
         DealRecord storage d = _openForProofs(dealId);
         uint256 len = claims.length;
         if (proofs.length != len) revert LengthMismatch(len, proofs.length);
-        // The call data of verifyBatch(proofs, statements, δ') is written in place at `b.buf` (see `_stage`).
-        Batch memory b = Batch(d.modules, d.provenFlags, _allocate(260 + len * 448), len, 0);
         mapping(uint256 => bytes32) storage words = _moduleWord[dealId];
+        uint256[] memory taken = new uint256[](len); // indices of the claims this call proves
         for (uint256 i = 0; i < len; ++i) {
             Claim calldata c = claims[i];
             if (c.shapeId != shapeId) revert ClaimShapeMismatch(i);
-            if (!_take(b, words, c)) continue;
-            if (b.n == 0) _checkKey(dealId, shapeId, delta);
+            if (!_take(d, words, c)) continue;
+            if (newlyProven == 0) _checkKey(dealId, shapeId, delta);
             emit ModuleProven(dealId, c.module);
-            _stage(b, proofs[i], c);
-            ++b.n;
+            taken[newlyProven++] = i;
         }
-        newlyProven = b.n;
         if (newlyProven == 0) return 0;
-        d.provenFlags = uint48(b.flags);
-        d.proven += uint16(newlyProven); // distinct modules below d.modules (at most MAX_MODULES)
-        uint256 size = _finishBatchCall(b, delta);
-        if (!_call(_verifiers[shapeId], b.buf, size)) revert BatchRejected();
+        if (!_verifyBatch(_verifiers[shapeId], delta, claims, proofs, taken, newlyProven))
+            revert BatchRejected();
     }
 
     /// @notice Pays the contributor once every module is proven (anyone may call).
@@ -482,138 +471,57 @@ contract LoraEscrowV2 is ReentrancyGuard {
         }
     }
 
-    /// @dev The word a funded module's claim must match: `keccak256(abi.encode(keccak256(abi.encode(shapeId,
-    ///      W_m)), rho, fY, D_X))`, hashed from the claim's call data (layout: module, shapeId, W_m, rho, fY, D_X).
-    function _claimWord(Claim calldata c) private pure returns (bytes32 w) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            calldatacopy(ptr, add(c, 32), 96)
-            mstore(ptr, keccak256(ptr, 96))
-            calldatacopy(add(ptr, 32), add(c, 128), 128)
-            w := keccak256(ptr, 160)
-        }
+    /// @dev The word a funded module's claim must match: `keccak256(abi.encode(h, rho, fY, D_X))` with
+    ///      `h = keccak256(abi.encode(shapeId, W_m))`.
+    function _claimWord(Claim calldata c) private pure returns (bytes32) {
+        return keccak256(abi.encode(keccak256(abi.encode(c.shapeId, c.wM)), c.rho, c.fY, c.dX));
     }
 
-    /// @dev keccak256(abi.encode(δ')).
-    function _hash4(uint256[4] calldata g) private pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            calldatacopy(ptr, g, 128)
-            h := keccak256(ptr, 128)
-        }
-    }
-
-    /// @dev Reserves `size` bytes (rounded up to words) of memory.
-    function _allocate(uint256 size) private pure returns (uint256 ptr) {
-        assembly ("memory-safe") {
-            ptr := mload(0x40)
-            mstore(0x40, add(ptr, and(add(size, 31), not(31))))
-        }
-    }
-
-    /// @dev `verifier.verify(proof, Statement(rho, fY, D_X, W_m), δ')` with the claim's values.
-    function _verify(
-        address verifier,
-        Claim calldata c,
-        LoraModuleVerifierV2.Proof calldata proof,
-        uint256[4] calldata delta
-    ) private view returns (bool) {
-        uint256 buf = _allocate(580);
-        bytes4 selector = LoraModuleVerifierV2.verify.selector;
-        assembly ("memory-safe") {
-            mstore(buf, selector)
-            calldatacopy(add(buf, 4), proof, 256)
-            calldatacopy(add(buf, 260), add(c, 128), 128) // rho, fY, D_X
-            calldatacopy(add(buf, 388), add(c, 64), 64) // W_m
-            calldatacopy(add(buf, 452), delta, 128)
-        }
-        return _call(verifier, buf, 580);
-    }
-
-    /// @dev A batch being staged: the deal's module count, the proven flags as updated so far, the verifyBatch
-    ///      call data at `buf` for `len` claims (see `_stage`) and the number `n` staged.
-    struct Batch {
-        uint256 modules;
-        uint256 flags;
-        uint256 buf;
-        uint256 len;
-        uint256 n;
-    }
-
-    /// @dev False when the claim's module is proven, before or earlier in this batch; else checks the claim
-    ///      against the module's word and marks the module proven (undone when the batch is rejected).
+    /// @dev Checks a funded module's claim against its word and marks the module proven (a flag in the deal's
+    ///      record below FLAGGED, its word from FLAGGED on); false, changing nothing, when already proven.
     function _take(
-        Batch memory b,
+        DealRecord storage d,
         mapping(uint256 => bytes32) storage words,
         Claim calldata c
     ) private returns (bool) {
         uint256 m = c.module;
-        if (m < FLAGGED && (b.flags >> m) & 1 == 1) return false;
+        uint256 flags = d.provenFlags;
         bytes32 word = words[m];
-        if (m >= FLAGGED && word == PROVEN) return false;
-        if (m >= b.modules) revert ModuleOutOfRange(m);
+        if (m < FLAGGED ? (flags >> m) & 1 == 1 : word == PROVEN) return false;
+        if (m >= d.modules) revert ModuleOutOfRange(m);
         if (word != _claimWord(c)) revert ClaimMismatch(m);
-        if (m < FLAGGED) b.flags |= 1 << m;
+        if (m < FLAGGED) d.provenFlags = uint48(flags | (1 << m));
         else words[m] = PROVEN;
+        d.proven += 1; // distinct modules below d.modules (at most MAX_MODULES)
         return true;
+    }
+
+    /// @dev `verifier.verifyBatch` of the first `n` claims of `taken` and their proofs. When none was skipped the
+    ///      proofs go on as call data: copying them to memory costs about 3k gas more per module (bench:gas).
+    function _verifyBatch(
+        address verifier,
+        uint256[4] calldata delta,
+        Claim[] calldata claims,
+        LoraModuleVerifierV2.Proof[] calldata proofs,
+        uint256[] memory taken,
+        uint256 n
+    ) private view returns (bool) {
+        LoraModuleVerifierV2.Statement[] memory ss = new LoraModuleVerifierV2.Statement[](n);
+        for (uint256 k = 0; k < n; ++k) ss[k] = _statement(claims[taken[k]]);
+        if (n == proofs.length) return LoraModuleVerifierV2(verifier).verifyBatch(proofs, ss, delta);
+        LoraModuleVerifierV2.Proof[] memory ps = new LoraModuleVerifierV2.Proof[](n);
+        for (uint256 k = 0; k < n; ++k) ps[k] = proofs[taken[k]];
+        return LoraModuleVerifierV2(verifier).verifyBatch(ps, ss, delta);
+    }
+
+    /// @dev The verifier's statement of a claim.
+    function _statement(Claim calldata c) private pure returns (LoraModuleVerifierV2.Statement memory) {
+        return LoraModuleVerifierV2.Statement(c.rho, c.fY, c.dX, c.wM);
     }
 
     /// @dev δ' must be the deal's key of the shape.
     function _checkKey(uint256 dealId, bytes32 shapeId, uint256[4] calldata delta) private view {
-        if (_deltaHash[dealId][shapeId] != _hash4(delta)) revert DealKeyMismatch(shapeId);
-    }
-
-    /// @dev The verifyBatch call data at `b.buf`: selector and head (offsets of the proofs and the statements,
-    ///      δ') in the first 196 bytes, the proofs' length word at `buf + 196` and proof k after it, the
-    ///      statements' length word after room for `len` proofs and statement k after it. Writes the next
-    ///      proof, `b.n`, and the claim's statement (rho, fY, D_X, W_m) there.
-    function _stage(
-        Batch memory b,
-        LoraModuleVerifierV2.Proof calldata proof,
-        Claim calldata c
-    ) private pure {
-        uint256 p = b.buf + 228 + b.n * 256;
-        uint256 st = b.buf + 260 + b.len * 256 + b.n * 192;
-        assembly ("memory-safe") {
-            calldatacopy(p, proof, 256)
-            calldatacopy(st, add(c, 128), 128)
-            calldatacopy(add(st, 128), add(c, 64), 64)
-        }
-    }
-
-    /// @dev Completes the call data of `_stage` for the `b.n` staged proofs: moves the statements down behind
-    ///      the proofs, writes the selector, the head and both lengths; returns its size.
-    function _finishBatchCall(Batch memory b, uint256[4] calldata delta) private pure returns (uint256 size) {
-        bytes4 selector = LoraModuleVerifierV2.verifyBatch.selector;
-        uint256 buf = b.buf;
-        uint256 n = b.n;
-        uint256 ps = buf + 196;
-        uint256 ss = ps + 32 + b.len * 256;
-        assembly ("memory-safe") {
-            let s := add(add(ps, 32), mul(n, 256))
-            if iszero(eq(s, ss)) {
-                mcopy(add(s, 32), add(ss, 32), mul(n, 192))
-            }
-            mstore(s, n)
-            mstore(ps, n)
-            mstore(buf, selector)
-            mstore(add(buf, 4), 192)
-            mstore(add(buf, 36), sub(s, add(buf, 4)))
-            calldatacopy(add(buf, 68), delta, 128)
-            size := sub(add(add(s, 32), mul(n, 192)), buf)
-        }
-    }
-
-    /// @dev STATICCALLs `verifier` with the `size` bytes at `buf`, bubbling a revert; true iff it returned true.
-    function _call(address verifier, uint256 buf, uint256 size) private view returns (bool ok) {
-        assembly ("memory-safe") {
-            mstore(0, 0)
-            if iszero(staticcall(gas(), verifier, buf, size, 0, 32)) {
-                returndatacopy(buf, 0, returndatasize())
-                revert(buf, returndatasize())
-            }
-            ok := and(eq(returndatasize(), 32), eq(mload(0), 1))
-        }
+        if (_deltaHash[dealId][shapeId] != keccak256(abi.encode(delta))) revert DealKeyMismatch(shapeId);
     }
 
     function _isProven(uint256 dealId, uint256 module) private view returns (bool) {
