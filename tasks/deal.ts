@@ -103,6 +103,12 @@ export const serveTask = task(
       "Rows per adapter module over all deals and buyers (default floor(DIN/4), the leakage bound)",
     defaultValue: "",
   })
+  .addOption({
+    name: "corsOrigins",
+    description:
+      "Browser origins (comma-separated, or *) allowed to call the server from a web page (default: none)",
+    defaultValue: "",
+  })
   .addOption(PTAU)
   .setAction(() => import("./actions/serve.js"))
   .build();

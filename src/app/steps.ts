@@ -224,6 +224,8 @@ export interface ServeStepOptions {
   port?: number;
   /** Rows per adapter module over all deals (default floor(DIN/4)). */
   rowBudget?: number;
+  /** Browser origins allowed to call the server (CORS); default none. */
+  corsOrigins?: readonly string[];
   ptau?: string;
   log?: Log;
 }
@@ -241,6 +243,7 @@ export async function startServe(
     host: o.host ?? "127.0.0.1",
     port: o.port ?? 0,
     rowBudget: o.rowBudget,
+    corsOrigins: o.corsOrigins,
     logFile: o.workspace.serverCalls,
     keysDir: o.workspace.serverKeys,
     shapeKey: (s) => shapeKeyOf(s, o.ptau),

@@ -71,6 +71,16 @@ export interface ContributorServerOptions {
   maxBodyBytes?: number;
   /** Maximum uploaded zkey in bytes; default 4 GiB. */
   maxKeyBytes?: number;
+  /**
+   * Browser origins allowed to call the server (CORS), e.g. `["https://dapp.example"]`; `"*"` allows
+   * any. Default none: no CORS headers, so browsers refuse cross-origin calls.
+   */
+  corsOrigins?: readonly string[];
+  /** Time to receive a request's headers, and the whole request (ms); defaults 10 000 and 120 000. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Open connections at most (beyond, new ones are refused); default 1024. */
+  maxConnections?: number;
   /** Bound on |X| entries; default 2^40. */
   maxAbsX?: bigint;
   /** The shape key of a module's shape (default: buildShapeKey with the development ptau). */
@@ -136,11 +146,23 @@ export class ContributorServer {
   private contributor = "";
 
   constructor(private readonly opts: ContributorServerOptions) {
-    this.http = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => this.internal(res, err));
-    });
-    this.http.on("clientError", (_err, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    this.http = createServer(
+      {
+        headersTimeout: opts.headersTimeoutMs ?? 10_000,
+        requestTimeout: opts.requestTimeoutMs ?? 120_000,
+        keepAliveTimeout: 5_000,
+        // how often node enforces the two timeouts above (its default, 30 s, lets slow clients linger)
+        connectionsCheckingInterval: Math.min(1_000, opts.headersTimeoutMs ?? 10_000),
+      },
+      (req, res) => {
+        this.handle(req, res).catch((err: unknown) => this.internal(res, err));
+      },
+    );
+    this.http.maxConnections = opts.maxConnections ?? 1024;
+    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+      const timeout = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+      const status = timeout ? "408 Request Timeout" : "400 Bad Request";
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
     });
   }
@@ -311,10 +333,17 @@ export class ContributorServer {
   // ------------------------------------------------------------------ HTTP plumbing
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.cors(req, res);
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       const p = url.pathname;
       let m: RegExpExecArray | null;
+      if (req.method === "OPTIONS") {
+        // CORS preflight: the allowed origin got its headers above; anything else gets none.
+        res.writeHead(204, { "content-length": 0 });
+        res.end();
+        return;
+      }
       if (p === "/v2/health") {
         this.allow(req, "GET");
         return this.send(res, 200, this.health());
@@ -341,6 +370,18 @@ export class ContributorServer {
       }
       throw err;
     }
+  }
+
+  /** CORS headers for an allowed browser origin (none for any other: the browser then refuses). */
+  private cors(req: IncomingMessage, res: ServerResponse): void {
+    const origin = req.headers.origin;
+    const allowed = this.opts.corsOrigins ?? [];
+    if (origin === undefined || !(allowed.includes("*") || allowed.includes(origin))) return;
+    res.setHeader("access-control-allow-origin", allowed.includes("*") ? "*" : origin);
+    res.setHeader("vary", "Origin");
+    res.setHeader("access-control-allow-methods", "GET, POST, PUT, OPTIONS");
+    res.setHeader("access-control-allow-headers", "content-type, x-zklora-signature");
+    res.setHeader("access-control-max-age", "600");
   }
 
   private allow(req: IncomingMessage, method: string): void {

@@ -14,6 +14,7 @@ interface Args {
   port: string;
   buyer: string;
   rowBudget: string;
+  corsOrigins: string;
   ptau: string;
 }
 
@@ -42,6 +43,10 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
       host: args.host,
       port: Number(args.port),
       rowBudget: args.rowBudget === "" ? undefined : Number(args.rowBudget),
+      corsOrigins: args.corsOrigins
+        .split(",")
+        .map((o) => o.trim())
+        .filter((o) => o !== ""),
       ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
       log: (m) => console.error(m),
     });

@@ -746,3 +746,62 @@ describe("# mpi v2 row budget per adapter module across deals, and a server rest
     }
   });
 });
+
+describe("# mpi v2 server limits: CORS for configured origins, header timeout", function () {
+  let dir: string;
+  let server: ContributorServer;
+  let url: string;
+  let port = 0;
+
+  before(async function () {
+    dir = await mkdtemp(path.join(os.tmpdir(), "zklora-mpi-limits-"));
+    const commit = await tinyCommit(9);
+    server = new ContributorServer({
+      signer: contributor,
+      logFile: path.join(dir, "calls.jsonl"),
+      corsOrigins: ["https://dapp.example"],
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 1000,
+      maxConnections: 4,
+    });
+    await server.addDeal(dealOf(commit, 1n), commit.secrets);
+    ({ url, port } = await server.listen());
+  });
+
+  after(async function () {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("Should answer a preflight and calls from a configured origin with CORS headers, and give other origins none", async function () {
+    const pre = await fetch(`${url}/v2/deals/1/modules/0/infer`, {
+      method: "OPTIONS",
+      headers: { origin: "https://dapp.example", "access-control-request-method": "POST" },
+    });
+    expect(pre.status).to.equal(204);
+    expect(pre.headers.get("access-control-allow-origin")).to.equal("https://dapp.example");
+    expect(pre.headers.get("access-control-allow-headers")).to.contain("x-zklora-signature");
+    const ok = await fetch(`${url}/v2/deals/1`, { headers: { origin: "https://dapp.example" } });
+    expect(ok.status).to.equal(200);
+    expect(ok.headers.get("access-control-allow-origin")).to.equal("https://dapp.example");
+    const other = await fetch(`${url}/v2/deals/1`, { headers: { origin: "https://evil.example" } });
+    expect(other.headers.get("access-control-allow-origin")).to.equal(null);
+    const noOrigin = await fetch(`${url}/v2/health`);
+    expect(noOrigin.headers.get("access-control-allow-origin")).to.equal(null);
+  });
+
+  it("Should drop a client that sends its headers too slowly, and keep serving", async function () {
+    const { connect } = await import("node:net");
+    const closed = await new Promise<{ ms: number; data: string }>((resolve) => {
+      const t0 = Date.now();
+      let data = "";
+      const s = connect(port, "127.0.0.1", () => s.write("GET /v2/health HTTP/1.1\r\nHost: x\r\n"));
+      s.on("data", (d: Buffer) => (data += d.toString()));
+      s.on("close", () => resolve({ ms: Date.now() - t0, data }));
+      s.on("error", () => {});
+    });
+    expect(closed.ms).to.be.lessThan(5000);
+    expect(closed.data === "" || /^HTTP\/1\.1 408/.test(closed.data), closed.data).to.equal(true);
+    expect((await fetch(`${url}/v2/health`)).status).to.equal(200);
+  });
+});

@@ -93,6 +93,7 @@ describe("# task argument errors", function () {
         port: "0",
         buyer: "",
         rowBudget: "",
+        corsOrigins: "",
         ptau: "",
       }),
     ).to.match(/deal\.json does not exist: run zklora:propose/);
