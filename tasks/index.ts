@@ -7,12 +7,13 @@ import type { TaskDefinition } from "hardhat/types/tasks";
 import { dealTasks } from "./deal.js";
 import { demoTask } from "./demo.js";
 import { deployTask } from "./deploy.js";
-import { contributeTask, verifyKeyTask } from "./key.js";
+import { beaconTask, contributeTask, verifyKeyTask } from "./key.js";
 
 export const zkloraTasks: TaskDefinition[] = [
   deployTask,
   ...dealTasks,
   contributeTask,
+  beaconTask,
   verifyKeyTask,
   demoTask,
 ];

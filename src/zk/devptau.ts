@@ -97,17 +97,28 @@ async function bn128(): Promise<Curve> {
 }
 
 /**
+ * snarkjs's beacon randomness (`rngFromBeaconParams`): sha256 iterated 2^iterationsExp times on the
+ * beacon hash seeds ChaCha with its eight big-endian 32-bit words. Public: anyone with the hash
+ * derives the same secrets.
+ */
+export function beaconRng(beaconHash: Uint8Array, iterationsExp: number): ChaCha {
+  if (!Number.isInteger(iterationsExp) || iterationsExp < 0 || iterationsExp > 63) {
+    throw new RangeError(`beacon iterations exponent ${iterationsExp} is outside 0..63`);
+  }
+  let h: Uint8Array = beaconHash;
+  for (let i = 0; i < 2 ** iterationsExp; i++) h = createHash("sha256").update(h).digest();
+  const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
+  return new ChaCha(Array.from({ length: 8 }, (_, i) => view.getUint32(i * 4, false)));
+}
+
+/**
  * The development ptau's τ, α, β: snarkjs's beacon key derivation (sha256 iterated 2^10 times on
  * the beacon hash seeds ChaCha; τ, α, β are the first three field elements drawn). Anyone can run
  * this: that is what makes the development keys forgeable.
  */
 export async function devPtauSecrets(power: number): Promise<DevPtauSecrets> {
   const curve = await bn128();
-  let h: Uint8Array = Buffer.from(devBeaconHash(power), "hex");
-  for (let i = 0; i < 2 ** DEV_PTAU_ITERATIONS_EXP; i++) h = createHash("sha256").update(h).digest();
-  const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
-  const seed = Array.from({ length: 8 }, (_, i) => view.getUint32(i * 4, false));
-  const rng = new ChaCha(seed);
+  const rng = beaconRng(Buffer.from(devBeaconHash(power), "hex"), DEV_PTAU_ITERATIONS_EXP);
   const tau = BigInt(curve.Fr.toObject(curve.Fr.fromRng(rng)));
   const alpha = BigInt(curve.Fr.toObject(curve.Fr.fromRng(rng)));
   const beta = BigInt(curve.Fr.toObject(curve.Fr.fromRng(rng)));

@@ -47,6 +47,10 @@ declare module "ffjavascript" {
     batchLEMtoU(buff: Uint8Array): Promise<Uint8Array>;
     eq(a: Uint8Array, b: Uint8Array): boolean;
     timesScalar(a: Uint8Array, s: bigint | Uint8Array): Uint8Array;
+    /** a·s for a scalar in Fr's (Montgomery) form. */
+    timesFr(a: Uint8Array, s: Uint8Array): Uint8Array;
+    /** A point drawn from a ChaCha generator (snarkjs's beacon and contribution derivation). */
+    fromRng(rng: unknown): Uint8Array;
     toAffine(a: Uint8Array): Uint8Array;
     toJacobian(a: Uint8Array): Uint8Array;
   }
@@ -61,6 +65,8 @@ declare module "ffjavascript" {
     F1: WasmField;
     F2: WasmField;
     Gt: WasmField;
+    /** The scalar field; `fromRng` draws an element from a ChaCha generator. */
+    Fr: WasmField & { fromRng(rng: unknown): Uint8Array };
     /** Jacobian G1 point -> prepared (affine) form for millerLoop. */
     prepareG1(p: Uint8Array): Uint8Array;
     /** Jacobian G2 point -> prepared form (line coefficients) for millerLoop. */

@@ -36,6 +36,14 @@ declare module "snarkjs" {
       entropy: string,
       logger?: SnarkjsLogger,
     ): Promise<Uint8Array | false>;
+    beacon(
+      oldZkey: FileLike,
+      newZkey: FileLike,
+      name: string,
+      beaconHashHex: string,
+      numIterationsExp: number,
+      logger?: SnarkjsLogger,
+    ): Promise<Uint8Array | false>;
   };
   export const powersOfTau: {
     newAccumulator(curve: unknown, power: number, file: FileLike, logger?: SnarkjsLogger): Promise<unknown>;

@@ -1,7 +1,7 @@
 /**
  * Phase-2 contributions made in separate processes (each with its own cache dir), handed over as
  * files, then verified in order: every contribution listed with its hash, and a tampered one
- * refused with its index.
+ * refused with its index; a closing beacon checked against the key its public value derives.
  */
 import { expect } from "chai";
 import { execFile } from "node:child_process";
@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { PROJECT_ROOT } from "../../src/common/cache.js";
 import {
   DeltaUpdateError,
+  applyBeacon,
   buildShapeKey,
   checkDeltaUpdate,
   verifyContributions,
@@ -101,5 +102,41 @@ describe("# phase-2 contributions handed over as files (zklora:contribute / zklo
     const e1 = await rejection(verifyContributions(path.join(dir, "t1.zkey")));
     expect(e1).to.be.instanceOf(DeltaUpdateError);
     expect(e1.message).to.match(/^contribution 1 \(bob\): /);
+  });
+
+  it("Should verify a closing beacon against the key its hash derives, and refuse a beacon whose key is not that one", async function () {
+    const k1 = path.join(dir, "b1.zkey");
+    const kb = path.join(dir, "b2.zkey");
+    const hash = await contributeElsewhere(key.zkey, k1, "carol", path.join(dir, "cache-carol"));
+    const beaconHex = "0x" + "ab".repeat(32);
+    const hb = await applyBeacon(k1, kb, { beaconHash: beaconHex, iterationsExp: 10, name: "block 12345" });
+    const list = await verifyContributions(kb);
+    expect(list.map((c) => [c.index, c.name, c.hash, c.beacon])).to.deep.equal([
+      [0, "carol", hash, false],
+      [1, "block 12345", hb, true],
+    ]);
+    await checkDeltaUpdate(key.zkey, kb);
+
+    // The same file with another beacon value recorded: the key is not the one that value derives.
+    const buf = await readFile(kb);
+    const s10 = sectionStart(buf, 10);
+    const c1 = s10 + 68 + 388 + 4 + 2 + 5; // after contribution 0 and its parameters (name "carol")
+    const params = c1 + 388 + 4; // contribution 1's parameters: name, iterations, hash
+    const at = buf.indexOf(Buffer.from("ab".repeat(32), "hex"), params);
+    expect(at).to.be.greaterThan(params);
+    const t = Buffer.from(buf);
+    t[at + 31] ^= 1;
+    await writeFile(path.join(dir, "tb.zkey"), t);
+    const e = await rejection(verifyContributions(path.join(dir, "tb.zkey")));
+    expect(e).to.be.instanceOf(DeltaUpdateError);
+    expect(e.message).to.match(/^contribution 1 \(block 12345\): its key is not the one its beacon/);
+    // and with another iteration count
+    const it2 = Buffer.from(buf);
+    const iter = buf.indexOf(Buffer.from([2, 10]), params);
+    expect(iter).to.be.greaterThan(params);
+    it2[iter + 1] = 11;
+    await writeFile(path.join(dir, "ti.zkey"), it2);
+    const e2 = await rejection(verifyContributions(path.join(dir, "ti.zkey")));
+    expect(e2.message).to.match(/2\^11 iterations\) derives/);
   });
 });

@@ -23,6 +23,7 @@ import { engine, inG2Subgroup, random128 } from "../verifier.js";
 import * as snarkjs from "snarkjs";
 import { g1FromLem, g2FromLem, groth16Header, readZkeySections, type G1Point, type G2Point } from "./key.js";
 import { scalarsLE } from "./msm.js";
+import { beaconRng } from "../devptau.js";
 
 /** A deal key is not a valid δ update of the initial key. */
 export class DeltaUpdateError extends ZkError {
@@ -186,6 +187,38 @@ export async function checkDeltaUpdate(
   return { delta1, delta2 };
 }
 
+/**
+ * Applies a public beacon as the last phase-2 contribution (snarkjs `zkey beacon`): its secret comes
+ * from `beaconHash` (hex, e.g. a future block hash announced in advance) iterated 2^iterationsExp
+ * times, so nobody who contributed before can have chosen it. Returns the contribution hash (hex).
+ */
+export async function applyBeacon(
+  inZkey: string,
+  outZkey: string,
+  opts: { beaconHash: string; iterationsExp: number; name?: string; onProgress?: ProgressFn },
+): Promise<string> {
+  if (!/^(0x)?([0-9a-fA-F]{2}){1,255}$/.test(opts.beaconHash)) {
+    throw new DeltaUpdateError("the beacon hash must be hex bytes (e.g. a block hash)");
+  }
+  if (!Number.isInteger(opts.iterationsExp) || opts.iterationsExp < 10 || opts.iterationsExp > 63) {
+    throw new DeltaUpdateError(
+      `the beacon's iterations exponent must be 10..63 (snarkjs), got ${opts.iterationsExp}`,
+    );
+  }
+  const hash = await timed(opts.onProgress, "phase-2 beacon", () =>
+    snarkjs.zKey.beacon(
+      inZkey,
+      outZkey,
+      opts.name ?? "zklora beacon",
+      opts.beaconHash.replace(/^0x/, ""),
+      opts.iterationsExp,
+      progressLogger(opts.onProgress, "beacon"),
+    ),
+  );
+  if (hash === false) throw new DeltaUpdateError(`snarkjs could not apply the beacon to ${inZkey}`);
+  return Buffer.from(hash).toString("hex");
+}
+
 /** One phase-2 contribution recorded in a zkey (its section 10), as `zkey verify` lists them. */
 export interface ContributionRecord {
   index: number;
@@ -205,8 +238,8 @@ interface CurveExtras {
  * each contribution's transcript is the hash of everything before it and its own [s]₁, [s·x]₁; its
  * proof of knowledge e([s]₁, [s·x·p]₂) = e([s·x]₁, [p]₂) holds for p hashed from that transcript;
  * its δ after is the δ before times x; and the key's δ is the last one. Returns every contribution
- * with its hash, so each party can find its own; throws DeltaUpdateError naming the index of the
- * first bad contribution.
+ * with its hash, so each party can find its own; a beacon's key must be the one its hash and
+ * iterations derive. Throws DeltaUpdateError naming the index of the first bad contribution.
  */
 export async function verifyContributions(zkey: string): Promise<ContributionRecord[]> {
   const c = await engine();
@@ -244,6 +277,8 @@ export async function verifyContributions(zkey: string): Promise<ContributionRec
     const type = view.getUint32(pos + 384, true);
     pos += 388;
     let name = "";
+    let iterationsExp: number | undefined;
+    let beaconHash: Uint8Array | undefined;
     const paramsLen = view.getUint32(pos, true);
     const params = sec.subarray(pos + 4, pos + 4 + paramsLen);
     pos += 4 + paramsLen;
@@ -252,11 +287,31 @@ export async function verifyContributions(zkey: string): Promise<ContributionRec
       if (id === 1) {
         name = new TextDecoder().decode(params.subarray(p + 2, p + 2 + params[p + 1]));
         p += 2 + params[p + 1];
-      } else if (id === 2) p += 2;
-      else if (id === 3) p += 2 + params[p + 1];
-      else throw new DeltaUpdateError(`contribution ${i}: unknown parameter ${id}`);
+      } else if (id === 2) {
+        iterationsExp = params[p + 1];
+        p += 2;
+      } else if (id === 3) {
+        beaconHash = params.slice(p + 2, p + 2 + params[p + 1]);
+        p += 2 + params[p + 1];
+      } else throw new DeltaUpdateError(`contribution ${i}: unknown parameter ${id}`);
     }
     const label = `contribution ${i}${name === "" ? "" : ` (${name})`}`;
+    if (type === 1) {
+      // A beacon's secret is public: it must be the one its hash and iterations derive (snarkjs's
+      // beacon: Fr then G1 drawn from the beacon's ChaCha), else it is an ordinary contribution
+      // wearing a beacon's name.
+      if (iterationsExp === undefined || beaconHash === undefined) {
+        throw new DeltaUpdateError(`${label}: a beacon without its hash or iteration count`);
+      }
+      const rng = beaconRng(beaconHash, iterationsExp);
+      const k = c.Fr.fromRng(rng);
+      const s1 = c.G1.toAffine(c.G1.fromRng(rng));
+      if (!c.G1.eq(s1, g1s) || !c.G1.eq(c.G1.toAffine(c.G1.timesFr(s1, k)), g1sx)) {
+        throw new DeltaUpdateError(
+          `${label}: its key is not the one its beacon (hash ${Buffer.from(beaconHash).toString("hex")}, 2^${iterationsExp} iterations) derives`,
+        );
+      }
+    }
     const ourTranscript = createHash("blake2b512");
     for (const part of chain) ourTranscript.update(part);
     ourTranscript.update(ext1.toUncompressed(g1s)).update(ext1.toUncompressed(g1sx));

@@ -68,6 +68,7 @@ export {
   DeltaUpdateError,
   deltaOf,
   contributeDelta,
+  applyBeacon,
   checkDeltaUpdate,
   verifyContributions,
   type ContributionRecord,
