@@ -189,7 +189,9 @@ export class RemoteLoraClient {
         continue;
       }
       const code = (res.json as { error?: unknown } | null)?.error;
-      if (res.status === 409 && code === "nonce_in_flight" && attempt < retries) {
+      const retry =
+        (res.status === 409 && code === "nonce_in_flight") || (res.status === 503 && code === "busy");
+      if (retry && attempt < retries) {
         await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
         continue;
       }

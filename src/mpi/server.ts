@@ -81,6 +81,11 @@ export interface ContributorServerOptions {
   requestTimeoutMs?: number;
   /** Open connections at most (beyond, new ones are refused); default 1024. */
   maxConnections?: number;
+  /**
+   * Requests handled at once at most; beyond, 503 `busy` with `Retry-After: 1` (nothing is read or
+   * charged); default 64.
+   */
+  maxConcurrentRequests?: number;
   /** Bound on |X| entries; default 2^40. */
   maxAbsX?: bigint;
   /** The shape key of a module's shape (default: buildShapeKey with the development ptau). */
@@ -144,6 +149,7 @@ export class ContributorServer {
   private readonly budgetKeys = new Map<string, string>();
   private readonly pendingNonces = new Set<string>();
   private contributor = "";
+  private inFlight = 0;
 
   constructor(private readonly opts: ContributorServerOptions) {
     this.http = createServer(
@@ -334,6 +340,23 @@ export class ContributorServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.cors(req, res);
+    if (this.inFlight >= (this.opts.maxConcurrentRequests ?? 64)) {
+      res.setHeader("retry-after", "1");
+      this.drain(req, 1 << 20);
+      return this.send(res, 503, {
+        error: "busy",
+        reason: `the server is answering ${this.inFlight} requests; retry after a second`,
+      });
+    }
+    this.inFlight++;
+    try {
+      await this.route(req, res);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? "/", "http://localhost");
       const p = url.pathname;

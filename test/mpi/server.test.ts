@@ -747,7 +747,7 @@ describe("# mpi v2 row budget per adapter module across deals, and a server rest
   });
 });
 
-describe("# mpi v2 server limits: CORS for configured origins, header timeout", function () {
+describe("# mpi v2 server limits: CORS for configured origins, header timeout, concurrent-request cap", function () {
   let dir: string;
   let server: ContributorServer;
   let url: string;
@@ -763,6 +763,7 @@ describe("# mpi v2 server limits: CORS for configured origins, header timeout", 
       headersTimeoutMs: 300,
       requestTimeoutMs: 1000,
       maxConnections: 4,
+      maxConcurrentRequests: 1,
     });
     await server.addDeal(dealOf(commit, 1n), commit.secrets);
     ({ url, port } = await server.listen());
@@ -803,5 +804,28 @@ describe("# mpi v2 server limits: CORS for configured origins, header timeout", 
     expect(closed.ms).to.be.lessThan(5000);
     expect(closed.data === "" || /^HTTP\/1\.1 408/.test(closed.data), closed.data).to.equal(true);
     expect((await fetch(`${url}/v2/health`)).status).to.equal(200);
+  });
+
+  it("Should answer 503 busy with Retry-After beyond the concurrent-request cap, and serve again after", async function () {
+    const { connect } = await import("node:net");
+    // a request whose body never completes holds the only slot
+    const slow = connect(port, "127.0.0.1");
+    slow.on("error", () => {});
+    await new Promise<void>((resolve) => slow.once("connect", () => resolve()));
+    slow.write(
+      "POST /v2/deals/1/modules/0/infer HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const busy = await fetch(`${url}/v2/health`);
+    expect(busy.status).to.equal(503);
+    expect(busy.headers.get("retry-after")).to.equal("1");
+    expect(((await busy.json()) as { error: string }).error).to.equal("busy");
+    slow.destroy();
+    let ok = 0;
+    for (let i = 0; i < 40 && ok === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if ((await fetch(`${url}/v2/health`)).status === 200) ok++;
+    }
+    expect(ok).to.equal(1);
   });
 });
