@@ -240,6 +240,9 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
       log: (l) => log(`      ${l}`),
     });
     fees.buyer += funded.tx.fee + (funded.approveTx?.fee ?? 0n);
+    const failed = funded.keys.find((k) => !k.uploaded);
+    if (failed !== undefined)
+      throw new UsageError(`the deal key of ${failed.shape} did not reach the server: ${failed.uploadError}`);
     log(`      gas ${funded.tx.gasUsed}; keys uploaded: ${funded.keys.map((k) => k.shape).join(", ")}`);
     lap("fund");
   } finally {

@@ -385,7 +385,8 @@ export interface FundStepOptions {
 export async function fundStep(o: FundStepOptions): Promise<{
   tx: TxResult;
   approveTx?: TxResult;
-  keys: { shape: string; zkey: string; uploaded: boolean }[];
+  /** Per shape: the deal key file, and whether it reached the server (else why not). */
+  keys: { shape: string; shapeId: string; zkey: string; uploaded: boolean; uploadError?: string }[];
   rows: number[];
 }> {
   const deal = await loadDealContext(
@@ -429,18 +430,25 @@ export async function fundStep(o: FundStepOptions): Promise<{
     dealKeys.map((k) => ({ shapeId: k.key.shapeId, delta: k.delta2 })),
     entries,
   );
-  const out: { shape: string; zkey: string; uploaded: boolean }[] = [];
+  const out: Awaited<ReturnType<typeof fundStep>>["keys"] = [];
   let remote: RemoteLoraClient | undefined;
   if (o.url !== undefined && o.url !== "") {
     remote = new RemoteLoraClient({ url: o.url, deal, signer: o.client.runner as Signer });
   }
   for (const k of dealKeys) {
     let uploaded = false;
+    let uploadError: string | undefined;
     if (remote !== undefined) {
-      await remote.uploadDealKey(k.key.shapeId, k.zkey);
-      uploaded = true;
+      // The deal is funded already: a failed upload is reported, not thrown (the key file stays here
+      // for the contributor's zklora:prove --keys, or a later upload).
+      try {
+        await remote.uploadDealKey(k.key.shapeId, k.zkey);
+        uploaded = true;
+      } catch (err) {
+        uploadError = (err as Error).message;
+      }
     }
-    out.push({ shape: k.key.name, zkey: k.zkey, uploaded });
+    out.push({ shape: k.key.name, shapeId: k.key.shapeId, zkey: k.zkey, uploaded, uploadError });
   }
   return { tx, approveTx, keys: out, rows };
 }

@@ -39,9 +39,10 @@ export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironm
     );
     console.log(`tx ${r.tx.hash} (block ${r.tx.blockNumber}, gas ${r.tx.gasUsed})`);
     for (const k of r.keys) {
-      console.log(
-        `deal key ${k.shape}: ${k.zkey}${k.uploaded ? " (uploaded to the contributor's server)" : " (hand it to the contributor: zklora:prove --keys)"}`,
-      );
+      const how = k.uploaded
+        ? "uploaded to the contributor's server"
+        : `${k.uploadError === undefined ? "" : `upload failed: ${k.uploadError}; `}hand it to the contributor: zklora:prove --keys ${k.shapeId}=FILE`;
+      console.log(`deal key ${k.shape}: ${k.zkey} (${how})`);
     }
     console.log(
       `proving deadline ${d.deadline === null ? "?" : new Date(Number(d.deadline) * 1000).toISOString()}`,
