@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {TestBase, TestPoints} from "./lib/TestBase.sol";
+import {DealFixtureV2} from "./lib/DealFixtureV2.sol";
 import {ToggleVerifierV2} from "./ToggleVerifierV2.sol";
 import {LoraEscrowV2} from "../v2/LoraEscrowV2.sol";
 import {LoraModuleVerifierV2} from "../v2/LoraModuleVerifierV2.sol";
@@ -12,8 +13,6 @@ import {ShapeRegistryV2} from "../v2/ShapeRegistryV2.sol";
 ///         batch, a rejected batch leaving nothing proven, the views, settlement. The verifier is a switch; the
 ///         mocha tests check real proofs.
 contract LoraEscrowV2ProvenTest is TestBase {
-    uint256 internal constant P =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint256 internal constant MODULES = 60;
 
     LoraEscrowV2 internal escrow;
@@ -34,7 +33,7 @@ contract LoraEscrowV2ProvenTest is TestBase {
         LoraEscrowV2.DealKey[] memory keys = new LoraEscrowV2.DealKey[](1);
         keys[0] = LoraEscrowV2.DealKey(shapeId, TestPoints.g2());
         LoraEscrowV2.Entry[] memory entries = new LoraEscrowV2.Entry[](MODULES);
-        for (uint256 m = 0; m < MODULES; ++m) entries[m] = _entry(m);
+        for (uint256 m = 0; m < MODULES; ++m) entries[m] = DealFixtureV2.entry(m);
         vm.deal(address(this), 1 ether);
         escrow.fund{value: 1 ether}(dealId, keys, entries);
     }
@@ -118,21 +117,8 @@ contract LoraEscrowV2ProvenTest is TestBase {
         assertEq(escrow.submitBatch(dealId, shapeId, TestPoints.g2(), claims, _proofs(2)), 2, "both");
     }
 
-    function _entry(uint256 m) internal pure returns (LoraEscrowV2.Entry memory) {
-        return
-            LoraEscrowV2.Entry(
-                keccak256(abi.encode("x", m)),
-                keccak256(abi.encode("y", m)),
-                TestPoints.g1(),
-                7 + m
-            );
-    }
-
     function _claim(uint256 m) internal view returns (LoraEscrowV2.Claim memory) {
-        LoraEscrowV2.Entry memory e = _entry(m);
-        uint256 rho =
-            uint256(keccak256(abi.encode(block.chainid, address(escrow), dealId, m, e.hX, e.hY))) % P;
-        return LoraEscrowV2.Claim(m, shapeId, TestPoints.g1(), rho, e.fY, e.dX);
+        return DealFixtureV2.claim(escrow, dealId, shapeId, m);
     }
 
     function _word(uint256 m) internal view returns (bytes32) {

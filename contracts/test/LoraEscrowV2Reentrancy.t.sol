@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {TestBase, TestPoints} from "./lib/TestBase.sol";
+import {DealFixtureV2} from "./lib/DealFixtureV2.sol";
 import {ToggleVerifierV2} from "./ToggleVerifierV2.sol";
 import {LoraEscrowV2} from "../v2/LoraEscrowV2.sol";
 import {LoraModuleVerifierV2} from "../v2/LoraModuleVerifierV2.sol";
@@ -52,8 +53,6 @@ contract ReentrantParty {
 ///         its receive hook is refused (OpenZeppelin's ReentrancyGuard), and the deal's state was final
 ///         before the payment (checks-effects-interactions).
 contract LoraEscrowV2ReentrancyTest is TestBase {
-    uint256 internal constant P =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
     bytes32 internal constant SHAPE = keccak256("toggle shape");
     bytes4 internal constant REENTRANT = bytes4(keccak256("ReentrancyGuardReentrantCall()"));
     LoraEscrowV2 internal escrow;
@@ -72,23 +71,12 @@ contract LoraEscrowV2ReentrancyTest is TestBase {
         keys = new LoraEscrowV2.DealKey[](1);
         keys[0] = LoraEscrowV2.DealKey(SHAPE, TestPoints.g2());
         entries = new LoraEscrowV2.Entry[](1);
-        entries[0] = LoraEscrowV2.Entry(keccak256("x"), keccak256("y"), [uint256(1), 2], 7);
+        entries[0] = DealFixtureV2.entry(0);
     }
 
     function _prove(uint256 id) internal {
-        uint256 rho =
-            uint256(
-                keccak256(
-                    abi.encode(block.chainid, address(escrow), id, uint256(0), keccak256("x"), keccak256("y"))
-                )
-            ) % P;
         LoraModuleVerifierV2.Proof memory proof;
-        escrow.submit(
-            id,
-            LoraEscrowV2.Claim(0, SHAPE, [uint256(1), 2], rho, 7, [uint256(1), 2]),
-            proof,
-            TestPoints.g2()
-        );
+        escrow.submit(id, DealFixtureV2.claim(escrow, id, SHAPE, 0), proof, TestPoints.g2());
     }
 
     function _isReentrant(bytes memory e) internal pure returns (bool) {

@@ -262,7 +262,7 @@ contract LoraModuleVerifierV2 {
             calldatacopy(add(p, 640), delta, 128)
         }
         _putAlphaBeta(p + 192);
-        _putGamma(p + 448);
+        _putG2(p + 448, _g0, _g1, _g2, _g3);
         return _pairing(p, 4);
     }
 
@@ -384,7 +384,7 @@ contract LoraModuleVerifierV2 {
         uint256 v = acc + 256;
         _put3(t, _ax, _ay, sr);
         if (sr != 1) _ecMul(t);
-        _putBeta(t + 64);
+        _putG2(t + 64, _b0, _b1, _b2, _b3);
         _put3(v + 64, _ic0x, _ic0y, sr);
         if (sr != 1) _ecMul(v + 64);
         _ecAdd(v);
@@ -394,7 +394,7 @@ contract LoraModuleVerifierV2 {
         _put3(v + 64, _ifx, _ify, sfy);
         _ecMul(v + 64);
         _ecAdd(v);
-        _putGamma(t + 256);
+        _putG2(t + 256, _g0, _g1, _g2, _g3);
         assembly ("memory-safe") {
             mstore(add(t, 192), mload(v))
             mstore(add(t, 224), mload(add(v, 32)))
@@ -484,12 +484,11 @@ contract LoraModuleVerifierV2 {
         _put3(at + 96, _b1, _b2, _b3);
     }
 
-    /// @dev Writes [β]₂ at `at`.
-    function _putBeta(uint256 at) private view {
-        _put3(at, _b0, _b1, _b2);
-        uint256 b3 = _b3;
+    /// @dev Writes the G2 point (a, b, c, d) (EIP-197 order) at `at`.
+    function _putG2(uint256 at, uint256 a, uint256 b, uint256 c, uint256 d) private pure {
+        _put3(at, a, b, c);
         assembly ("memory-safe") {
-            mstore(add(at, 96), b3)
+            mstore(add(at, 96), d)
         }
     }
 
@@ -497,15 +496,6 @@ contract LoraModuleVerifierV2 {
     function _allocate(uint256 end) private pure {
         assembly ("memory-safe") {
             mstore(0x40, end)
-        }
-    }
-
-    /// @dev Writes [γ]₂ at `at`.
-    function _putGamma(uint256 at) private view {
-        _put3(at, _g0, _g1, _g2);
-        uint256 g3 = _g3;
-        assembly ("memory-safe") {
-            mstore(add(at, 96), g3)
         }
     }
 

@@ -5,6 +5,7 @@
  * another module's proof, the shape's δ instead of the deal's, a proof under the shape's key), a
  * batch that skips proofs copied ahead of it, and the gas of each step.
  */
+import type { ClaimInput } from "../../src/chain/client.js";
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -36,14 +37,8 @@ const PRICE = ethers.parseEther("1");
 const WINDOW = 3600n;
 const SHAPE = v2ShapeId(TINY_V2);
 
-interface Claim {
-  module: number;
-  shapeId: string;
-  wM: G1Point;
-  rho: bigint;
-  fY: bigint;
-  dX: G1Point;
-}
+/** What a module proof is checked against (the client's type). */
+type Claim = ClaimInput;
 
 /** A proposed deal with its off-chain side: openings, commitments, rows, entries, deal key. */
 interface TestDeal {

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {Vm, TestPoints} from "./TestBase.sol";
+import {DealFixtureV2} from "./DealFixtureV2.sol";
 import {LoraEscrowV2} from "../../v2/LoraEscrowV2.sol";
 import {LoraModuleVerifierV2} from "../../v2/LoraModuleVerifierV2.sol";
 import {ToggleVerifierV2} from "../ToggleVerifierV2.sol";
@@ -12,8 +13,6 @@ import {ERC20Mock} from "../ERC20Mock.sol";
 ///         submitBatch, settle, refund, cancel, time passing), bounded to sensible inputs, with ghost accounting.
 contract EscrowHandlerV2 {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
-    uint256 internal constant P =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint64 internal constant WINDOW = 1 hours;
 
     LoraEscrowV2 public immutable escrow;
@@ -71,16 +70,6 @@ contract EscrowHandlerV2 {
         return (dealIds[seed % dealIds.length], true);
     }
 
-    function _entry(uint256 m) internal pure returns (LoraEscrowV2.Entry memory) {
-        return
-            LoraEscrowV2.Entry(
-                keccak256(abi.encode("x", m)),
-                keccak256(abi.encode("y", m)),
-                TestPoints.g1(),
-                7 + m
-            );
-    }
-
     function fund(uint256 dealSeed, uint256 actorSeed) external {
         (uint256 id, bool ok) = _pick(dealSeed);
         if (!ok) return;
@@ -90,7 +79,7 @@ contract EscrowHandlerV2 {
         LoraEscrowV2.DealKey[] memory keys = new LoraEscrowV2.DealKey[](1);
         keys[0] = LoraEscrowV2.DealKey(shapeId, TestPoints.g2());
         LoraEscrowV2.Entry[] memory entries = new LoraEscrowV2.Entry[](d.modules);
-        for (uint256 m = 0; m < d.modules; ++m) entries[m] = _entry(m);
+        for (uint256 m = 0; m < d.modules; ++m) entries[m] = DealFixtureV2.entry(m);
         if (d.token == address(0)) {
             vm.deal(buyer, d.price);
             vm.prank(buyer);
@@ -106,12 +95,6 @@ contract EscrowHandlerV2 {
         }
     }
 
-    function _claim(uint256 id, uint256 m) internal view returns (LoraEscrowV2.Claim memory c) {
-        LoraEscrowV2.Entry memory e = _entry(m);
-        uint256 rho = uint256(keccak256(abi.encode(block.chainid, address(escrow), id, m, e.hX, e.hY))) % P;
-        c = LoraEscrowV2.Claim(m, shapeId, TestPoints.g1(), rho, e.fY, e.dX);
-    }
-
     function _proof() internal pure returns (LoraModuleVerifierV2.Proof memory p) {}
 
     function submit(uint256 dealSeed, uint256 moduleSeed, bool accept) external {
@@ -125,7 +108,7 @@ contract EscrowHandlerV2 {
         if (!accept) {
             vm.expectRevert(abi.encodeWithSelector(LoraEscrowV2.ProofRejected.selector, m));
         }
-        escrow.submit(id, _claim(id, m), _proof(), TestPoints.g2());
+        escrow.submit(id, DealFixtureV2.claim(escrow, id, shapeId, m), _proof(), TestPoints.g2());
     }
 
     function submitBatch(uint256 dealSeed, bool accept) external {
@@ -137,7 +120,7 @@ contract EscrowHandlerV2 {
         LoraModuleVerifierV2.Proof[] memory proofs = new LoraModuleVerifierV2.Proof[](d.modules);
         bool anyOpen;
         for (uint256 m = 0; m < d.modules; ++m) {
-            claims[m] = _claim(id, m);
+            claims[m] = DealFixtureV2.claim(escrow, id, shapeId, m);
             if (!escrow.isProven(id, m)) anyOpen = true;
         }
         verifier.setAccept(accept);
