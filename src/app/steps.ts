@@ -6,7 +6,7 @@
  * refuses with a typed error naming the module or shape.
  */
 import { existsSync } from "node:fs";
-import { mkdir, readFile, readdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
 import type { ClaimInput, EntryView, ProofInput, TxResult, ZkloraClient } from "../chain/index.js";
@@ -17,6 +17,7 @@ import {
   ContributorServer,
   RemoteLoraClient,
   commitAdapter,
+  dealKeyFileName,
   evaluate,
   loadDealContext,
   loadManifest,
@@ -507,7 +508,7 @@ export async function proveStep(
   for (const m of deal.manifest.modules) {
     const id = m.shape.shapeId;
     if (keys.has(id)) continue;
-    const zkey = o.dealKeys?.[id] ?? (await uploadedKey(o.workspace, deal, id));
+    const zkey = o.dealKeys?.[id] ?? uploadedKey(o.workspace, deal, id);
     if (zkey === undefined) {
       throw new UsageError(
         `no deal key for shape ${m.shape.name}: the buyer uploads it to zklora:serve at funding (or pass its file with --keys)`,
@@ -580,11 +581,10 @@ export async function proveStep(
   return { proven: proven.sort((a, b) => a - b), skipped, ms: performance.now() - t0 };
 }
 
-async function uploadedKey(w: Workspace, deal: DealContext, shapeId: string): Promise<string | undefined> {
-  if (!existsSync(w.serverKeys)) return undefined;
-  const want = `${deal.chainId}-${getAddress(deal.escrow)}-deal${deal.dealId}-${shapeId.toLowerCase().slice(2, 18)}.zkey`;
-  const f = (await readdir(w.serverKeys)).find((n) => n === want);
-  return f === undefined ? undefined : path.join(w.serverKeys, f);
+/** The deal key the buyer uploaded to this workspace's server, if any. */
+function uploadedKey(w: Workspace, deal: DealContext, shapeId: string): string | undefined {
+  const file = path.join(w.serverKeys, dealKeyFileName(deal, shapeId));
+  return existsSync(file) ? file : undefined;
 }
 
 // ---------------------------------------------------------------- submit

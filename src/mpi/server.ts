@@ -329,11 +329,7 @@ export class ContributorServer {
   }
 
   private keyPath(d: DealState, shapeId: string): string {
-    const { chainId, escrow, dealId } = d.deal;
-    return path.join(
-      this.keysDir,
-      `${chainId}-${getAddress(escrow)}-deal${dealId}-${shapeId.toLowerCase().slice(2, 18)}.zkey`,
-    );
+    return path.join(this.keysDir, dealKeyFileName(d.deal, shapeId));
   }
 
   // ------------------------------------------------------------------ HTTP plumbing
@@ -753,6 +749,14 @@ export class ContributorServer {
       await rm(tmp, { force: true });
     }
   }
+}
+
+/** The file name under which the server keeps a deal's uploaded key of one shape. */
+export function dealKeyFileName(
+  deal: { chainId: bigint; escrow: string; dealId: bigint },
+  shapeId: string,
+): string {
+  return `${deal.chainId}-${getAddress(deal.escrow)}-deal${deal.dealId}-${shapeId.toLowerCase().slice(2, 18)}.zkey`;
 }
 
 /** The budget key of a module's weights: sha256 over its quantized A and B (not the salt). */
