@@ -12,6 +12,9 @@
  * a chain snapshot), settle and refund (ETH). Per-module figures: (g(16) − g(1)) / 15 for propose
  * and fund, g(n) / n for submitBatch. Also the floor of each proof step: the 21,000 base, its call
  * data and the precompiles it must call (ecPairing 45,000 + 34,000 per pair, ecMul 6,000, ecAdd 150).
+ * Delivery deals (the key-wrap verifier registered too): proposeDelivery, fundDelivery (the buyer's
+ * Baby Jubjub key checked in the subgroup, its wrap δ') and settleWithKeys with real key-wrap proofs
+ * for 6 and 24 modules.
  *
  * Writes bench/results/gas-<ISO date>.json with the figures and the goals (met or not).
  */
@@ -21,7 +24,17 @@ import os from "node:os";
 import path from "node:path";
 import hre, { network } from "hardhat";
 import { deployZklora, readZkloraArtifacts } from "../src/chain/deploy.js";
-import { shapeSpec } from "../src/app/steps.js";
+import { shapeSpec, wrapSpec } from "../src/app/steps.js";
+import { randomDeliveryKey, deliveryKeyHash } from "../src/zk/delivery/index.js";
+import {
+  BABY_BASE8,
+  babyMul,
+  buildWrapKey,
+  buyerWrapKeypair,
+  proveKeyWrap,
+  randomBabyScalar,
+  toSolidityWrapProof,
+} from "../src/zk/wrap/index.js";
 import type { Contract } from "ethers";
 import { loraProduct } from "../src/zk/index.js";
 import {
@@ -50,6 +63,8 @@ import { gasOf, matrix, runBench, writeBenchResult } from "./common.js";
 const SHAPE: V2Shape = { DIN: 8, R: 2, DOUT: 6 };
 const MODULES = 16;
 const BATCH_SIZES = [1, 2, 4, 8, 16];
+/** Module counts of the delivery deals measured. */
+const DELIVERY_MODULES = [6, 24];
 const WINDOW = 3600n;
 /** Goals (gas per transaction or per module, receipts' gasUsed). */
 const GOALS = {
@@ -101,8 +116,10 @@ async function main(): Promise<void> {
   const shapeId = v2ShapeId(SHAPE);
 
   // The project's own deploy path (registry, the shape's verifier registered, escrow).
+  const wrapKey = await buildWrapKey();
   const record = await deployZklora(deployer, [shapeSpec(key)], await readZkloraArtifacts(hre.artifacts), {
     network: "hardhat",
+    wrap: wrapSpec(wrapKey),
   });
   const escrow = (await ethers.getContractAt(
     "LoraEscrowV2",
@@ -220,6 +237,86 @@ async function main(): Promise<void> {
   // refund: the 1-module deal, never proven, after its window.
   await networkHelpers.time.increase(WINDOW + 1n);
   put("refund_eth", await gasOf(as(other).refund(one.deal.id)));
+
+  // Delivery deals: proposeDelivery, fundDelivery, every module proven, settleWithKeys.
+  const delivery: Record<string, Record<string, string>> = {};
+  for (const n of DELIVERY_MODULES) {
+    const { deal: d } = await propose(n);
+    // The same modules again as a delivery deal (the plain deal above stays unfunded).
+    const k = Array.from({ length: n }, () => randomDeliveryKey());
+    const hK = k.map(deliveryKeyHash);
+    const mods = d.W.map((wM) => ({ shapeId, wM }));
+    const proposeGas = await gasOf(
+      as(contributor).proposeDelivery(
+        buyer.address,
+        ethers.ZeroAddress,
+        price,
+        ethers.id("bench"),
+        WINDOW,
+        mods,
+        hK,
+      ),
+    );
+    const id = (await escrow.dealCount()) as bigint;
+    const entries: FoldedEntry[] = [];
+    for (let m = 0; m < n; m++) {
+      const X = matrix(2, SHAPE.DIN, seed++, 2 ** 20);
+      const Y = loraProduct(X, d.openings[m].A as bigint[][], d.openings[m].B as bigint[][]);
+      entries.push(
+        await foldEntry(key, X, Y, { chainId, escrow: escrowAddress, dealId: id, module: BigInt(m) }),
+      );
+    }
+    const dd: BenchDeal = { ...d, id, entries };
+    const wrapZkey = path.join(dir, `wrap-${id}.zkey`);
+    await contributeDelta(wrapKey.zkey, wrapZkey);
+    const buyerKey = buyerWrapKeypair();
+    const wrap = { pk: buyerKey.pk, delta: (await deltaOf(wrapZkey)).delta2 };
+    const fundGas = await gasOf(
+      as(buyer).fundDelivery(
+        id,
+        [{ shapeId, delta: dd.delta }],
+        entries.map((e) => ({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY })),
+        wrap,
+        { value: price },
+      ),
+    );
+    const ps: SolidityProofV2[] = [];
+    for (let m = 0; m < n; m++) ps.push(await prove(dd, m));
+    const cs = Array.from({ length: n }, (_, m) => claim(dd, m));
+    for (let i = 0; i < n; i += 16)
+      await gasOf(as(other).submitBatch(id, shapeId, dd.delta, cs.slice(i, i + 16), ps.slice(i, i + 16)));
+    const e = randomBabyScalar();
+    const E = babyMul(BABY_BASE8, e);
+    const t0 = performance.now();
+    const wraps = await proveKeyWrap(wrapKey, wrapZkey, {
+      pk: buyerKey.pk,
+      e,
+      E,
+      dealId: id,
+      modules: k.map((kk, m) => ({ m, k: kk })),
+    });
+    const wrapSeconds = (performance.now() - t0) / 1000;
+    const settleGas = await gasOf(
+      as(other).settleWithKeys(
+        id,
+        wrap,
+        hK,
+        E,
+        wraps.flatMap((w) => [...w.statement.R]),
+        wraps.map((w) => toSolidityWrapProof(w.proof)),
+      ),
+    );
+    put(`proposeDelivery_${n}modules`, proposeGas);
+    put(`fundDelivery_${n}entries`, fundGas);
+    put(`settleWithKeys_${n}modules`, settleGas);
+    delivery[`${n}modules`] = {
+      proposeDelivery: proposeGas.toString(),
+      fundDelivery: fundGas.toString(),
+      settleWithKeys: settleGas.toString(),
+      keyWrapProofs: String(wraps.length),
+      keyWrapProveSeconds: wrapSeconds.toFixed(2),
+    };
+  }
   await rm(dir, { recursive: true, force: true });
 
   const proposePerModule = (big.gas - one.gas) / BigInt(MODULES - 1);
@@ -292,6 +389,13 @@ async function main(): Promise<void> {
     perModule,
     goals,
     floors,
+    delivery: {
+      note:
+        "delivery deals of the tiny shape: proposeDelivery (hK per module), fundDelivery (module keys, entries, the " +
+        `buyer's Baby Jubjub key checked in the subgroup and its wrap δ'), settleWithKeys (one key-wrap proof per ${wrapKey.slots} modules, ` +
+        `${wrapKey.constraints} constraints each, proved here in-process)`,
+      ...delivery,
+    },
   };
   await writeBenchResult(`gas-${result.date.replace(/[:.]/g, "-")}`, result);
   for (const g of goals)

@@ -29,6 +29,10 @@ const SOURCES: { name: string; file: string }[] = [
     name: "LoraModuleVerifierV2",
     file: "artifacts/contracts/v2/LoraModuleVerifierV2.sol/LoraModuleVerifierV2.json",
   },
+  {
+    name: "LoraKeyWrapVerifierV2",
+    file: "artifacts/contracts/v2/LoraKeyWrapVerifierV2.sol/LoraKeyWrapVerifierV2.json",
+  },
   { name: "ShapeRegistryV2", file: "artifacts/contracts/v2/ShapeRegistryV2.sol/ShapeRegistryV2.json" },
   { name: "LoraEscrowV2", file: "artifacts/contracts/v2/LoraEscrowV2.sol/LoraEscrowV2.json" },
   {

@@ -47,6 +47,23 @@ export const commitTask = task(
   .setAction(() => import("./actions/commit.js"))
   .build();
 
+const DELIVERY_KEYS = {
+  name: "deliveryKeys",
+  description:
+    "Ceremony key files of the delivery circuits NAME=FILE,... (public ceremonies; default: the FORGEABLE development keys)",
+  defaultValue: "",
+} as const;
+
+export const deliverTask = task(
+  "zklora:deliver",
+  "Contributor, once per adapter (after zklora:commit, before zklora:propose --deliver): encrypt each module's quantized weights under a fresh key (Poseidon cipher; every weight range-checked to its bit width), prove each chunk with the delivery circuit's ceremony key and link it to W_m (Okamoto proof of equal openings); everything verified as the buyer will. Out: <workspace>/delivery.json (public: send it with manifest.json) and <workspace>/delivery-secrets.json (private keys, mode 0600)",
+)
+  .addOption(WORKSPACE)
+  .addOption(PTAU)
+  .addOption(DELIVERY_KEYS)
+  .setAction(() => import("./actions/deliver.js"))
+  .build();
+
 export const proposeTask = task(
   "zklora:propose",
   "Contributor: propose the deal on-chain from <workspace>/manifest.json (shape and W_m per module); a shape the registry lacks is registered first when you own the registry. In: --price, --buyer, [--token], [--window]. Out: the deal id, written with the deal's context into <workspace>/deal.json (send it and manifest.json to the buyer)",
@@ -74,7 +91,8 @@ export const proposeTask = task(
   .addOption(PTAU)
   .addFlag({
     name: "deliver",
-    description: "Deliver the weights with the payment: not available in protocol v2 yet (refused)",
+    description:
+      "A delivery deal: commit to the delivery keys of <workspace>/delivery.json (zklora:deliver); it settles only with the keys wrapped for the buyer",
   })
   .setAction(() => import("./actions/propose.js"))
   .build();
@@ -161,6 +179,13 @@ export const fundTask = task(
     defaultValue: "",
   })
   .addOption(PTAU)
+  .addOption(DELIVERY_KEYS)
+  .addOption({
+    name: "trust",
+    description:
+      "Delivery deals: contribution hashes (comma-separated, as zklora:contribute prints them) of which each delivery ceremony must contain one, e.g. your own",
+    defaultValue: "",
+  })
   .addFlag({
     name: "forgeableKeys",
     description:
@@ -202,13 +227,38 @@ export const submitTask = task(
 
 export const settleTask = task(
   "zklora:settle",
-  "Pay the contributor once every module is proven (anyone may call). In: --deal or <workspace>/deal.json. Out: the transaction and the amount paid",
+  "Pay the contributor once every module is proven. A delivery deal settles with its delivery keys: the contributor checks the buyer's key-wrap key (δ update, δ' on-chain, public key in the subgroup), wraps each key for the buyer, proves it and calls settleWithKeys (within the window). In: <workspace>/deal.json (and delivery-secrets.json, server-keys/). Out: the transaction and the amount paid",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("the deal's contributor"))
-  .addOption({ name: "deal", description: "Deal id (default: <workspace>/deal.json's)", defaultValue: "" })
+  .addOption({
+    name: "deal",
+    description: "Deal id of a plain deal without a workspace (default: <workspace>/deal.json's)",
+    defaultValue: "",
+  })
+  .addOption({
+    name: "wrapKey",
+    description:
+      "The buyer's key-wrap key file of a delivery deal (default: the one it uploaded to zklora:serve)",
+    defaultValue: "",
+  })
+  .addOption(PTAU)
   .setAction(() => import("./actions/settle.js"))
+  .build();
+
+export const decryptTask = task(
+  "zklora:decrypt",
+  "Buyer, after a delivery deal is settled: unwrap the delivery keys from the KeysDelivered event with your Baby Jubjub secret (<workspace>/buyer-wrap.json), decrypt every module of <workspace>/delivery.json, check the weights reproduce every row you evaluated (Y = X·A·B exactly), write the PEFT adapter. Out: <workspace>/delivered-adapter/ (or --out)",
+)
+  .addOption(WORKSPACE)
+  .addOption(DEPLOYMENT)
+  .addOption({
+    name: "out",
+    description: "Folder for the PEFT adapter (default <workspace>/delivered-adapter)",
+    defaultValue: "",
+  })
+  .setAction(() => import("./actions/decrypt.js"))
   .build();
 
 export const refundTask = task(
@@ -236,6 +286,7 @@ export const statusTask = task(
 
 export const dealTasks = [
   commitTask,
+  deliverTask,
   proposeTask,
   serveTask,
   inferTask,
@@ -243,6 +294,7 @@ export const dealTasks = [
   proveTask,
   submitTask,
   settleTask,
+  decryptTask,
   refundTask,
   statusTask,
 ];

@@ -3,7 +3,7 @@ import { task } from "hardhat/config";
 
 export const demoTask = task(
   "zklora:demo",
-  "Run a complete protocol-v2 demo deal on the embedded Hardhat network: a generated rank-8 LoRA on stories260k's q_proj and v_proj, deploy, commit (W_m + proof of knowledge per module; shape keys set up on demand), register the shapes, propose, serve (127.0.0.1), infer, fund (the buyer's offer check, its own deal key per shape, one folded entry per module), prove (deal keys checked; one proof per module), submit, settle. Out: a report (modules, constraints, gas per step, loss with/without adapter, payments, times); files in --workspace",
+  "Run a complete protocol-v2 demo deal on the embedded Hardhat network: a generated rank-8 LoRA on stories260k's q_proj and v_proj, deploy, commit (W_m + proof of knowledge per module; shape keys set up on demand), deliver (weights encrypted, delivery proofs), register the shapes, propose, serve (127.0.0.1), infer, fund (the buyer's offer and delivery check, its own deal key per shape and key-wrap key, one folded entry per module), prove (deal keys checked; one proof per module), submit, settle with the keys wrapped for the buyer, decrypt to a PEFT adapter. Out: a report (modules, constraints, gas per step, loss with/without adapter, payments, times); files in --workspace",
 )
   .addOption({
     name: "workspace",
@@ -24,5 +24,10 @@ export const demoTask = task(
     defaultValue: "8",
   })
   .addOption({ name: "json", description: "Also write the report as JSON to this file", defaultValue: "" })
+  .addFlag({
+    name: "skipDelivery",
+    description:
+      "Run a plain deal: settle without delivering the weights (default: delivered with the payment)",
+  })
   .setAction(() => import("./actions/demo.js"))
   .build();

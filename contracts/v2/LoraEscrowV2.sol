@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {LoraKeyWrapVerifierV2} from "./LoraKeyWrapVerifierV2.sol";
 import {LoraModuleVerifierV2} from "./LoraModuleVerifierV2.sol";
 import {ShapeRegistryV2} from "./ShapeRegistryV2.sol";
 
@@ -13,7 +14,10 @@ import {ShapeRegistryV2} from "./ShapeRegistryV2.sol";
 ///         (ETH or an ERC-20), its own δ' per shape (its phase-2 contribution to the deal's keys) and one entry
 ///         per module (hX, hY, D_X, fY; the contract computes rho); the contributor submits one proof per module
 ///         (or batches per shape); the price goes to the contributor once every module is proven, back to the
-///         buyer after the proving window otherwise.
+///         buyer after the proving window otherwise. A delivery deal (`proposeDelivery`) also commits to one
+///         delivery-key hash hK_m per module; the buyer funds it with a Baby Jubjub public key and its δ' of the
+///         key-wrap circuit (`fundDelivery`), and the price goes to the contributor only with the keys wrapped for
+///         that buyer and a proof that they open every hK_m (`settleWithKeys`, within the window).
 /// @dev Storage per module is ONE word through the deal's life: at propose `h = keccak256(abi.encode(shapeId,
 ///      W_m))`, at funding `keccak256(abi.encode(h, rho, fY, D_X))`, once proven `PROVEN` (modules 0..47 are
 ///      instead flagged proven in the deal's record, which a submission writes anyway; `moduleWordOf` reports
@@ -60,6 +64,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
         address token;
         uint256 price;
         bytes32 baseModelHash;
+        bool delivery;
     }
 
     /// @notice A module at propose: its shape and its weight commitment W_m (a G1 point).
@@ -92,6 +97,13 @@ contract LoraEscrowV2 is ReentrancyGuard {
         uint256[2] dX;
     }
 
+    /// @notice The buyer's key-wrap key of a delivery deal: its Baby Jubjub public key (in the prime-order
+    ///         subgroup, not the identity) and its δ' of the key-wrap circuit (G2, EIP-197 order).
+    struct WrapKey {
+        uint256[2] pk;
+        uint256[4] delta;
+    }
+
     /// @notice The registry of shape verifiers.
     ShapeRegistryV2 public immutable registry;
     /// @notice The number of deals proposed so far (deal ids start at 1).
@@ -106,6 +118,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
         uint40 deadline;
         Status status;
         uint16 modules;
+        bool delivery;
         address buyer;
         uint32 window;
         uint16 proven;
@@ -121,6 +134,12 @@ contract LoraEscrowV2 is ReentrancyGuard {
     mapping(uint256 dealId => bytes32[]) private _shapes;
     mapping(uint256 dealId => mapping(uint256 module => bytes32)) private _moduleWord;
     mapping(uint256 dealId => mapping(bytes32 shapeId => bytes32)) private _deltaHash;
+    /// @dev A delivery deal's `keccak256(abi.encode(hK[]))`, set at propose.
+    mapping(uint256 dealId => bytes32) private _deliveryHash;
+    /// @dev A delivery deal's `keccak256(abi.encode(pk, δ'))` of the buyer's wrap key, set at funding.
+    mapping(uint256 dealId => bytes32) private _wrapHash;
+    /// @dev The registry's key-wrap verifier, copied on first use (its registration is permanent).
+    address private _wrapVerifier;
 
     /// @notice The word of a proven module.
     bytes32 public constant PROVEN = bytes32(uint256(1));
@@ -159,6 +178,12 @@ contract LoraEscrowV2 is ReentrancyGuard {
         uint256 fY,
         uint256[2] dX
     );
+    /// @notice A delivery deal commits to the delivery-key hash hK_m = Poseidon(k_m) of every module.
+    event DeliveryCommitted(uint256 indexed dealId, uint256[] keyHashes);
+    /// @notice The buyer of a delivery deal named its Baby Jubjub public key and its δ' of the key-wrap circuit.
+    event WrapKeySet(uint256 indexed dealId, uint256[2] pk, uint256[4] delta);
+    /// @notice The delivery keys, wrapped for the buyer: k_m = wrapped[m] − Poseidon(TAG, sk·E, dealId, m).
+    event KeysDelivered(uint256 indexed dealId, uint256[2] e, uint256[] wrapped);
     /// @notice A module's proof verified.
     event ModuleProven(uint256 indexed dealId, uint256 indexed module);
     /// @notice The contributor was paid.
@@ -199,6 +224,19 @@ contract LoraEscrowV2 is ReentrancyGuard {
     error NotAllProven(uint256 proven, uint256 modules);
     error AllProven(uint256 dealId);
     error PaymentFailed(address to);
+    error NoWrapVerifier();
+    error WrongKeyHashCount(uint256 expected, uint256 got);
+    error InvalidKeyHash(uint256 module);
+    error NotADeliveryDeal(uint256 dealId);
+    error DeliveryDeal(uint256 dealId);
+    error InvalidWrapKey();
+    error WrapKeyReused();
+    error WrapKeyMismatch();
+    error KeyHashesMismatch();
+    error WrongWrappedCount(uint256 expected, uint256 got);
+    error WrongWrapProofCount(uint256 expected, uint256 got);
+    error InvalidWrappedKey(uint256 module);
+    error WrapProofRejected(uint256 index);
 
     /// @notice Creates the escrow over a shape registry.
     /// @param registry_ The registry whose verifiers check the proofs.
@@ -225,6 +263,52 @@ contract LoraEscrowV2 is ReentrancyGuard {
         uint64 window,
         Module[] calldata modules
     ) external returns (uint256 dealId) {
+        dealId = _propose(buyer, token, price, baseModelHash, window, modules, false);
+    }
+
+    /// @notice Proposes a delivery deal: as `propose`, plus the hash hK_m = Poseidon(k_m) of each module's delivery
+    ///         key (the key of the published ciphertext of its weights). Settling it takes the keys wrapped for the
+    ///         buyer (`settleWithKeys`). Needs the registry's key-wrap verifier.
+    /// @param buyer The only account that may fund it, or zero for anyone.
+    /// @param token The ERC-20 to pay in, or zero for ETH.
+    /// @param price The price (wei or token units), > 0.
+    /// @param baseModelHash The base model the adapter is for.
+    /// @param window The proving window after funding, in seconds; keys must be delivered within it too.
+    /// @param modules One (shape, W_m) per LoRA module.
+    /// @param keyHashes One hK_m per module, each below p and nonzero.
+    /// @return dealId The new deal's id.
+    function proposeDelivery(
+        address buyer,
+        address token,
+        uint256 price,
+        bytes32 baseModelHash,
+        uint64 window,
+        Module[] calldata modules,
+        uint256[] calldata keyHashes
+    ) external returns (uint256 dealId) {
+        if (keyHashes.length != modules.length) revert WrongKeyHashCount(modules.length, keyHashes.length);
+        if (_wrapVerifier == address(0)) {
+            address v = registry.wrapVerifier();
+            if (v == address(0)) revert NoWrapVerifier();
+            _wrapVerifier = v;
+        }
+        for (uint256 m = 0; m < keyHashes.length; ++m) {
+            if (keyHashes[m] == 0 || keyHashes[m] >= P) revert InvalidKeyHash(m);
+        }
+        dealId = _propose(buyer, token, price, baseModelHash, window, modules, true);
+        _deliveryHash[dealId] = keccak256(abi.encode(keyHashes));
+        emit DeliveryCommitted(dealId, keyHashes);
+    }
+
+    function _propose(
+        address buyer,
+        address token,
+        uint256 price,
+        bytes32 baseModelHash,
+        uint64 window,
+        Module[] calldata modules,
+        bool delivery
+    ) private returns (uint256 dealId) {
         if (price == 0) revert ZeroPrice();
         if (window < MIN_WINDOW || window > MAX_WINDOW) revert WindowOutOfRange(window);
         uint256 n = modules.length;
@@ -235,6 +319,7 @@ contract LoraEscrowV2 is ReentrancyGuard {
         d.contributor = msg.sender;
         d.status = Status.Proposed;
         d.modules = uint16(n);
+        if (delivery) d.delivery = true;
         d.buyer = buyer;
         d.window = uint32(window); // at most MAX_WINDOW
         // A new deal's slots are zero: zero fields are not written.
@@ -284,7 +369,43 @@ contract LoraEscrowV2 is ReentrancyGuard {
         DealKey[] calldata keys,
         Entry[] calldata entries
     ) external payable nonReentrant {
-        DealRecord storage d = _deal(dealId);
+        DealRecord storage d = _fundEffects(dealId, keys, entries);
+        if (d.delivery) revert DeliveryDeal(dealId);
+        _pullDeposit(d);
+    }
+
+    /// @notice Funds a delivery deal: as `fund`, plus the buyer's key-wrap key (its Baby Jubjub public key, in
+    ///         the prime-order subgroup and not the identity, and its own δ' of the key-wrap circuit, which must
+    ///         differ from the deal's module keys).
+    /// @param dealId The deal.
+    /// @param keys δ' of every shape of the deal, in `shapesOf` order.
+    /// @param entries One entry per module, in module order.
+    /// @param wrap The buyer's key-wrap key.
+    function fundDelivery(
+        uint256 dealId,
+        DealKey[] calldata keys,
+        Entry[] calldata entries,
+        WrapKey calldata wrap
+    ) external payable nonReentrant {
+        DealRecord storage d = _fundEffects(dealId, keys, entries);
+        if (!d.delivery) revert NotADeliveryDeal(dealId);
+        if (!_babyJubInSubgroup(wrap.pk[0], wrap.pk[1]) || !_validG2(wrap.delta)) revert InvalidWrapKey();
+        bytes32 h = keccak256(abi.encode(wrap.delta));
+        bytes32[] storage shapes = _shapes[dealId];
+        for (uint256 j = 0; j < shapes.length; ++j)
+            if (_deltaHash[dealId][shapes[j]] == h) revert WrapKeyReused();
+        _wrapHash[dealId] = keccak256(abi.encode(wrap.pk, wrap.delta));
+        emit WrapKeySet(dealId, wrap.pk, wrap.delta);
+        _pullDeposit(d);
+    }
+
+    /// @dev `fund`'s checks and effects, all but pulling the deposit.
+    function _fundEffects(
+        uint256 dealId,
+        DealKey[] calldata keys,
+        Entry[] calldata entries
+    ) private returns (DealRecord storage d) {
+        d = _deal(dealId);
         if (d.status != Status.Proposed) revert WrongStatus(dealId, d.status);
         if (d.buyer == address(0)) d.buyer = msg.sender;
         else if (msg.sender != d.buyer) revert NotBuyer(msg.sender);
@@ -314,7 +435,6 @@ contract LoraEscrowV2 is ReentrancyGuard {
         d.deadline = uint40(deadline);
         d.status = Status.Funded;
         emit DealFunded(dealId, d.buyer, d.price, deadline);
-        _pullDeposit(d);
     }
 
     /// @notice Submits the proof of one module (anyone may submit; the proof binds everything).
@@ -377,8 +497,41 @@ contract LoraEscrowV2 is ReentrancyGuard {
         DealRecord storage d = _deal(dealId);
         if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
         if (d.proven != d.modules) revert NotAllProven(d.proven, d.modules);
+        if (d.delivery) revert DeliveryDeal(dealId);
         d.status = Status.Settled;
         emit DealSettled(dealId, d.contributor, d.price);
+        _pay(d.token, d.contributor, d.price);
+    }
+
+    /// @notice Pays the contributor of a delivery deal once every module is proven, against its delivery keys
+    ///         wrapped for the buyer, within the proving window (anyone may call; the proofs bind everything).
+    /// @dev The wrap proofs cover modules [SLOTS·g, SLOTS·g + SLOTS) each, public inputs (pk, E, dealId, base,
+    ///      count, hK[SLOTS], R[SLOTS]) with unused slots zero; each is checked under the buyer's wrap δ'.
+    /// @param dealId The deal.
+    /// @param wrap The buyer's wrap key as funded (checked against its hash).
+    /// @param keyHashes hK_m of every module as proposed (checked against their hash).
+    /// @param e E = e·G of the wrap (Baby Jubjub; the proofs show it).
+    /// @param wrapped R_m for every module, each below p.
+    /// @param proofs One key-wrap proof per group of SLOTS modules.
+    function settleWithKeys(
+        uint256 dealId,
+        WrapKey calldata wrap,
+        uint256[] calldata keyHashes,
+        uint256[2] calldata e,
+        uint256[] calldata wrapped,
+        LoraKeyWrapVerifierV2.Proof[] calldata proofs
+    ) external nonReentrant {
+        DealRecord storage d = _openForProofs(dealId);
+        if (!d.delivery) revert NotADeliveryDeal(dealId);
+        if (d.proven != d.modules) revert NotAllProven(d.proven, d.modules);
+        if (keccak256(abi.encode(wrap.pk, wrap.delta)) != _wrapHash[dealId]) revert WrapKeyMismatch();
+        if (keccak256(abi.encode(keyHashes)) != _deliveryHash[dealId]) revert KeyHashesMismatch();
+        uint256 n = d.modules;
+        if (wrapped.length != n) revert WrongWrappedCount(n, wrapped.length);
+        d.status = Status.Settled;
+        emit KeysDelivered(dealId, e, wrapped);
+        emit DealSettled(dealId, d.contributor, d.price);
+        _verifyWraps(_wrapInputs(dealId, wrap, e), wrap.delta, keyHashes, wrapped, proofs);
         _pay(d.token, d.contributor, d.price);
     }
 
@@ -388,7 +541,8 @@ contract LoraEscrowV2 is ReentrancyGuard {
         DealRecord storage d = _deal(dealId);
         if (d.status != Status.Funded) revert WrongStatus(dealId, d.status);
         if (block.timestamp <= d.deadline) revert ProvingWindowOpen(d.deadline);
-        if (d.proven == d.modules) revert AllProven(dealId);
+        // A delivery deal settles only with the keys, within the window: proofs alone do not keep the deposit.
+        if (d.proven == d.modules && !d.delivery) revert AllProven(dealId);
         d.status = Status.Refunded;
         emit DealRefunded(dealId, d.buyer, d.price);
         _pay(d.token, d.buyer, d.price);
@@ -412,7 +566,8 @@ contract LoraEscrowV2 is ReentrancyGuard {
                 r.window,
                 r.token,
                 r.price,
-                r.baseModelHash
+                r.baseModelHash,
+                r.delivery
             );
     }
 
@@ -438,6 +593,20 @@ contract LoraEscrowV2 is ReentrancyGuard {
     /// @return The hash (zero when unset).
     function dealKeyHashOf(uint256 dealId, bytes32 shapeId) external view returns (bytes32) {
         return _deltaHash[dealId][shapeId];
+    }
+
+    /// @notice A delivery deal's `keccak256(abi.encode(hK[]))` (zero for other deals).
+    /// @param dealId The deal.
+    /// @return The hash.
+    function deliveryHashOf(uint256 dealId) external view returns (bytes32) {
+        return _deliveryHash[dealId];
+    }
+
+    /// @notice A funded delivery deal's `keccak256(abi.encode(pk, δ'))` of the buyer's wrap key (zero otherwise).
+    /// @param dealId The deal.
+    /// @return The hash.
+    function wrapKeyHashOf(uint256 dealId) external view returns (bytes32) {
+        return _wrapHash[dealId];
     }
 
     /// @notice Whether a module of a deal is proven.
@@ -519,6 +688,62 @@ contract LoraEscrowV2 is ReentrancyGuard {
         return LoraModuleVerifierV2.Statement(c.rho, c.fY, c.dX, c.wM);
     }
 
+    /// @dev The key-wrap proofs' public inputs with the per-deal part filled in: pk, E, dealId.
+    function _wrapInputs(
+        uint256 dealId,
+        WrapKey calldata wrap,
+        uint256[2] calldata e
+    ) private view returns (uint256[] memory inputs) {
+        inputs = new uint256[](7 + 2 * LoraKeyWrapVerifierV2(_wrapVerifier).SLOTS());
+        inputs[0] = wrap.pk[0];
+        inputs[1] = wrap.pk[1];
+        inputs[2] = e[0];
+        inputs[3] = e[1];
+        inputs[4] = dealId;
+    }
+
+    /// @dev Checks the key-wrap proofs of `settleWithKeys`, one per group of the verifier's SLOTS modules.
+    function _verifyWraps(
+        uint256[] memory inputs,
+        uint256[4] calldata delta,
+        uint256[] calldata keyHashes,
+        uint256[] calldata wrapped,
+        LoraKeyWrapVerifierV2.Proof[] calldata proofs
+    ) private view {
+        uint256 slots = (inputs.length - 7) / 2;
+        uint256 groups = (wrapped.length + slots - 1) / slots;
+        if (proofs.length != groups) revert WrongWrapProofCount(groups, proofs.length);
+        for (uint256 g = 0; g < groups; ++g) {
+            _wrapSlots(inputs, g * slots, slots, keyHashes, wrapped);
+            if (!LoraKeyWrapVerifierV2(_wrapVerifier).verify(proofs[g], inputs, delta))
+                revert WrapProofRejected(g);
+        }
+    }
+
+    /// @dev Writes base, count, hK[] and R[] of the group starting at module `base` into `inputs` (unused slots 0).
+    function _wrapSlots(
+        uint256[] memory inputs,
+        uint256 base,
+        uint256 slots,
+        uint256[] calldata keyHashes,
+        uint256[] calldata wrapped
+    ) private pure {
+        uint256 count = wrapped.length - base < slots ? wrapped.length - base : slots;
+        inputs[5] = base;
+        inputs[6] = count;
+        for (uint256 i = 0; i < slots; ++i) {
+            uint256 r;
+            uint256 hk;
+            if (i < count) {
+                r = wrapped[base + i];
+                if (r >= P) revert InvalidWrappedKey(base + i);
+                hk = keyHashes[base + i];
+            }
+            inputs[7 + i] = hk;
+            inputs[7 + slots + i] = r;
+        }
+    }
+
     /// @dev δ' must be the deal's key of the shape.
     function _checkKey(uint256 dealId, bytes32 shapeId, uint256[4] calldata delta) private view {
         if (_deltaHash[dealId][shapeId] != keccak256(abi.encode(delta))) revert DealKeyMismatch(shapeId);
@@ -564,6 +789,68 @@ contract LoraEscrowV2 is ReentrancyGuard {
 
     function _onCurveNonZero(uint256 x, uint256 y) private pure returns (bool) {
         return !(x == 0 && y == 0) && _onCurve(x, y);
+    }
+
+    /// @dev Baby Jubjub (a·x² + y² = 1 + d·x²·y² over F_p, a = 168700, d = 168696): (x, y) on the curve, not the
+    ///      identity (0, 1), and l·(x, y) = O for the prime subgroup order l (projective double-and-add, complete
+    ///      formulas; about 0.1M gas). A point outside the subgroup has a small-order part: S = e·PK would then
+    ///      not be the Diffie–Hellman value the buyer alone can compute.
+    function _babyJubInSubgroup(uint256 x, uint256 y) private pure returns (bool) {
+        if (x >= P || y >= P || (x == 0 && y == 1)) return false;
+        uint256 x2 = mulmod(x, x, P);
+        uint256 y2 = mulmod(y, y, P);
+        if (addmod(mulmod(168700, x2, P), y2, P) != addmod(1, mulmod(168696, mulmod(x2, y2, P), P), P))
+            return false;
+        (uint256 rx, uint256 ry, uint256 rz) = _bjTimesOrder(x, y);
+        return rx == 0 && ry == rz && rz != 0;
+    }
+
+    /// @dev l·(x, y) in projective coordinates: from R = O = (0 : 1 : 1), for each bit of l from the top, R = 2R
+    ///      (dbl-2008-bbjlp), then R = R + (x, y) when the bit is set (madd-2008-bbjlp).
+    function _bjTimesOrder(uint256 x, uint256 y) private pure returns (uint256 rx, uint256 ry, uint256 rz) {
+        ry = 1;
+        rz = 1;
+        assembly ("memory-safe") {
+            for {
+                let i := 252
+            } i {} {
+                i := sub(i, 1)
+                {
+                    let c := mulmod(rx, rx, P)
+                    let d := mulmod(ry, ry, P)
+                    let e := mulmod(addmod(rx, ry, P), addmod(rx, ry, P), P)
+                    rx := addmod(e, sub(P, addmod(c, d, P)), P)
+                    e := mulmod(168700, c, P)
+                    let f := addmod(e, d, P)
+                    let j := mulmod(rz, rz, P)
+                    j := addmod(f, sub(P, addmod(j, j, P)), P)
+                    rx := mulmod(rx, j, P)
+                    ry := mulmod(f, addmod(e, sub(P, d), P), P)
+                    rz := mulmod(f, j, P)
+                }
+                if and(
+                    shr(i, 2736030358979909402780800718157159386076813972158567259200215660948447373041),
+                    1
+                ) {
+                    let e
+                    let t
+                    {
+                        let c := mulmod(rx, x, P)
+                        let d := mulmod(ry, y, P)
+                        e := mulmod(168696, mulmod(c, d, P), P)
+                        t := mulmod(addmod(rx, ry, P), addmod(x, y, P), P)
+                        t := addmod(t, sub(P, addmod(c, d, P)), P)
+                        ry := addmod(d, sub(P, mulmod(168700, c, P)), P)
+                    }
+                    let b := mulmod(rz, rz, P)
+                    let f := addmod(b, sub(P, e), P)
+                    let g := addmod(b, e, P)
+                    rx := mulmod(mulmod(rz, f, P), t, P)
+                    ry := mulmod(mulmod(rz, g, P), ry, P)
+                    rz := mulmod(f, g, P)
+                }
+            }
+        }
     }
 
     /// @dev δ' is a point of G2 other than O: the pairing precompile refuses a G2 point off the twist or outside

@@ -5,18 +5,24 @@
  * (q_proj and v_proj of the chosen layers); the buyer's evaluation text is a greedy continuation
  * of the base model from BOS.
  *
- * Steps: deploy (registry + escrow) → commit (shape keys set up on demand, cached by content; W_m
- * and its proof of knowledge per module) → register the shapes → propose → serve (in-process,
- * 127.0.0.1, ephemeral port) → infer → fund (the buyer checks every proof of knowledge and the
- * registered verifiers, makes its own deal key per shape, funds with δ' and one folded entry per
- * module, uploads the keys) → prove (the contributor checks each deal key, one proof per module,
- * verified locally) → submit (batched per shape) → settle → report.
+ * Steps: deploy (registry + escrow + key-wrap verifier) → commit (shape keys set up on demand, cached
+ * by content; W_m and its proof of knowledge per module) → deliver (the weights encrypted once per
+ * adapter, delivery proofs and links to W_m) → register the shapes → propose (a delivery deal:
+ * hK_m per module) → serve (in-process, 127.0.0.1, ephemeral port) → infer → fund (the buyer checks
+ * every proof of knowledge, the registered verifiers and every delivery proof, makes its own deal key
+ * per shape and its key-wrap key, funds with δ', one folded entry per module and its Baby Jubjub key,
+ * uploads the keys) → prove (the contributor checks each deal key, one proof per module, verified
+ * locally) → submit (batched per shape) → settle with the delivery keys wrapped for the buyer →
+ * decrypt (the buyer unwraps, decrypts, checks its rows and writes the PEFT adapter) → report.
+ * `delivery: false` runs the plain deal (settle without keys).
  */
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import type { Signer } from "ethers";
 import { ZkloraClient, addressesOf, type TxResult } from "../chain/index.js";
 import { deployZklora, registerShapes, type ZkloraArtifacts } from "../chain/deploy.js";
+import { buildWrapKey } from "../zk/wrap/index.js";
+import { decryptStep, deliverStep, settleStep } from "./delivery.js";
 import { PROJECT_ROOT } from "../common/cache.js";
 import {
   STORIES260K_DIR,
@@ -36,6 +42,7 @@ import {
   shapeSpec,
   startServe,
   submitStep,
+  wrapSpec,
 } from "./steps.js";
 import { Workspace } from "./workspace.js";
 import { UsageError } from "./errors.js";
@@ -59,6 +66,8 @@ export interface DemoOptions {
   tokens?: number;
   /** Price in wei (default 1 ETH). */
   price?: bigint;
+  /** Deliver the weights with the payment (default true). */
+  delivery?: boolean;
   log?: (line: string) => void;
 }
 
@@ -82,6 +91,13 @@ export interface DemoReport {
     settle: string;
   };
   status: string;
+  /** The delivery: per module its delivery circuit and chunks, and the decrypted adapter's folder. */
+  delivery?: {
+    modules: { module: number; deliveryShape: string; chunks: number; constraints: number }[];
+    wrapProofs: number;
+    adapter: string;
+    rowsReproduced: number;
+  };
   price: string;
   balances: {
     contributor: { before: string; after: string; fees: string; received: string };
@@ -113,7 +129,8 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
     t0 = performance.now();
     log(`  … ${name} done in ${seconds[name]} s`);
   };
-  const steps = 10;
+  const delivery = o.delivery !== false;
+  const steps = delivery ? 12 : 10;
   let stepNo = 0;
   const step = (line: string) => log(`[${++stepNo}/${steps}] ${line}`);
 
@@ -135,9 +152,12 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
       ? ["q_proj", "v_proj"]
       : layers.flatMap((l) => [`model.layers.${l}.self_attn.q_proj`, `model.layers.${l}.self_attn.v_proj`]);
 
-  step(`deploy the shape registry and the escrow`);
+  step(`deploy the shape registry and the escrow${delivery ? " and register the key-wrap verifier" : ""}`);
   const blockBefore = await provider.getBlockNumber();
-  const record = await deployZklora(o.deployer, [], o.artifacts, { network: o.network });
+  const record = await deployZklora(o.deployer, [], o.artifacts, {
+    network: o.network,
+    wrap: delivery ? wrapSpec(await buildWrapKey({ onProgress: (l) => log(`      ${l}`) })) : undefined,
+  });
   const addresses = addressesOf(record);
   const asContributor = await ZkloraClient.connect(o.contributor, addresses);
   const asBuyer = asContributor.withRunner(o.buyer);
@@ -175,6 +195,15 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   );
   lap("commit");
 
+  let delivered: Awaited<ReturnType<typeof deliverStep>> | undefined;
+  if (delivery) {
+    step(
+      `deliver: each module's weights encrypted once per adapter (Poseidon cipher, range-checked), a delivery proof per chunk, the link to W_m`,
+    );
+    delivered = await deliverStep({ workspace: ws, log: (l) => log(`      ${l}`) });
+    lap("deliver");
+  }
+
   step(`register ${keys.length} shape verifier(s) (the registry owner)`);
   const regBlock = await provider.getBlockNumber();
   await registerShapes(o.deployer, record, keys.map(shapeSpec), o.artifacts, (l) => log(`      ${l}`));
@@ -199,6 +228,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
     price,
     buyer: buyerAddr,
     provingWindow: 3600,
+    delivery,
   });
   fees.contributor += proposed.tx.fee;
   log(`      deal ${proposed.dealId}, gas ${proposed.tx.gasUsed}`);
@@ -256,16 +286,34 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   log(`      ${proved.proven.length} proofs`);
   lap("prove");
 
-  step(`submit the proofs (batched per shape) and settle`);
+  step(
+    `submit the proofs (batched per shape) and settle${delivery ? " with the delivery keys wrapped for the buyer (key-wrap proof)" : ""}`,
+  );
   const submitted = await submitStep({ workspace: ws, client: asContributor, batch: 16 });
   const submitTxs = submitted.txs.map((t) => t.tx);
   fees.contributor += sum(submitTxs, "fee");
-  const settled = await asContributor.settle(proposed.dealId);
+  const settledStep = await settleStep({
+    workspace: ws,
+    client: asContributor,
+    log: (l) => log(`      ${l}`),
+  });
+  const settled = settledStep.tx;
   fees.contributor += settled.fee;
   log(
-    `      ${submitted.txs.map((t) => `${t.method}(${t.modules.length}) ${t.tx.gasUsed} gas`).join(", ")}; settle ${settled.gasUsed} gas`,
+    `      ${submitted.txs.map((t) => `${t.method}(${t.modules.length}) ${t.tx.gasUsed} gas`).join(", ")}; ` +
+      `${settledStep.delivered ? `settleWithKeys (${settledStep.proofs} key-wrap proof)` : "settle"} ${settled.gasUsed} gas`,
   );
   lap("submitAndSettle");
+
+  let decrypted: Awaited<ReturnType<typeof decryptStep>> | undefined;
+  if (delivery) {
+    step(
+      `decrypt: the buyer unwraps the keys with its secret, decrypts, checks its rows, writes the PEFT adapter`,
+    );
+    decrypted = await decryptStep({ workspace: ws, client: asBuyer, log: (l) => log(`      ${l}`) });
+    log(`      ${decrypted.dir}`);
+    lap("decrypt");
+  }
 
   const deal = await asContributor.getDeal(proposed.dealId);
   const after = {
@@ -305,6 +353,20 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
       settle: settled.gasUsed.toString(),
     },
     status: deal.status,
+    delivery:
+      delivered === undefined || decrypted === undefined
+        ? undefined
+        : {
+            modules: delivered.modules.map((m) => ({
+              module: m.module,
+              deliveryShape: m.deliveryShape,
+              chunks: m.chunks,
+              constraints: m.constraints,
+            })),
+            wrapProofs: settledStep.proofs,
+            adapter: path.relative(PROJECT_ROOT, decrypted.dir),
+            rowsReproduced: decrypted.rows,
+          },
     price: price.toString(),
     balances: {
       contributor: {
@@ -343,8 +405,14 @@ export function formatDemoReport(r: DemoReport): string[] {
     `evaluation on ${r.tokens.length} tokens [${r.tokens.join(" ")}]:`,
     `  without adapter: loss ${r.evaluation.base.loss.toFixed(4)}, perplexity ${r.evaluation.base.perplexity.toFixed(3)}`,
     `  with adapter:    loss ${r.evaluation.adapted.loss.toFixed(4)}, perplexity ${r.evaluation.adapted.perplexity.toFixed(3)} (${r.evaluation.calls} remote calls)`,
+    ...(r.delivery === undefined
+      ? ["delivery: none (plain deal)"]
+      : [
+          `delivery: ${r.delivery.modules.map((m) => `#${m.module} ${m.chunks}x ${m.deliveryShape}`).join(", ")} (${r.delivery.modules[0]?.constraints ?? 0} constraints per chunk); ` +
+            `${r.delivery.wrapProofs} key-wrap proof(s); decrypted adapter ${r.delivery.adapter} reproduces ${r.delivery.rowsReproduced} evaluated rows exactly`,
+        ]),
     `gas: deploy ${r.gas.deploy}, register ${r.gas.register}, propose ${r.gas.propose}, fund ${r.gas.fund}, ` +
-      `submit ${r.gas.submit} (${r.gas.submitPerModule} per module, on-chain verification included), settle ${r.gas.settle}`,
+      `submit ${r.gas.submit} (${r.gas.submitPerModule} per module, on-chain verification included), ${r.delivery === undefined ? "settle" : "settleWithKeys"} ${r.gas.settle}`,
     `payments (price ${f(r.price)}):`,
     `  contributor: ${f(r.balances.contributor.before)} -> ${f(r.balances.contributor.after)}; gas fees ${f(r.balances.contributor.fees)}; received ${f(r.balances.contributor.received)} from the escrow`,
     `  buyer:       ${f(r.balances.buyer.before)} -> ${f(r.balances.buyer.after)}; gas fees ${f(r.balances.buyer.fees)}; paid ${f(r.balances.buyer.paid)} into the escrow`,

@@ -10,7 +10,13 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
 import type { ClaimInput, EntryView, ProofInput, TxResult, ZkloraClient } from "../chain/index.js";
-import { registerShapes, type ShapeSpec, type ZkloraArtifacts } from "../chain/deploy.js";
+import {
+  registerShapes,
+  registerWrapVerifier,
+  type ShapeSpec,
+  type WrapSpec,
+  type ZkloraArtifacts,
+} from "../chain/deploy.js";
 import type { DeploymentRecord } from "../chain/deployments.js";
 import { loadBaseModel, loadPeftAdapter, type BaseModel } from "../model/index.js";
 import {
@@ -44,6 +50,8 @@ import {
   type V2Shape,
 } from "../zk/v2/index.js";
 import type { ProvingPool } from "../zk/pool.js";
+import { WRAP_CIRCUIT_ID, buildWrapKey, solidityWrapKey, type WrapKey } from "../zk/wrap/index.js";
+import { checkDeliveryOffer, deliveryKeyHashes, makeWrapDealKey } from "./delivery.js";
 import { UsageError } from "./errors.js";
 import { ProgressLine } from "./progress.js";
 import {
@@ -82,6 +90,16 @@ export function shapeSpec(key: ShapeKey): ShapeSpec {
     keyHash: key.keyHash,
     ptau: key.ptau.source === "dev" ? "dev" : key.ptau.file,
     verifierArgs: solidityShapeKey(key),
+  };
+}
+
+/** What registering the key-wrap verifier needs. */
+export function wrapSpec(key: WrapKey): WrapSpec {
+  return {
+    slots: key.slots,
+    keyHash: key.keyHash,
+    ptau: key.ptau.source === "dev" ? "dev" : key.ptau.file,
+    verifierArgs: solidityWrapKey(key),
   };
 }
 
@@ -156,7 +174,13 @@ export interface ProposeStepOptions {
    * Registers the manifest's shapes the registry lacks (the signer must own the registry), and
    * returns the updated record to save. Without it, an unregistered shape is an error.
    */
-  register?: { record: DeploymentRecord; artifacts: Pick<ZkloraArtifacts, "verifier">; ptau?: string };
+  register?: {
+    record: DeploymentRecord;
+    artifacts: Pick<ZkloraArtifacts, "verifier" | "wrapVerifier">;
+    ptau?: string;
+  };
+  /** Propose a delivery deal with the hK_m of delivery.json (zklora:deliver). */
+  delivery?: boolean;
   log?: Log;
 }
 
@@ -191,6 +215,16 @@ export async function proposeStep(
     const key = await shapeKeyOf(s, o.register.ptau);
     record = await registerShapes(signer, record, [shapeSpec(key)], o.register.artifacts, o.log);
   }
+  const keyHashes = o.delivery === true ? await deliveryKeyHashes(o.workspace, manifest) : undefined;
+  if (keyHashes !== undefined && (await o.client.wrapVerifier()) === null) {
+    if (o.register === undefined || record === undefined) {
+      throw new UsageError(
+        `the registry at ${o.client.addresses.registry} has no key-wrap verifier, so delivery deals are impossible: its owner runs zklora:deploy`,
+      );
+    }
+    const wrapKey = await buildWrapKey({ ptau: o.register.ptau });
+    record = await registerWrapVerifier(signer, record, wrapSpec(wrapKey), o.register.artifacts, o.log);
+  }
   const { dealId, tx } = await o.client.propose({
     price: o.price,
     token: o.token,
@@ -198,6 +232,7 @@ export async function proposeStep(
     baseModelHash: `0x${manifest.baseModel.sha256}`,
     modules: manifest.modules.map((m) => ({ shapeId: m.shape.shapeId, wM: moduleW(m) })),
     provingWindow: o.provingWindow,
+    keyHashes,
   });
   const deal: DealContext = {
     chainId: BigInt(o.client.addresses.chainId),
@@ -374,6 +409,10 @@ export interface FundStepOptions {
   ptau?: string;
   /** Accept keys from the FORGEABLE development ptau off a local chain (never for value). */
   allowForgeableKeys?: boolean;
+  /** Delivery deals: ceremony key files per delivery circuit (production; default the dev keys). */
+  ceremonyKeys?: Record<string, string>;
+  /** Delivery deals: contribution hashes of which a delivery ceremony must contain one. */
+  trusted?: readonly string[];
   log?: Log;
 }
 
@@ -381,7 +420,9 @@ export interface FundStepOptions {
  * Buyer (PROTOCOL.md step 4): checks every module's W_m and proof of knowledge and every shape's
  * registered verifier against keys it derives itself; makes one deal key per shape (its own
  * contribution with a fresh secret, never stored); folds its recorded rows per module into the
- * entry; funds with the deposit, δ' per shape and the entries; hands the keys to the server.
+ * entry; funds with the deposit, δ' per shape and the entries; hands the keys to the server. A
+ * delivery deal also needs delivery.json checked (checkDeliveryOffer) and the buyer's key-wrap key
+ * (a Baby Jubjub key and its own δ' of the key-wrap circuit), which goes to the server too.
  */
 export async function fundStep(o: FundStepOptions): Promise<{
   tx: TxResult;
@@ -412,6 +453,22 @@ export async function fundStep(o: FundStepOptions): Promise<{
     throw err;
   }
   o.log?.(`checked ${mods.length} proofs of knowledge and ${keys.size} registered verifiers`);
+  const info = await o.client.getDeal(deal.dealId);
+  if (info.delivery) {
+    const chainId = BigInt(o.client.addresses.chainId);
+    await checkDeliveryOffer({
+      workspace: o.workspace,
+      deal,
+      keyHashes: (await o.client.getKeyHashes(deal.dealId)) ?? [],
+      chainId,
+      network: `chain ${chainId}`,
+      ptau: o.ptau,
+      ceremonyKeys: o.ceremonyKeys,
+      trusted: o.trusted,
+      allowForgeableKeys: o.allowForgeableKeys,
+      log: o.log,
+    });
+  }
   const rows: number[] = [];
   const entries = [];
   for (const m of mods) {
@@ -426,30 +483,43 @@ export async function fundStep(o: FundStepOptions): Promise<{
   await mkdir(dir, { recursive: true });
   o.log?.(`making ${keys.size} deal key(s) (newZKey + a fresh contribution each)`);
   const dealKeys = await makeDealKeys(escrow, deal.dealId, [...keys.values()], dir);
+  const uploads = dealKeys.map((k) => ({ shape: k.key.name, shapeId: k.key.shapeId, zkey: k.zkey }));
+  let wrap: Awaited<ReturnType<typeof makeWrapDealKey>> | undefined;
+  if (info.delivery) {
+    wrap = await makeWrapDealKey({
+      workspace: o.workspace,
+      client: o.client,
+      deal,
+      ptau: o.ptau,
+      log: o.log,
+    });
+    uploads.push({ shape: wrap.wrapKey.name, shapeId: WRAP_CIRCUIT_ID, zkey: wrap.zkey });
+  }
   const { tx, approveTx } = await o.client.fund(
     deal.dealId,
     dealKeys.map((k) => ({ shapeId: k.key.shapeId, delta: k.delta2 })),
     entries,
+    { wrap: wrap?.wrap },
   );
   const out: Awaited<ReturnType<typeof fundStep>>["keys"] = [];
   let remote: RemoteLoraClient | undefined;
   if (o.url !== undefined && o.url !== "") {
     remote = new RemoteLoraClient({ url: o.url, deal, signer: o.client.runner as Signer });
   }
-  for (const k of dealKeys) {
+  for (const k of uploads) {
     let uploaded = false;
     let uploadError: string | undefined;
     if (remote !== undefined) {
       // The deal is funded already: a failed upload is reported, not thrown (the key file stays here
-      // for the contributor's zklora:prove --keys, or a later upload).
+      // for the contributor's zklora:prove --keys / zklora:settle --wrap-key, or a later upload).
       try {
-        await remote.uploadDealKey(k.key.shapeId, k.zkey);
+        await remote.uploadDealKey(k.shapeId, k.zkey);
         uploaded = true;
       } catch (err) {
         uploadError = (err as Error).message;
       }
     }
-    out.push({ shape: k.key.name, shapeId: k.key.shapeId, zkey: k.zkey, uploaded, uploadError });
+    out.push({ ...k, uploaded, uploadError });
   }
   return { tx, approveTx, keys: out, rows };
 }

@@ -15,6 +15,10 @@
  * | `evaluation.json` | infer | buyer: loss/perplexity with and without the adapter, tokens used |
  * | `buyer-keys/` | fund | buyer: its deal keys (one zkey per shape; the secret of each contribution is never stored) |
  * | `proofs/module-<m>.json` | prove | contributor: the proof of module m, its claim and the deal's δ' |
+ * | `delivery.json` | deliver | PUBLIC: per module the ciphertext of its weights, hK, the chunk proofs and the link to W_m (send it with the manifest) |
+ * | `delivery-secrets.json` | deliver | PRIVATE (0600): the contributor's delivery keys k_m and salts' |
+ * | `buyer-wrap.json` | fund | PRIVATE (0600): the buyer's Baby Jubjub key of a delivery deal |
+ * | `delivered-adapter/` | decrypt | buyer: the PEFT adapter decrypted after settlement |
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -56,6 +60,18 @@ export class Workspace {
   }
   get proofs(): string {
     return path.join(this.dir, "proofs");
+  }
+  get delivery(): string {
+    return path.join(this.dir, "delivery.json");
+  }
+  get deliverySecrets(): string {
+    return path.join(this.dir, "delivery-secrets.json");
+  }
+  get buyerWrap(): string {
+    return path.join(this.dir, "buyer-wrap.json");
+  }
+  get deliveredAdapter(): string {
+    return path.join(this.dir, "delivered-adapter");
   }
   proofFile(module: number): string {
     return path.join(this.proofs, `module-${module}.json`);

@@ -26,6 +26,7 @@ import type { DeploymentRecord } from "./deployments.js";
 import {
   IERC20Metadata__factory,
   LoraEscrowV2__factory,
+  LoraKeyWrapVerifierV2__factory,
   LoraModuleVerifierV2__factory,
   ShapeRegistryV2__factory,
   type LoraEscrowV2,
@@ -70,6 +71,33 @@ export interface DealView {
   window: bigint;
   /** End of the proving window (unix seconds); null before funding. */
   deadline: bigint | null;
+  /** A delivery deal: settled only with the delivery keys wrapped for the buyer (`settleWithKeys`). */
+  delivery: boolean;
+}
+
+/** The buyer's key-wrap key of a delivery deal: a Baby Jubjub public key and its δ' of the key-wrap circuit. */
+export interface WrapKeyInput {
+  pk: readonly [bigint, bigint];
+  delta: G2;
+}
+
+/** What `settleWithKeys` takes besides the deal id. */
+export interface SettleWithKeysInput {
+  wrap: WrapKeyInput;
+  /** hK_m of every module, as proposed. */
+  keyHashes: readonly bigint[];
+  /** E = e·G (Baby Jubjub). */
+  e: readonly [bigint, bigint];
+  /** R_m of every module. */
+  wrapped: readonly bigint[];
+  /** One key-wrap proof per group of the verifier's SLOTS modules. */
+  proofs: readonly ProofInput[];
+}
+
+/** The delivery keys a settled delivery deal published, wrapped for its buyer. */
+export interface DeliveredKeys {
+  e: [bigint, bigint];
+  wrapped: bigint[];
 }
 
 /** A module of a deal (from its ModuleCommitted event) and its proof state. */
@@ -150,6 +178,8 @@ export interface ProposeParams {
   modules: readonly ModuleInput[];
   /** Seconds the contributor has after funding. */
   provingWindow: bigint | number;
+  /** A delivery deal: hK_m = Poseidon(k_m) of every module's delivery key (`proposeDelivery`). */
+  keyHashes?: readonly bigint[];
 }
 
 /** Payment token info (ETH for the zero address). */
@@ -169,7 +199,10 @@ export type EscrowEventName =
   | "EntryRegistered"
   | "ModuleProven"
   | "DealSettled"
-  | "DealRefunded";
+  | "DealRefunded"
+  | "DeliveryCommitted"
+  | "WrapKeySet"
+  | "KeysDelivered";
 
 /** A decoded escrow event delivered to an `onEvent` listener. */
 export interface EscrowEvent {
@@ -310,6 +343,7 @@ export class ZkloraClient {
       proven: Number(d.proven),
       window: d.window,
       deadline: d.deadline === 0n ? null : d.deadline,
+      delivery: d.delivery,
     };
   }
 
@@ -358,6 +392,46 @@ export class ZkloraClient {
     });
   }
 
+  /** A delivery deal's hK_m per module (from its DeliveryCommitted event); null for other deals. */
+  async getKeyHashes(dealId: BigNumberish): Promise<bigint[] | null> {
+    const logs = await view(`DeliveryCommitted(${dealId})`, () =>
+      this.escrow.queryFilter(this.escrow.filters.DeliveryCommitted(dealId)),
+    );
+    return logs.length === 0 ? null : logs[0].args.keyHashes.map((v) => BigInt(v));
+  }
+
+  /** The buyer's key-wrap key of a funded delivery deal (from WrapKeySet); null otherwise. */
+  async getWrapKey(dealId: BigNumberish): Promise<WrapKeyInput | null> {
+    const logs = await view(`WrapKeySet(${dealId})`, () =>
+      this.escrow.queryFilter(this.escrow.filters.WrapKeySet(dealId)),
+    );
+    if (logs.length === 0) return null;
+    const { pk, delta } = logs[0].args;
+    return { pk: [pk[0], pk[1]], delta: [delta[0], delta[1], delta[2], delta[3]] };
+  }
+
+  /** The wrapped delivery keys of a settled delivery deal (from KeysDelivered); null before. */
+  async getDeliveredKeys(dealId: BigNumberish): Promise<DeliveredKeys | null> {
+    const logs = await view(`KeysDelivered(${dealId})`, () =>
+      this.escrow.queryFilter(this.escrow.filters.KeysDelivered(dealId)),
+    );
+    if (logs.length === 0) return null;
+    const { e, wrapped } = logs[0].args;
+    return { e: [e[0], e[1]], wrapped: wrapped.map((v) => BigInt(v)) };
+  }
+
+  /** The registry's key-wrap verifier (null when none is registered), its key hash and slots per proof. */
+  async wrapVerifier(): Promise<{ address: string; keyHash: string; slots: number } | null> {
+    const v = await view("wrapVerifier", () => this.registry.wrapVerifier());
+    if (v === ZeroAddress) return null;
+    const w = LoraKeyWrapVerifierV2__factory.connect(v, this.runner);
+    const [keyHash, slots] = await Promise.all([
+      view("keyHash", () => w.keyHash()),
+      view("SLOTS", () => w.SLOTS()),
+    ]);
+    return { address: v, keyHash, slots: Number(slots) };
+  }
+
   /** The registered verifier of a shape, or null. */
   async verifierOf(shapeId: string): Promise<string | null> {
     const v = await view(`verifierOf(${shapeId})`, () => this.registry.verifierOf(shapeId));
@@ -384,16 +458,19 @@ export class ZkloraClient {
 
   /** Proposes a deal (the signer is the contributor). */
   async propose(p: ProposeParams): Promise<{ dealId: bigint; tx: TxResult }> {
-    const tx = await mined("propose", () =>
-      this.escrow.propose(
-        optionalAddress(p.buyer),
-        optionalAddress(p.token),
-        p.price,
-        p.baseModelHash,
-        p.provingWindow,
-        p.modules.map((m) => ({ shapeId: m.shapeId, wM: t2(m.wM) })),
-      ),
-    );
+    const modules = p.modules.map((m) => ({ shapeId: m.shapeId, wM: t2(m.wM) }));
+    const args = [
+      optionalAddress(p.buyer),
+      optionalAddress(p.token),
+      p.price,
+      p.baseModelHash,
+      p.provingWindow,
+    ] as const;
+    const keyHashes = p.keyHashes;
+    const tx =
+      keyHashes === undefined
+        ? await mined("propose", () => this.escrow.propose(...args, modules))
+        : await mined("proposeDelivery", () => this.escrow.proposeDelivery(...args, modules, [...keyHashes]));
     for (const log of tx.receipt.logs) {
       const parsed = this.escrow.interface.parseLog(log);
       if (parsed?.name === "DealProposed") return { dealId: parsed.args.dealId as bigint, tx };
@@ -404,19 +481,27 @@ export class ZkloraClient {
   /**
    * Funds a deal with exactly its price, the δ' of each of its shapes (in the deal's shape order)
    * and one entry per module. Token deals first approve the escrow for the price when the
-   * allowance is short (`approve: false` skips that).
+   * allowance is short (`approve: false` skips that). A delivery deal also takes the buyer's
+   * key-wrap key (`opts.wrap`; `fundDelivery`).
    */
   async fund(
     dealId: BigNumberish,
     keys: readonly DealKeyInput[],
     entries: readonly EntryInput[],
-    opts: { approve?: boolean } = {},
+    opts: { approve?: boolean; wrap?: WrapKeyInput } = {},
   ): Promise<{ tx: TxResult; approveTx?: TxResult }> {
     const deal = await this.getDeal(dealId);
     const k = keys.map((x) => ({ shapeId: x.shapeId, delta: t4(x.delta) }));
     const e = entries.map((x) => ({ hX: x.hX, hY: x.hY, dX: t2(x.dX), fY: x.fY }));
+    const wrap = opts.wrap === undefined ? undefined : { pk: t2(opts.wrap.pk), delta: t4(opts.wrap.delta) };
+    const send = (value?: bigint) => {
+      const o = value === undefined ? {} : { value };
+      return wrap === undefined
+        ? this.escrow.fund(dealId, k, e, o)
+        : this.escrow.fundDelivery(dealId, k, e, wrap, o);
+    };
     if (deal.token === null) {
-      const tx = await mined(`fund(${dealId})`, () => this.escrow.fund(dealId, k, e, { value: deal.price }));
+      const tx = await mined(`fund(${dealId})`, () => send(deal.price));
       return { tx };
     }
     let approveTx: TxResult | undefined;
@@ -432,7 +517,7 @@ export class ZkloraClient {
         approveTx = await mined(`approve(${deal.token})`, () => erc20.approve(spender, deal.price));
       }
     }
-    const tx = await mined(`fund(${dealId})`, () => this.escrow.fund(dealId, k, e));
+    const tx = await mined(`fund(${dealId})`, () => send());
     return { tx, approveTx };
   }
 
@@ -464,7 +549,21 @@ export class ZkloraClient {
     return mined(`settle(${dealId})`, () => this.escrow.settle(dealId));
   }
 
-  /** Refunds the buyer after the proving window when a module is unproven. */
+  /** Pays the contributor of a delivery deal against its delivery keys wrapped for the buyer. */
+  async settleWithKeys(dealId: BigNumberish, s: SettleWithKeysInput): Promise<TxResult> {
+    return mined(`settleWithKeys(${dealId})`, () =>
+      this.escrow.settleWithKeys(
+        dealId,
+        { pk: t2(s.wrap.pk), delta: t4(s.wrap.delta) },
+        [...s.keyHashes],
+        t2(s.e),
+        [...s.wrapped],
+        s.proofs.map(proofArg),
+      ),
+    );
+  }
+
+  /** Refunds the buyer after the proving window when a module is unproven (or a delivery deal is unsettled). */
   async refund(dealId: BigNumberish): Promise<TxResult> {
     return mined(`refund(${dealId})`, () => this.escrow.refund(dealId));
   }

@@ -7,7 +7,7 @@
  * Pure ethers v6: artifacts and shape keys come in as arguments, so this module bundles for a
  * browser; `readZkloraArtifacts` reads Hardhat's artifacts.
  */
-import { ContractFactory, getAddress, type InterfaceAbi, type Signer } from "ethers";
+import { ContractFactory, ZeroAddress, getAddress, type InterfaceAbi, type Signer } from "ethers";
 import type { DeployedContract, DeployedShape, DeploymentRecord } from "./deployments.js";
 import { ShapeRegistryV2__factory } from "./typechain/index.js";
 
@@ -23,6 +23,17 @@ export interface ZkloraArtifacts {
   registry: ContractArtifact;
   escrow: ContractArtifact;
   verifier: ContractArtifact;
+  wrapVerifier: ContractArtifact;
+}
+
+/** The key-wrap verifier to register: its identity and its constructor argument. */
+export interface WrapSpec {
+  slots: number;
+  keyHash: string;
+  /** "dev" or the public ptau file name. */
+  ptau: string;
+  /** `solidityWrapKey(key)` (src/zk/wrap). */
+  verifierArgs: unknown;
 }
 
 /** One shape to register: its identity and its verifier's constructor argument. */
@@ -67,6 +78,7 @@ export async function readZkloraArtifacts(source: ArtifactSource): Promise<Zklor
     registry: await read("ShapeRegistryV2"),
     escrow: await read("LoraEscrowV2"),
     verifier: await read("LoraModuleVerifierV2"),
+    wrapVerifier: await read("LoraKeyWrapVerifierV2"),
   };
 }
 
@@ -139,12 +151,56 @@ export async function registerShapes(
   return { ...record, shapes: out };
 }
 
-/** Deploys the registry, the escrow and a verifier per shape; returns the deployment record. */
+/**
+ * Deploys and registers the key-wrap verifier of delivery deals when the record's registry has none;
+ * returns the record with it. The signer must own the registry. A registered verifier with another
+ * key hash is an error (the registration is permanent).
+ */
+export async function registerWrapVerifier(
+  signer: Signer,
+  record: DeploymentRecord,
+  wrap: WrapSpec,
+  artifacts: Pick<ZkloraArtifacts, "wrapVerifier">,
+  log: (line: string) => void = () => {},
+): Promise<DeploymentRecord> {
+  const registry = ShapeRegistryV2__factory.connect(record.contracts.ShapeRegistryV2.address, signer);
+  const onchain = await registry.wrapVerifier();
+  if (onchain !== ZeroAddress) {
+    const keyHash = await registry.wrapKeyHash();
+    if (keyHash !== wrap.keyHash) {
+      throw new DeployError(
+        `the registry's key-wrap verifier has key hash ${keyHash}, but the derived key has ${wrap.keyHash} (another ptau?)`,
+      );
+    }
+    if (record.wrap?.verifier.address === getAddress(onchain)) return record;
+    throw new DeployError(
+      `the key-wrap verifier is registered at ${onchain} but missing from the deployment record: the record is stale; deploy again`,
+    );
+  }
+  const owner = await registry.owner();
+  const me = getAddress(await signer.getAddress());
+  if (getAddress(owner) !== me) {
+    throw new DeployError(
+      `the registry has no key-wrap verifier and only its owner ${owner} may register one (signer ${me}): ask them to run zklora:deploy`,
+    );
+  }
+  const verifier = await deployOne(artifacts.wrapVerifier, signer, [wrap.verifierArgs]);
+  await (await registry.registerWrapVerifier(verifier.address)).wait();
+  log(
+    `registered the key-wrap verifier (${wrap.ptau === "dev" ? "FORGEABLE dev ptau" : wrap.ptau}) at ${verifier.address}`,
+  );
+  return { ...record, wrap: { slots: wrap.slots, keyHash: wrap.keyHash, ptau: wrap.ptau, verifier } };
+}
+
+/**
+ * Deploys the registry, the escrow, a verifier per shape and, when `wrap` is given, the key-wrap
+ * verifier of delivery deals; returns the deployment record.
+ */
 export async function deployZklora(
   deployer: Signer,
   shapes: readonly ShapeSpec[],
   artifacts: ZkloraArtifacts,
-  opts: DeployOptions,
+  opts: DeployOptions & { wrap?: WrapSpec },
 ): Promise<DeploymentRecord> {
   const log = opts.log ?? (() => {});
   const me = getAddress(await deployer.getAddress());
@@ -164,5 +220,8 @@ export async function deployZklora(
     contracts: { ShapeRegistryV2: registry, LoraEscrowV2: escrow },
     shapes: [],
   };
-  return registerShapes(deployer, record, shapes, artifacts, log);
+  const withShapes = await registerShapes(deployer, record, shapes, artifacts, log);
+  return opts.wrap === undefined
+    ? withShapes
+    : registerWrapVerifier(deployer, withShapes, opts.wrap, artifacts, log);
 }

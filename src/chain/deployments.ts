@@ -62,6 +62,18 @@ export interface DeploymentRecord {
   };
   /** Registered shapes, in registration order. */
   shapes: DeployedShape[];
+  /** The key-wrap verifier of delivery deals, once registered (permanent). */
+  wrap?: DeployedWrap;
+}
+
+/** The registered key-wrap verifier (`LoraKeyWrapVerifierV2`). */
+export interface DeployedWrap {
+  /** Modules per key-wrap proof. */
+  slots: number;
+  keyHash: string;
+  /** "dev" or the public ptau file name. */
+  ptau: string;
+  verifier: DeployedContract;
 }
 
 /** A deployment record is malformed or missing. */
@@ -127,6 +139,15 @@ export function parseDeployment(json: unknown): DeploymentRecord {
     if (typeof sh.ptau !== "string") throw new DeploymentRecordError(`${where}.ptau must be a string`);
     checkContract(`${where}.verifier`, sh.verifier);
   });
+  if (r.wrap !== undefined) {
+    const w = r.wrap;
+    if (!Number.isInteger(w.slots) || w.slots <= 0)
+      throw new DeploymentRecordError("wrap.slots must be a positive integer");
+    if (typeof w.keyHash !== "string" || !BYTES32.test(w.keyHash))
+      throw new DeploymentRecordError("wrap.keyHash must be a 32-byte hex value");
+    if (typeof w.ptau !== "string") throw new DeploymentRecordError("wrap.ptau must be a string");
+    checkContract("wrap.verifier", w.verifier);
+  }
   return r as DeploymentRecord;
 }
 

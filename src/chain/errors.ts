@@ -7,6 +7,7 @@ import { Interface, isCallException, type ErrorDescription } from "ethers";
 import {
   IERC20Metadata__factory,
   LoraEscrowV2__factory,
+  LoraKeyWrapVerifierV2__factory,
   LoraModuleVerifierV2__factory,
   ShapeRegistryV2__factory,
 } from "./typechain/index.js";
@@ -49,6 +50,7 @@ const SOLIDITY_ERRORS = new Interface([
 const INTERFACES: Interface[] = [
   LoraEscrowV2__factory.createInterface(),
   LoraModuleVerifierV2__factory.createInterface(),
+  LoraKeyWrapVerifierV2__factory.createInterface(),
   ShapeRegistryV2__factory.createInterface(),
   IERC20Metadata__factory.createInterface(),
   SOLIDITY_ERRORS,
@@ -97,15 +99,39 @@ const EXPLAIN: Record<string, (a: readonly unknown[]) => string> = {
   NotAllProven: (a) => `${a[0]} of ${a[1]} modules are proven: prove and submit the rest first`,
   AllProven: (a) => `every module of deal ${a[0]} is proven: it can only be settled, not refunded`,
   PaymentFailed: (a) => `sending the payment to ${a[0]} failed`,
+  NoWrapVerifier: () =>
+    "the registry has no key-wrap verifier, so delivery deals are impossible: the registry owner runs zklora:deploy",
+  WrongKeyHashCount: (a) => `a delivery deal needs ${a[0]} delivery-key hashes (one per module), got ${a[1]}`,
+  InvalidKeyHash: (a) => `module ${a[0]}'s delivery-key hash is zero or not below p`,
+  NotADeliveryDeal: (a) =>
+    `deal ${a[0]} is not a delivery deal: fund it with zklora:fund and settle with zklora:settle`,
+  DeliveryDeal: (a) =>
+    `deal ${a[0]} delivers its weights: it is funded with a key-wrap key and settled with the wrapped keys (zklora:settle does both)`,
+  InvalidWrapKey: () =>
+    "the key-wrap key is invalid: the Baby Jubjub public key must be in the prime-order subgroup and not the identity, and δ' a G2 point",
+  WrapKeyReused: () => "the key-wrap δ' equals a module key's δ': make a fresh key per circuit",
+  WrapKeyMismatch: () => "the key-wrap key passed is not the one the buyer funded the deal with",
+  KeyHashesMismatch: () => "the delivery-key hashes passed are not the ones the deal was proposed with",
+  WrongWrappedCount: (a) => `the deal needs ${a[0]} wrapped keys (one per module), got ${a[1]}`,
+  WrongWrapProofCount: (a) => `the deal needs ${a[0]} key-wrap proofs, got ${a[1]}`,
+  InvalidWrappedKey: (a) => `module ${a[0]}'s wrapped key is not below p`,
+  WrapProofRejected: (a) =>
+    `key-wrap proof ${a[0]} does not verify: other keys, another buyer key or deal, or a proof under another δ'`,
   // LoraModuleVerifierV2
   InvalidShapeKey: (a) => `word ${a[0]} of the shape key is not a valid point`,
   ScalarNotInField: (a) => `scalar ${a[0]} of the statement is not below the BN254 scalar field modulus`,
   CoordinateNotInField: (a) => `coordinate ${a[0]} is not below the BN254 base field modulus`,
   PointNotOnCurve: (a) => `point ${a[0]} is not on the BN254 curve: corrupt proof or statement`,
   EmptyBatch: () => "the batch has no proofs",
+  // LoraKeyWrapVerifierV2
+  InvalidWrapKeyConstant: (a) => `constant ${a[0]} of the key-wrap key is not valid`,
+  WrongInputCount: (a) => `the key-wrap verifier takes ${a[0]} public inputs, got ${a[1]}`,
+  InputNotInField: (a) => `key-wrap public input ${a[0]} is not below p`,
+  DataStoreFailed: () => "writing the key-wrap verifier's IC points failed (out of gas?)",
   PrecompileFailed: () => "an elliptic-curve precompile failed or ran out of gas: raise the gas limit",
   // ShapeRegistryV2
   ShapeAlreadyRegistered: (a) => `shape ${a[0]} is already registered (the registry is append-only)`,
+  WrapVerifierAlreadyRegistered: (a) => `the key-wrap verifier is already registered at ${a[0]} (permanent)`,
   NotAContract: (a) => `${a[0]} is not a contract`,
   OwnableUnauthorizedAccount: (a) => `${a[0]} is not the registry's owner`,
   // OpenZeppelin

@@ -8,7 +8,8 @@
  *   GET  /v2/health
  *   GET  /v2/deals/:dealId
  *   POST /v2/deals/:dealId/modules/:m/infer      {X, hX, nonce, signature}
- *   PUT  /v2/deals/:dealId/keys/:shapeId         the deal zkey, header x-zklora-signature
+ *   PUT  /v2/deals/:dealId/keys/:shapeId         the deal zkey of a module shape or of the key-wrap
+ *                                                circuit (WRAP_CIRCUIT_ID), header x-zklora-signature
  *
  * Every check happens before any output is computed, in this order: route (404), content type
  * (415), body size (413), JSON (400), shape and values (400), signature form (401), signer is the
@@ -35,6 +36,7 @@ import {
   weightCommitmentV2,
   type ShapeKey,
 } from "../zk/v2/index.js";
+import { WRAP_CIRCUIT_ID } from "../zk/wrap/key.js";
 import { HttpRequestError, MpiError } from "./errors.js";
 import {
   eip712Domain,
@@ -322,9 +324,9 @@ export class ContributorServer {
       d.rows[r.module] += r.rows;
       d.nonces.set(`${dealId}:${r.nonce}`, r); // the key infer() checks
     }
-    for (const m of d.deal.manifest.modules) {
-      const file = this.keyPath(d, m.shape.shapeId);
-      if (existsSyncSafe(file)) d.keys.set(m.shape.shapeId.toLowerCase(), file);
+    for (const id of dealKeyIds(d.deal)) {
+      const file = this.keyPath(d, id);
+      if (existsSyncSafe(file)) d.keys.set(id.toLowerCase(), file);
     }
   }
 
@@ -685,12 +687,13 @@ export class ContributorServer {
   private async uploadKey(req: IncomingMessage, rawDeal: string, rawShape: string): Promise<KeyUploadBody> {
     const d = this.findDeal(rawDeal);
     const shapeId = safeDecode(rawShape).toLowerCase();
-    const mod = d.deal.manifest.modules.find((m) => m.shape.shapeId.toLowerCase() === shapeId);
-    if (mod === undefined) {
+    // A key per module shape of the deal, and the buyer's key-wrap key of a delivery deal.
+    const id = dealKeyIds(d.deal).find((k) => k.toLowerCase() === shapeId);
+    if (id === undefined) {
       throw new HttpRequestError(
         404,
         "unknown_shape",
-        `deal ${d.deal.dealId} has no module of shape ${shapeId.slice(0, 80)}`,
+        `deal ${d.deal.dealId} has no module of shape ${shapeId.slice(0, 80)} (nor is it the key-wrap circuit ${WRAP_CIRCUIT_ID})`,
       );
     }
     const signature = String(req.headers["x-zklora-signature"] ?? "");
@@ -704,7 +707,7 @@ export class ContributorServer {
     const limit = this.opts.maxKeyBytes ?? 4 * 2 ** 30;
     if (Number(req.headers["content-length"] ?? "0") > limit) throw this.tooLarge(limit, "deal key");
     await mkdir(this.keysDir, { recursive: true });
-    const final = this.keyPath(d, mod.shape.shapeId);
+    const final = this.keyPath(d, id);
     const tmp = `${final}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
     const k = await createKeccak(256);
     k.init();
@@ -730,7 +733,7 @@ export class ContributorServer {
       const zkeyHash = "0x" + k.digest("hex");
       const signer = recoverDealKeyUpload(
         d.domain,
-        { dealId: d.deal.dealId, shapeId: mod.shape.shapeId, zkeyHash },
+        { dealId: d.deal.dealId, shapeId: id, zkeyHash },
         signature,
         d.buyer,
       );
@@ -743,12 +746,17 @@ export class ContributorServer {
         );
       }
       await rename(tmp, final);
-      d.keys.set(mod.shape.shapeId.toLowerCase(), final);
-      return { dealId: d.deal.dealId.toString(), shapeId: mod.shape.shapeId, zkeyHash, bytes: size };
+      d.keys.set(id.toLowerCase(), final);
+      return { dealId: d.deal.dealId.toString(), shapeId: id, zkeyHash, bytes: size };
     } finally {
       await rm(tmp, { force: true });
     }
   }
+}
+
+/** The ids a deal's uploaded keys may have: its module shapes' and the key-wrap circuit's. */
+export function dealKeyIds(deal: Pick<DealContext, "manifest">): string[] {
+  return [...new Set(deal.manifest.modules.map((m) => m.shape.shapeId)), WRAP_CIRCUIT_ID];
 }
 
 /** The file name under which the server keeps a deal's uploaded key of one shape. */

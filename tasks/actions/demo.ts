@@ -14,6 +14,7 @@ interface Args {
   rank: string;
   tokens: string;
   json: string;
+  skipDelivery?: boolean;
 }
 
 export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<DemoReport> {
@@ -52,6 +53,7 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
       layers,
       rank,
       tokens: Number(args.tokens),
+      delivery: args.skipDelivery !== true,
       artifacts: await readZkloraArtifacts(hre.artifacts),
     });
     console.log(

@@ -3,8 +3,14 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { forgeableShapes, refuseForgeableKeys } from "../../src/app/forgeable.js";
-import { shapeSpec } from "../../src/app/steps.js";
-import { deployZklora, readZkloraArtifacts, registerShapes } from "../../src/chain/deploy.js";
+import { shapeSpec, wrapSpec } from "../../src/app/steps.js";
+import {
+  deployZklora,
+  readZkloraArtifacts,
+  registerShapes,
+  registerWrapVerifier,
+} from "../../src/chain/deploy.js";
+import { buildWrapKey } from "../../src/zk/wrap/index.js";
 import { readDeployment, writeDeployment } from "../../src/chain/deployments.js";
 import { loadBaseModel, loadPeftAdapter } from "../../src/model/index.js";
 import { buildShapeKey, type V2Shape } from "../../src/zk/v2/index.js";
@@ -79,20 +85,33 @@ export default async function deployAction(args: Args, hre: HardhatRuntimeEnviro
       );
       specs.push(shapeSpec(await buildShapeKey(s, { ptau })));
     }
+    console.log(
+      "key-wrap circuit (delivery deals): deriving its key (cached by content after the first time)",
+    );
+    const wrap = wrapSpec(await buildWrapKey({ ptau }));
     const artifacts = await readZkloraArtifacts(hre.artifacts);
     const log = (m: string) => console.log(m);
     const record = args.register
-      ? await registerShapes(signer, await readDeployment(connection.networkName), specs, artifacts, log)
-      : await deployZklora(signer, specs, artifacts, { network: connection.networkName, log });
+      ? await registerWrapVerifier(
+          signer,
+          await registerShapes(signer, await readDeployment(connection.networkName), specs, artifacts, log),
+          wrap,
+          artifacts,
+          log,
+        )
+      : await deployZklora(signer, specs, artifacts, { network: connection.networkName, log, wrap });
     if (!args.noWrite) {
       const abis = Object.fromEntries(
-        [artifacts.registry, artifacts.escrow, artifacts.verifier].map((a) => [a.contractName, a.abi]),
+        [artifacts.registry, artifacts.escrow, artifacts.verifier, artifacts.wrapVerifier].map((a) => [
+          a.contractName,
+          a.abi,
+        ]),
       );
       console.log(`wrote ${await writeDeployment(connection.networkName, record, { abis })}`);
     }
     console.log(
       `${args.register ? "updated" : "deployed"} on ${record.network} (chain ${record.chainId}): registry ${record.contracts.ShapeRegistryV2.address}, ` +
-        `escrow ${record.contracts.LoraEscrowV2.address}, ${record.shapes.length} shape verifier(s)` +
+        `escrow ${record.contracts.LoraEscrowV2.address}, ${record.shapes.length} shape verifier(s), key-wrap verifier ${record.wrap?.verifier.address ?? "none"}` +
         (args.noWrite ? " (record not written: --no-write)" : ""),
     );
   });

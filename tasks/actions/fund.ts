@@ -1,9 +1,11 @@
 /** Action of `zklora:fund`. */
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
+import { parseCeremonyKeys } from "../../src/app/delivery.js";
 import { fundStep } from "../../src/app/steps.js";
 import { formatAmount } from "../../src/app/format.js";
 import { loadDealContext } from "../../src/mpi/index.js";
+import { WRAP_CIRCUIT_ID } from "../../src/zk/wrap/index.js";
 import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
@@ -13,6 +15,8 @@ interface Args {
   url: string;
   ptau: string;
   forgeableKeys: boolean;
+  deliveryKeys: string;
+  trust: string;
 }
 
 export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
@@ -28,6 +32,8 @@ export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironm
       url: args.url,
       ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
       allowForgeableKeys: args.forgeableKeys,
+      ceremonyKeys: parseCeremonyKeys(args.deliveryKeys),
+      trusted: args.trust === "" ? undefined : args.trust.split(",").map((h) => h.trim()),
       log: (l) => console.log(l),
     });
     const d = await client.getDeal(deal.dealId);
@@ -41,7 +47,7 @@ export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironm
     for (const k of r.keys) {
       const how = k.uploaded
         ? "uploaded to the contributor's server"
-        : `${k.uploadError === undefined ? "" : `upload failed: ${k.uploadError}; `}hand it to the contributor: zklora:prove --keys ${k.shapeId}=FILE`;
+        : `${k.uploadError === undefined ? "" : `upload failed: ${k.uploadError}; `}hand it to the contributor: ${k.shapeId === WRAP_CIRCUIT_ID ? "zklora:settle --wrap-key FILE" : `zklora:prove --keys ${k.shapeId}=FILE`}`;
       console.log(`deal key ${k.shape}: ${k.zkey} (${how})`);
     }
     console.log(

@@ -32,11 +32,6 @@ interface Args {
 
 export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:propose", async () => {
-    if (args.deliver === true) {
-      throw new UsageError(
-        "--deliver (the weights delivered with the payment) is not available in protocol v2 yet; propose without it",
-      );
-    }
     const ws = workspaceOf(args.workspace);
     if (args.price === "") throw new UsageError("pass --price AMOUNT (whole ETH or token units, e.g. 0.01)");
     const connection = await connect(hre);
@@ -66,6 +61,7 @@ export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvir
       token,
       buyer,
       provingWindow: window,
+      delivery: args.deliver === true,
       register: {
         record,
         artifacts: await readZkloraArtifacts(hre.artifacts),
@@ -73,13 +69,15 @@ export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvir
       },
       log: (l) => console.log(l),
     });
-    if (updated !== undefined && updated.shapes.length !== record.shapes.length && args.deployment === "") {
+    if (updated !== undefined && updated !== record && args.deployment === "") {
       console.log(`wrote ${await writeDeployment(connection.networkName, updated)}`);
     }
     console.log(
       `proposed deal ${dealId} on ${connection.networkName}: price ${formatAmount(price, info)}, buyer ${buyer ?? "open"}, window ${window} s`,
     );
     console.log(`tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed})`);
-    console.log(`wrote ${ws.deal}: send it and manifest.json to the buyer`);
+    console.log(
+      `wrote ${ws.deal}: send it and manifest.json${args.deliver === true ? " and delivery.json" : ""} to the buyer`,
+    );
   });
 }

@@ -3,13 +3,16 @@
  * deployed with `zklora:deploy --adapter` (the adapter's shape registered), and a complete deal run
  * through the tasks as separate processes over JSON-RPC (commit, propose, serve, infer, fund with
  * the buyer's deal key uploaded to the server, prove, submit, settle, status), then the dApp example
- * reading the result. Fixtures: a tiny generated Llama (hidden 8) with a rank-2 PEFT adapter on
- * q_proj/v_proj: 4 modules of the shape v2_i8_r2_o8, 4 real proofs.
+ * reading the result; then an ERC-20 delivery deal through the tasks (deliver, propose --deliver,
+ * fund with the buyer's key-wrap key, settle with the keys wrapped for the buyer, decrypt to a PEFT
+ * adapter that reproduces the evaluated rows). Fixtures: a tiny generated Llama (hidden 8) with a
+ * rank-2 PEFT adapter on q_proj/v_proj: 4 modules of the shape v2_i8_r2_o8, 4 real proofs.
  */
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { JsonRpcProvider, getAddress, parseEther } from "ethers";
+import { Contract, ContractFactory, JsonRpcProvider, getAddress, parseEther } from "ethers";
+import { loadPeftAdapter } from "../../src/model/index.js";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { parseDeployment } from "../../src/chain/deployments.js";
 import { readCallLog } from "../../src/mpi/index.js";
@@ -263,6 +266,123 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     const late = await hardhat([...net, "zklora:settle", ...ws, "--from", "1"], env);
     expect(late.code).to.not.equal(0);
     expect(late.stdout + late.stderr).to.match(/WrongStatus: deal \d+ is Refunded/);
+    provider.destroy();
+  });
+
+  it("Should run an ERC-20 delivery deal through the tasks: keys wrapped for the buyer, adapter decrypted", async function () {
+    const net = ["--network", "localhost"];
+    const wsDir = path.join(tmp, "deal3");
+    const ws = ["--workspace", wsDir];
+    const provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true });
+    const record = parseDeployment(
+      JSON.parse(await readFile(path.join(tmp, "deployments", "localhost.json"), "utf8")),
+    );
+    expect(record.wrap?.slots).to.equal(16);
+    const client = await ZkloraClient.connect(provider, addressesOf(record));
+    const art = JSON.parse(
+      await readFile(path.join("artifacts", "contracts", "test", "ERC20Mock.sol", "ERC20Mock.json"), "utf8"),
+    ) as { abi: []; bytecode: string };
+    const deployer = await provider.getSigner(0);
+    const token = (await (
+      await new ContractFactory(art.abi, art.bytecode, deployer).deploy("Mock", "MCK")
+    ).waitForDeployment()) as unknown as Contract;
+    const accounts = ((await provider.send("eth_accounts", [])) as string[]).map((a) => getAddress(a));
+    const [, contributor, buyer] = accounts;
+    await (await token.getFunction("mint")(buyer, parseEther("5"))).wait();
+    const tokenAddr = await token.getAddress();
+
+    await hardhatOk(
+      [
+        ...net,
+        "zklora:commit",
+        ...ws,
+        "--model",
+        path.join(tmp, "model"),
+        "--adapter",
+        path.join(tmp, "adapter"),
+        "--from",
+        "1",
+      ],
+      env,
+    );
+    const delivered = await hardhatOk([...net, "zklora:deliver", ...ws], env);
+    expect(delivered).to.match(/delivered 4 modules in 4 chunk proof\(s\)/);
+    const proposed = await hardhatOk(
+      [
+        ...net,
+        "zklora:propose",
+        ...ws,
+        "--from",
+        "1",
+        "--price",
+        "2",
+        "--token",
+        tokenAddr,
+        "--buyer",
+        "2",
+        "--window",
+        "3600",
+        "--deliver",
+      ],
+      env,
+    );
+    expect(proposed).to.match(/and delivery\.json to the buyer/);
+    const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
+    expect((await client.getDeal(dealId)).delivery).to.equal(true);
+    const server = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
+    try {
+      const url = (await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
+      await hardhatOk(
+        [
+          ...net,
+          "zklora:infer",
+          ...ws,
+          "--url",
+          url,
+          "--model",
+          path.join(tmp, "model"),
+          "--tokens",
+          path.join(tmp, "tokens.json"),
+        ],
+        env,
+      );
+      const funded = await hardhatOk([...net, "zklora:fund", ...ws, "--url", url], env);
+      expect(funded).to.match(/checked the delivery of 4 modules/);
+      expect(funded).to.match(/approved the escrow/);
+      expect(funded).to.match(/deal key wrap_v2_s16: .* \(uploaded to the contributor's server\)/);
+    } finally {
+      await server.stop("SIGINT");
+    }
+    const early = await hardhat([...net, "zklora:decrypt", ...ws], env);
+    expect(early.code).to.not.equal(0);
+    expect(early.stdout + early.stderr).to.match(/no delivered keys yet/);
+    await hardhatOk([...net, "zklora:prove", ...ws, "--jobs", "1"], env);
+    await hardhatOk([...net, "zklora:submit", ...ws, "--from", "1"], env);
+    const plain = await hardhat([...net, "zklora:settle", "--deal", String(dealId), "--from", "1"], env);
+    expect(plain.code).to.not.equal(0);
+    expect(plain.stdout + plain.stderr).to.match(/settles with its keys: pass --workspace/);
+    const before = (await token.getFunction("balanceOf")(contributor)) as bigint;
+    const settled = await hardhatOk([...net, "zklora:settle", ...ws, "--from", "1"], env);
+    expect(settled).to.match(
+      /delivered the keys of 4 modules, wrapped for the buyer \(1 key-wrap proof\(s\)\)/,
+    );
+    expect(settled).to.match(/paid 2\.0 MCK/);
+    expect(((await token.getFunction("balanceOf")(contributor)) as bigint) - before).to.equal(
+      parseEther("2"),
+    );
+    expect(await token.getFunction("balanceOf")(record.contracts.LoraEscrowV2.address)).to.equal(0n);
+
+    const decrypted = await hardhatOk([...net, "zklora:decrypt", ...ws], env);
+    expect(decrypted).to.match(/decrypted 4 modules; \d+ evaluated rows reproduced exactly/);
+    const adapter = await loadPeftAdapter(path.join(wsDir, "delivered-adapter"));
+    const original = await loadPeftAdapter(path.join(tmp, "adapter"));
+    expect(adapter.modules.map((m) => m.name)).to.deep.equal(original.modules.map((m) => m.name));
+    // Delivered weights are the committed quantized ones: within half a quantization step of the original.
+    for (const [i, m] of adapter.modules.entries()) {
+      const o = original.modules[i];
+      m.loraA.forEach((v, j) => expect(Math.abs(v - o.loraA[j])).to.be.at.most(2 ** -12 / 2 + 1e-9));
+      m.loraB.forEach((v, j) => expect(Math.abs(v - o.loraB[j])).to.be.at.most(2 ** -12 / 2 + 1e-9));
+    }
     provider.destroy();
   });
 });

@@ -179,6 +179,7 @@ describe("# chain client (typed ethers v6, protocol v2)", function () {
       proven: 0,
       window: WINDOW,
       deadline: null,
+      delivery: false,
     });
     expect(await client.getModules(dealId)).to.deep.equal(
       mods.map((m, index) => ({ index, shapeId: key.shapeId, wM: m.W, proven: false })),

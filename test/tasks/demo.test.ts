@@ -4,7 +4,8 @@
  * the buyer's own deal keys; `npm run demo` runs all 5 layers). The report must show a settled deal
  * whose contributor received exactly the price from the escrow, a buyer that paid exactly the
  * price, an empty escrow, one proof per module covering all its rows, and the call logs and proof
- * files the steps write.
+ * files the steps write, and the weights delivered with the payment: a decrypted PEFT adapter whose
+ * weights reproduce every row the buyer evaluated.
  */
 import { expect } from "chai";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -13,6 +14,7 @@ import path from "node:path";
 import hre from "hardhat";
 import type { DemoReport } from "../../src/app/demo.js";
 import { Workspace } from "../../src/app/workspace.js";
+import { loadPeftAdapter } from "../../src/model/index.js";
 import { loadDealContext, readCallLog, rowsOf } from "../../src/mpi/index.js";
 
 describe("# zklora:demo (embedded network, stories260k)", function () {
@@ -76,6 +78,16 @@ describe("# zklora:demo (embedded network, stories260k)", function () {
       const proof = JSON.parse(await readFile(ws.proofFile(m), "utf8")) as { claim: { module: number } };
       expect(proof.claim.module).to.equal(m);
     }
+
+    // The weights came with the payment: decrypted, reproducing every evaluated row, as a PEFT adapter.
+    expect(report.delivery?.wrapProofs).to.equal(1);
+    expect(report.delivery?.rowsReproduced).to.equal(16);
+    expect(report.delivery?.modules.map((m) => m.chunks)).to.deep.equal([1, 1]);
+    const adapter = await loadPeftAdapter(path.join(ws.dir, "delivered-adapter"));
+    expect(adapter.modules.map((m) => m.name)).to.deep.equal([
+      "model.layers.0.self_attn.q_proj",
+      "model.layers.0.self_attn.v_proj",
+    ]);
 
     const written = JSON.parse(await readFile(json, "utf8")) as DemoReport;
     expect(written).to.include({ status: "Settled", dealId: report.dealId });

@@ -112,19 +112,12 @@ describe("# task argument errors", function () {
   });
 
   it("Should refuse malformed options with the accepted values", async function () {
-    expect(
-      await failure("zklora:propose", {
-        workspace: ws(),
-        deployment: "",
-        from: "",
-        price: "1",
-        token: "",
-        buyer: "",
-        window: "86400",
-        ptau: "",
-        deliver: true,
-      }),
-    ).to.match(/--deliver .* is not available in protocol v2 yet/);
+    expect(await failure("zklora:deliver", { workspace: ws(), ptau: "", deliveryKeys: "x.zkey" })).to.match(
+      /--delivery-keys takes NAME=FILE pairs, got x\.zkey/,
+    );
+    expect(await failure("zklora:deliver", { workspace: ws(), ptau: "", deliveryKeys: "" })).to.match(
+      /manifest\.json does not exist: run zklora:commit/,
+    );
     expect(
       await failure("zklora:submit", { workspace: ws(), deployment: "", from: "", batch: "0" }),
     ).to.match(/--batch must be a positive integer/);

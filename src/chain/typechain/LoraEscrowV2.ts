@@ -48,6 +48,16 @@ export declare namespace LoraEscrowV2 {
     fY: bigint;
   };
 
+  export type WrapKeyStruct = {
+    pk: [BigNumberish, BigNumberish];
+    delta: [BigNumberish, BigNumberish, BigNumberish, BigNumberish];
+  };
+
+  export type WrapKeyStructOutput = [pk: [bigint, bigint], delta: [bigint, bigint, bigint, bigint]] & {
+    pk: [bigint, bigint];
+    delta: [bigint, bigint, bigint, bigint];
+  };
+
   export type DealStruct = {
     contributor: AddressLike;
     deadline: BigNumberish;
@@ -59,6 +69,7 @@ export declare namespace LoraEscrowV2 {
     token: AddressLike;
     price: BigNumberish;
     baseModelHash: BytesLike;
+    delivery: boolean;
   };
 
   export type DealStructOutput = [
@@ -72,6 +83,7 @@ export declare namespace LoraEscrowV2 {
     token: string,
     price: bigint,
     baseModelHash: string,
+    delivery: boolean,
   ] & {
     contributor: string;
     deadline: bigint;
@@ -83,6 +95,7 @@ export declare namespace LoraEscrowV2 {
     token: string;
     price: bigint;
     baseModelHash: string;
+    delivery: boolean;
   };
 
   export type ModuleStruct = { shapeId: BytesLike; wM: [BigNumberish, BigNumberish] };
@@ -118,6 +131,20 @@ export declare namespace LoraEscrowV2 {
   };
 }
 
+export declare namespace LoraKeyWrapVerifierV2 {
+  export type ProofStruct = {
+    a: [BigNumberish, BigNumberish];
+    b: [BigNumberish, BigNumberish, BigNumberish, BigNumberish];
+    c: [BigNumberish, BigNumberish];
+  };
+
+  export type ProofStructOutput = [
+    a: [bigint, bigint],
+    b: [bigint, bigint, bigint, bigint],
+    c: [bigint, bigint],
+  ] & { a: [bigint, bigint]; b: [bigint, bigint, bigint, bigint]; c: [bigint, bigint] };
+}
+
 export declare namespace LoraModuleVerifierV2 {
   export type ProofStruct = {
     a: [BigNumberish, BigNumberish];
@@ -142,17 +169,22 @@ export interface LoraEscrowV2Interface extends Interface {
       | "cancel"
       | "dealCount"
       | "dealKeyHashOf"
+      | "deliveryHashOf"
       | "fund"
+      | "fundDelivery"
       | "getDeal"
       | "isProven"
       | "moduleWordOf"
       | "propose"
+      | "proposeDelivery"
       | "refund"
       | "registry"
       | "settle"
+      | "settleWithKeys"
       | "shapesOf"
       | "submit"
-      | "submitBatch",
+      | "submitBatch"
+      | "wrapKeyHashOf",
   ): FunctionFragment;
 
   getEvent(
@@ -163,9 +195,12 @@ export interface LoraEscrowV2Interface extends Interface {
       | "DealProposed"
       | "DealRefunded"
       | "DealSettled"
+      | "DeliveryCommitted"
       | "EntryRegistered"
+      | "KeysDelivered"
       | "ModuleCommitted"
-      | "ModuleProven",
+      | "ModuleProven"
+      | "WrapKeySet",
   ): EventFragment;
 
   encodeFunctionData(functionFragment: "MAX_MODULES", values?: undefined): string;
@@ -175,9 +210,19 @@ export interface LoraEscrowV2Interface extends Interface {
   encodeFunctionData(functionFragment: "cancel", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "dealCount", values?: undefined): string;
   encodeFunctionData(functionFragment: "dealKeyHashOf", values: [BigNumberish, BytesLike]): string;
+  encodeFunctionData(functionFragment: "deliveryHashOf", values: [BigNumberish]): string;
   encodeFunctionData(
     functionFragment: "fund",
     values: [BigNumberish, LoraEscrowV2.DealKeyStruct[], LoraEscrowV2.EntryStruct[]],
+  ): string;
+  encodeFunctionData(
+    functionFragment: "fundDelivery",
+    values: [
+      BigNumberish,
+      LoraEscrowV2.DealKeyStruct[],
+      LoraEscrowV2.EntryStruct[],
+      LoraEscrowV2.WrapKeyStruct,
+    ],
   ): string;
   encodeFunctionData(functionFragment: "getDeal", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "isProven", values: [BigNumberish, BigNumberish]): string;
@@ -186,9 +231,32 @@ export interface LoraEscrowV2Interface extends Interface {
     functionFragment: "propose",
     values: [AddressLike, AddressLike, BigNumberish, BytesLike, BigNumberish, LoraEscrowV2.ModuleStruct[]],
   ): string;
+  encodeFunctionData(
+    functionFragment: "proposeDelivery",
+    values: [
+      AddressLike,
+      AddressLike,
+      BigNumberish,
+      BytesLike,
+      BigNumberish,
+      LoraEscrowV2.ModuleStruct[],
+      BigNumberish[],
+    ],
+  ): string;
   encodeFunctionData(functionFragment: "refund", values: [BigNumberish]): string;
   encodeFunctionData(functionFragment: "registry", values?: undefined): string;
   encodeFunctionData(functionFragment: "settle", values: [BigNumberish]): string;
+  encodeFunctionData(
+    functionFragment: "settleWithKeys",
+    values: [
+      BigNumberish,
+      LoraEscrowV2.WrapKeyStruct,
+      BigNumberish[],
+      [BigNumberish, BigNumberish],
+      BigNumberish[],
+      LoraKeyWrapVerifierV2.ProofStruct[],
+    ],
+  ): string;
   encodeFunctionData(functionFragment: "shapesOf", values: [BigNumberish]): string;
   encodeFunctionData(
     functionFragment: "submit",
@@ -209,6 +277,7 @@ export interface LoraEscrowV2Interface extends Interface {
       LoraModuleVerifierV2.ProofStruct[],
     ],
   ): string;
+  encodeFunctionData(functionFragment: "wrapKeyHashOf", values: [BigNumberish]): string;
 
   decodeFunctionResult(functionFragment: "MAX_MODULES", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "MAX_WINDOW", data: BytesLike): Result;
@@ -217,17 +286,22 @@ export interface LoraEscrowV2Interface extends Interface {
   decodeFunctionResult(functionFragment: "cancel", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "dealCount", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "dealKeyHashOf", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "deliveryHashOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "fund", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "fundDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "getDeal", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "isProven", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "moduleWordOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "propose", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "proposeDelivery", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "refund", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "registry", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "settle", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "settleWithKeys", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "shapesOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submit", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "submitBatch", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "wrapKeyHashOf", data: BytesLike): Result;
 }
 
 export namespace DealCancelledEvent {
@@ -345,6 +419,19 @@ export namespace DealSettledEvent {
   export type LogDescription = TypedLogDescription<Event>;
 }
 
+export namespace DeliveryCommittedEvent {
+  export type InputTuple = [dealId: BigNumberish, keyHashes: BigNumberish[]];
+  export type OutputTuple = [dealId: bigint, keyHashes: bigint[]];
+  export interface OutputObject {
+    dealId: bigint;
+    keyHashes: bigint[];
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
 export namespace EntryRegisteredEvent {
   export type InputTuple = [
     dealId: BigNumberish,
@@ -379,6 +466,20 @@ export namespace EntryRegisteredEvent {
   export type LogDescription = TypedLogDescription<Event>;
 }
 
+export namespace KeysDeliveredEvent {
+  export type InputTuple = [dealId: BigNumberish, e: [BigNumberish, BigNumberish], wrapped: BigNumberish[]];
+  export type OutputTuple = [dealId: bigint, e: [bigint, bigint], wrapped: bigint[]];
+  export interface OutputObject {
+    dealId: bigint;
+    e: [bigint, bigint];
+    wrapped: bigint[];
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
 export namespace ModuleCommittedEvent {
   export type InputTuple = [
     dealId: BigNumberish,
@@ -405,6 +506,24 @@ export namespace ModuleProvenEvent {
   export interface OutputObject {
     dealId: bigint;
     module: bigint;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
+export namespace WrapKeySetEvent {
+  export type InputTuple = [
+    dealId: BigNumberish,
+    pk: [BigNumberish, BigNumberish],
+    delta: [BigNumberish, BigNumberish, BigNumberish, BigNumberish],
+  ];
+  export type OutputTuple = [dealId: bigint, pk: [bigint, bigint], delta: [bigint, bigint, bigint, bigint]];
+  export interface OutputObject {
+    dealId: bigint;
+    pk: [bigint, bigint];
+    delta: [bigint, bigint, bigint, bigint];
   }
   export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
   export type Filter = TypedDeferredTopicFilter<Event>;
@@ -459,8 +578,21 @@ export interface LoraEscrowV2 extends BaseContract {
 
   dealKeyHashOf: TypedContractMethod<[dealId: BigNumberish, shapeId: BytesLike], [string], "view">;
 
+  deliveryHashOf: TypedContractMethod<[dealId: BigNumberish], [string], "view">;
+
   fund: TypedContractMethod<
     [dealId: BigNumberish, keys: LoraEscrowV2.DealKeyStruct[], entries: LoraEscrowV2.EntryStruct[]],
+    [void],
+    "payable"
+  >;
+
+  fundDelivery: TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      keys: LoraEscrowV2.DealKeyStruct[],
+      entries: LoraEscrowV2.EntryStruct[],
+      wrap: LoraEscrowV2.WrapKeyStruct,
+    ],
     [void],
     "payable"
   >;
@@ -484,11 +616,38 @@ export interface LoraEscrowV2 extends BaseContract {
     "nonpayable"
   >;
 
+  proposeDelivery: TypedContractMethod<
+    [
+      buyer: AddressLike,
+      token: AddressLike,
+      price: BigNumberish,
+      baseModelHash: BytesLike,
+      window: BigNumberish,
+      modules: LoraEscrowV2.ModuleStruct[],
+      keyHashes: BigNumberish[],
+    ],
+    [bigint],
+    "nonpayable"
+  >;
+
   refund: TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
 
   registry: TypedContractMethod<[], [string], "view">;
 
   settle: TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
+
+  settleWithKeys: TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      wrap: LoraEscrowV2.WrapKeyStruct,
+      keyHashes: BigNumberish[],
+      e: [BigNumberish, BigNumberish],
+      wrapped: BigNumberish[],
+      proofs: LoraKeyWrapVerifierV2.ProofStruct[],
+    ],
+    [void],
+    "nonpayable"
+  >;
 
   shapesOf: TypedContractMethod<[dealId: BigNumberish], [string[]], "view">;
 
@@ -515,6 +674,8 @@ export interface LoraEscrowV2 extends BaseContract {
     "nonpayable"
   >;
 
+  wrapKeyHashOf: TypedContractMethod<[dealId: BigNumberish], [string], "view">;
+
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
   getFunction(nameOrSignature: "MAX_MODULES"): TypedContractMethod<[], [bigint], "view">;
@@ -527,9 +688,24 @@ export interface LoraEscrowV2 extends BaseContract {
     nameOrSignature: "dealKeyHashOf",
   ): TypedContractMethod<[dealId: BigNumberish, shapeId: BytesLike], [string], "view">;
   getFunction(
+    nameOrSignature: "deliveryHashOf",
+  ): TypedContractMethod<[dealId: BigNumberish], [string], "view">;
+  getFunction(
     nameOrSignature: "fund",
   ): TypedContractMethod<
     [dealId: BigNumberish, keys: LoraEscrowV2.DealKeyStruct[], entries: LoraEscrowV2.EntryStruct[]],
+    [void],
+    "payable"
+  >;
+  getFunction(
+    nameOrSignature: "fundDelivery",
+  ): TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      keys: LoraEscrowV2.DealKeyStruct[],
+      entries: LoraEscrowV2.EntryStruct[],
+      wrap: LoraEscrowV2.WrapKeyStruct,
+    ],
     [void],
     "payable"
   >;
@@ -556,9 +732,38 @@ export interface LoraEscrowV2 extends BaseContract {
     [bigint],
     "nonpayable"
   >;
+  getFunction(
+    nameOrSignature: "proposeDelivery",
+  ): TypedContractMethod<
+    [
+      buyer: AddressLike,
+      token: AddressLike,
+      price: BigNumberish,
+      baseModelHash: BytesLike,
+      window: BigNumberish,
+      modules: LoraEscrowV2.ModuleStruct[],
+      keyHashes: BigNumberish[],
+    ],
+    [bigint],
+    "nonpayable"
+  >;
   getFunction(nameOrSignature: "refund"): TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
   getFunction(nameOrSignature: "registry"): TypedContractMethod<[], [string], "view">;
   getFunction(nameOrSignature: "settle"): TypedContractMethod<[dealId: BigNumberish], [void], "nonpayable">;
+  getFunction(
+    nameOrSignature: "settleWithKeys",
+  ): TypedContractMethod<
+    [
+      dealId: BigNumberish,
+      wrap: LoraEscrowV2.WrapKeyStruct,
+      keyHashes: BigNumberish[],
+      e: [BigNumberish, BigNumberish],
+      wrapped: BigNumberish[],
+      proofs: LoraKeyWrapVerifierV2.ProofStruct[],
+    ],
+    [void],
+    "nonpayable"
+  >;
   getFunction(nameOrSignature: "shapesOf"): TypedContractMethod<[dealId: BigNumberish], [string[]], "view">;
   getFunction(
     nameOrSignature: "submit",
@@ -585,6 +790,9 @@ export interface LoraEscrowV2 extends BaseContract {
     [bigint],
     "nonpayable"
   >;
+  getFunction(
+    nameOrSignature: "wrapKeyHashOf",
+  ): TypedContractMethod<[dealId: BigNumberish], [string], "view">;
 
   getEvent(
     key: "DealCancelled",
@@ -629,11 +837,25 @@ export interface LoraEscrowV2 extends BaseContract {
     DealSettledEvent.OutputObject
   >;
   getEvent(
+    key: "DeliveryCommitted",
+  ): TypedContractEvent<
+    DeliveryCommittedEvent.InputTuple,
+    DeliveryCommittedEvent.OutputTuple,
+    DeliveryCommittedEvent.OutputObject
+  >;
+  getEvent(
     key: "EntryRegistered",
   ): TypedContractEvent<
     EntryRegisteredEvent.InputTuple,
     EntryRegisteredEvent.OutputTuple,
     EntryRegisteredEvent.OutputObject
+  >;
+  getEvent(
+    key: "KeysDelivered",
+  ): TypedContractEvent<
+    KeysDeliveredEvent.InputTuple,
+    KeysDeliveredEvent.OutputTuple,
+    KeysDeliveredEvent.OutputObject
   >;
   getEvent(
     key: "ModuleCommitted",
@@ -648,6 +870,13 @@ export interface LoraEscrowV2 extends BaseContract {
     ModuleProvenEvent.InputTuple,
     ModuleProvenEvent.OutputTuple,
     ModuleProvenEvent.OutputObject
+  >;
+  getEvent(
+    key: "WrapKeySet",
+  ): TypedContractEvent<
+    WrapKeySetEvent.InputTuple,
+    WrapKeySetEvent.OutputTuple,
+    WrapKeySetEvent.OutputObject
   >;
 
   filters: {
@@ -717,6 +946,17 @@ export interface LoraEscrowV2 extends BaseContract {
       DealSettledEvent.OutputObject
     >;
 
+    "DeliveryCommitted(uint256,uint256[])": TypedContractEvent<
+      DeliveryCommittedEvent.InputTuple,
+      DeliveryCommittedEvent.OutputTuple,
+      DeliveryCommittedEvent.OutputObject
+    >;
+    DeliveryCommitted: TypedContractEvent<
+      DeliveryCommittedEvent.InputTuple,
+      DeliveryCommittedEvent.OutputTuple,
+      DeliveryCommittedEvent.OutputObject
+    >;
+
     "EntryRegistered(uint256,uint256,bytes32,bytes32,uint256,uint256,uint256[2])": TypedContractEvent<
       EntryRegisteredEvent.InputTuple,
       EntryRegisteredEvent.OutputTuple,
@@ -726,6 +966,17 @@ export interface LoraEscrowV2 extends BaseContract {
       EntryRegisteredEvent.InputTuple,
       EntryRegisteredEvent.OutputTuple,
       EntryRegisteredEvent.OutputObject
+    >;
+
+    "KeysDelivered(uint256,uint256[2],uint256[])": TypedContractEvent<
+      KeysDeliveredEvent.InputTuple,
+      KeysDeliveredEvent.OutputTuple,
+      KeysDeliveredEvent.OutputObject
+    >;
+    KeysDelivered: TypedContractEvent<
+      KeysDeliveredEvent.InputTuple,
+      KeysDeliveredEvent.OutputTuple,
+      KeysDeliveredEvent.OutputObject
     >;
 
     "ModuleCommitted(uint256,uint256,bytes32,uint256[2])": TypedContractEvent<
@@ -748,6 +999,17 @@ export interface LoraEscrowV2 extends BaseContract {
       ModuleProvenEvent.InputTuple,
       ModuleProvenEvent.OutputTuple,
       ModuleProvenEvent.OutputObject
+    >;
+
+    "WrapKeySet(uint256,uint256[2],uint256[4])": TypedContractEvent<
+      WrapKeySetEvent.InputTuple,
+      WrapKeySetEvent.OutputTuple,
+      WrapKeySetEvent.OutputObject
+    >;
+    WrapKeySet: TypedContractEvent<
+      WrapKeySetEvent.InputTuple,
+      WrapKeySetEvent.OutputTuple,
+      WrapKeySetEvent.OutputObject
     >;
   };
 }

@@ -30,13 +30,17 @@ export interface ShapeRegistryV2Interface extends Interface {
       | "owner"
       | "pendingOwner"
       | "register"
+      | "registerWrapVerifier"
       | "renounceOwnership"
       | "transferOwnership"
-      | "verifierOf",
+      | "verifierOf"
+      | "wrapKeyHash"
+      | "wrapVerifier",
   ): FunctionFragment;
 
   getEvent(
-    nameOrSignatureOrTopic: "OwnershipTransferStarted" | "OwnershipTransferred" | "ShapeRegistered",
+    nameOrSignatureOrTopic:
+      "OwnershipTransferStarted" | "OwnershipTransferred" | "ShapeRegistered" | "WrapVerifierRegistered",
   ): EventFragment;
 
   encodeFunctionData(functionFragment: "acceptOwnership", values?: undefined): string;
@@ -44,18 +48,24 @@ export interface ShapeRegistryV2Interface extends Interface {
   encodeFunctionData(functionFragment: "owner", values?: undefined): string;
   encodeFunctionData(functionFragment: "pendingOwner", values?: undefined): string;
   encodeFunctionData(functionFragment: "register", values: [AddressLike]): string;
+  encodeFunctionData(functionFragment: "registerWrapVerifier", values: [AddressLike]): string;
   encodeFunctionData(functionFragment: "renounceOwnership", values?: undefined): string;
   encodeFunctionData(functionFragment: "transferOwnership", values: [AddressLike]): string;
   encodeFunctionData(functionFragment: "verifierOf", values: [BytesLike]): string;
+  encodeFunctionData(functionFragment: "wrapKeyHash", values?: undefined): string;
+  encodeFunctionData(functionFragment: "wrapVerifier", values?: undefined): string;
 
   decodeFunctionResult(functionFragment: "acceptOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "keyHashOf", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "owner", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "pendingOwner", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "register", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "registerWrapVerifier", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "renounceOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "transferOwnership", data: BytesLike): Result;
   decodeFunctionResult(functionFragment: "verifierOf", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "wrapKeyHash", data: BytesLike): Result;
+  decodeFunctionResult(functionFragment: "wrapVerifier", data: BytesLike): Result;
 }
 
 export namespace OwnershipTransferStartedEvent {
@@ -89,6 +99,19 @@ export namespace ShapeRegisteredEvent {
   export type OutputTuple = [shapeId: string, verifier: string, keyHash: string];
   export interface OutputObject {
     shapeId: string;
+    verifier: string;
+    keyHash: string;
+  }
+  export type Event = TypedContractEvent<InputTuple, OutputTuple, OutputObject>;
+  export type Filter = TypedDeferredTopicFilter<Event>;
+  export type Log = TypedEventLog<Event>;
+  export type LogDescription = TypedLogDescription<Event>;
+}
+
+export namespace WrapVerifierRegisteredEvent {
+  export type InputTuple = [verifier: AddressLike, keyHash: BytesLike];
+  export type OutputTuple = [verifier: string, keyHash: string];
+  export interface OutputObject {
     verifier: string;
     keyHash: string;
   }
@@ -141,11 +164,17 @@ export interface ShapeRegistryV2 extends BaseContract {
 
   register: TypedContractMethod<[verifier: AddressLike], [string], "nonpayable">;
 
+  registerWrapVerifier: TypedContractMethod<[verifier: AddressLike], [void], "nonpayable">;
+
   renounceOwnership: TypedContractMethod<[], [void], "nonpayable">;
 
   transferOwnership: TypedContractMethod<[newOwner: AddressLike], [void], "nonpayable">;
 
   verifierOf: TypedContractMethod<[shapeId: BytesLike], [string], "view">;
+
+  wrapKeyHash: TypedContractMethod<[], [string], "view">;
+
+  wrapVerifier: TypedContractMethod<[], [string], "view">;
 
   getFunction<T extends ContractMethod = ContractMethod>(key: string | FunctionFragment): T;
 
@@ -156,11 +185,16 @@ export interface ShapeRegistryV2 extends BaseContract {
   getFunction(
     nameOrSignature: "register",
   ): TypedContractMethod<[verifier: AddressLike], [string], "nonpayable">;
+  getFunction(
+    nameOrSignature: "registerWrapVerifier",
+  ): TypedContractMethod<[verifier: AddressLike], [void], "nonpayable">;
   getFunction(nameOrSignature: "renounceOwnership"): TypedContractMethod<[], [void], "nonpayable">;
   getFunction(
     nameOrSignature: "transferOwnership",
   ): TypedContractMethod<[newOwner: AddressLike], [void], "nonpayable">;
   getFunction(nameOrSignature: "verifierOf"): TypedContractMethod<[shapeId: BytesLike], [string], "view">;
+  getFunction(nameOrSignature: "wrapKeyHash"): TypedContractMethod<[], [string], "view">;
+  getFunction(nameOrSignature: "wrapVerifier"): TypedContractMethod<[], [string], "view">;
 
   getEvent(
     key: "OwnershipTransferStarted",
@@ -182,6 +216,13 @@ export interface ShapeRegistryV2 extends BaseContract {
     ShapeRegisteredEvent.InputTuple,
     ShapeRegisteredEvent.OutputTuple,
     ShapeRegisteredEvent.OutputObject
+  >;
+  getEvent(
+    key: "WrapVerifierRegistered",
+  ): TypedContractEvent<
+    WrapVerifierRegisteredEvent.InputTuple,
+    WrapVerifierRegisteredEvent.OutputTuple,
+    WrapVerifierRegisteredEvent.OutputObject
   >;
 
   filters: {
@@ -216,6 +257,17 @@ export interface ShapeRegistryV2 extends BaseContract {
       ShapeRegisteredEvent.InputTuple,
       ShapeRegisteredEvent.OutputTuple,
       ShapeRegisteredEvent.OutputObject
+    >;
+
+    "WrapVerifierRegistered(address,bytes32)": TypedContractEvent<
+      WrapVerifierRegisteredEvent.InputTuple,
+      WrapVerifierRegisteredEvent.OutputTuple,
+      WrapVerifierRegisteredEvent.OutputObject
+    >;
+    WrapVerifierRegistered: TypedContractEvent<
+      WrapVerifierRegisteredEvent.InputTuple,
+      WrapVerifierRegisteredEvent.OutputTuple,
+      WrapVerifierRegisteredEvent.OutputObject
     >;
   };
 }

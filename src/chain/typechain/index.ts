@@ -2,10 +2,12 @@
 /* tslint:disable */
 export type { IERC20Metadata } from "./IERC20Metadata.js";
 export type { LoraEscrowV2 } from "./LoraEscrowV2.js";
+export type { LoraKeyWrapVerifierV2 } from "./LoraKeyWrapVerifierV2.js";
 export type { LoraModuleVerifierV2 } from "./LoraModuleVerifierV2.js";
 export type { ShapeRegistryV2 } from "./ShapeRegistryV2.js";
 export * as factories from "./factories/index.js";
 export { LoraModuleVerifierV2__factory } from "./factories/LoraModuleVerifierV2__factory.js";
+export { LoraKeyWrapVerifierV2__factory } from "./factories/LoraKeyWrapVerifierV2__factory.js";
 export { ShapeRegistryV2__factory } from "./factories/ShapeRegistryV2__factory.js";
 export { LoraEscrowV2__factory } from "./factories/LoraEscrowV2__factory.js";
 export { IERC20Metadata__factory } from "./factories/IERC20Metadata__factory.js";

@@ -123,6 +123,17 @@ const _abi = [
     inputs: [
       {
         internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "DeliveryDeal",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
         name: "module",
         type: "uint256",
       },
@@ -150,6 +161,38 @@ const _abi = [
       },
     ],
     name: "InvalidEntry",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "InvalidKeyHash",
+    type: "error",
+  },
+  {
+    inputs: [],
+    name: "InvalidWrapKey",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "module",
+        type: "uint256",
+      },
+    ],
+    name: "InvalidWrappedKey",
+    type: "error",
+  },
+  {
+    inputs: [],
+    name: "KeyHashesMismatch",
     type: "error",
   },
   {
@@ -188,6 +231,22 @@ const _abi = [
       },
     ],
     name: "ModuleOutOfRange",
+    type: "error",
+  },
+  {
+    inputs: [],
+    name: "NoWrapVerifier",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "NotADeliveryDeal",
     type: "error",
   },
   {
@@ -322,6 +381,27 @@ const _abi = [
     type: "error",
   },
   {
+    inputs: [],
+    name: "WrapKeyMismatch",
+    type: "error",
+  },
+  {
+    inputs: [],
+    name: "WrapKeyReused",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "index",
+        type: "uint256",
+      },
+    ],
+    name: "WrapProofRejected",
+    type: "error",
+  },
+  {
     inputs: [
       {
         internalType: "uint256",
@@ -373,6 +453,22 @@ const _abi = [
     inputs: [
       {
         internalType: "uint256",
+        name: "expected",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "got",
+        type: "uint256",
+      },
+    ],
+    name: "WrongKeyHashCount",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
         name: "dealId",
         type: "uint256",
       },
@@ -383,6 +479,38 @@ const _abi = [
       },
     ],
     name: "WrongStatus",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "expected",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "got",
+        type: "uint256",
+      },
+    ],
+    name: "WrongWrapProofCount",
+    type: "error",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "expected",
+        type: "uint256",
+      },
+      {
+        internalType: "uint256",
+        name: "got",
+        type: "uint256",
+      },
+    ],
+    name: "WrongWrappedCount",
     type: "error",
   },
   {
@@ -579,6 +707,25 @@ const _abi = [
         type: "uint256",
       },
       {
+        indexed: false,
+        internalType: "uint256[]",
+        name: "keyHashes",
+        type: "uint256[]",
+      },
+    ],
+    name: "DeliveryCommitted",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
         indexed: true,
         internalType: "uint256",
         name: "module",
@@ -616,6 +763,31 @@ const _abi = [
       },
     ],
     name: "EntryRegistered",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256[2]",
+        name: "e",
+        type: "uint256[2]",
+      },
+      {
+        indexed: false,
+        internalType: "uint256[]",
+        name: "wrapped",
+        type: "uint256[]",
+      },
+    ],
+    name: "KeysDelivered",
     type: "event",
   },
   {
@@ -666,6 +838,31 @@ const _abi = [
       },
     ],
     name: "ModuleProven",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        indexed: false,
+        internalType: "uint256[2]",
+        name: "pk",
+        type: "uint256[2]",
+      },
+      {
+        indexed: false,
+        internalType: "uint256[4]",
+        name: "delta",
+        type: "uint256[4]",
+      },
+    ],
+    name: "WrapKeySet",
     type: "event",
   },
   {
@@ -777,6 +974,25 @@ const _abi = [
         name: "dealId",
         type: "uint256",
       },
+    ],
+    name: "deliveryHashOf",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
       {
         components: [
           {
@@ -823,6 +1039,80 @@ const _abi = [
       },
     ],
     name: "fund",
+    outputs: [],
+    stateMutability: "payable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        components: [
+          {
+            internalType: "bytes32",
+            name: "shapeId",
+            type: "bytes32",
+          },
+          {
+            internalType: "uint256[4]",
+            name: "delta",
+            type: "uint256[4]",
+          },
+        ],
+        internalType: "struct LoraEscrowV2.DealKey[]",
+        name: "keys",
+        type: "tuple[]",
+      },
+      {
+        components: [
+          {
+            internalType: "bytes32",
+            name: "hX",
+            type: "bytes32",
+          },
+          {
+            internalType: "bytes32",
+            name: "hY",
+            type: "bytes32",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "dX",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256",
+            name: "fY",
+            type: "uint256",
+          },
+        ],
+        internalType: "struct LoraEscrowV2.Entry[]",
+        name: "entries",
+        type: "tuple[]",
+      },
+      {
+        components: [
+          {
+            internalType: "uint256[2]",
+            name: "pk",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256[4]",
+            name: "delta",
+            type: "uint256[4]",
+          },
+        ],
+        internalType: "struct LoraEscrowV2.WrapKey",
+        name: "wrap",
+        type: "tuple",
+      },
+    ],
+    name: "fundDelivery",
     outputs: [],
     stateMutability: "payable",
     type: "function",
@@ -888,6 +1178,11 @@ const _abi = [
             internalType: "bytes32",
             name: "baseModelHash",
             type: "bytes32",
+          },
+          {
+            internalType: "bool",
+            name: "delivery",
+            type: "bool",
           },
         ],
         internalType: "struct LoraEscrowV2.Deal",
@@ -1005,6 +1300,67 @@ const _abi = [
   {
     inputs: [
       {
+        internalType: "address",
+        name: "buyer",
+        type: "address",
+      },
+      {
+        internalType: "address",
+        name: "token",
+        type: "address",
+      },
+      {
+        internalType: "uint256",
+        name: "price",
+        type: "uint256",
+      },
+      {
+        internalType: "bytes32",
+        name: "baseModelHash",
+        type: "bytes32",
+      },
+      {
+        internalType: "uint64",
+        name: "window",
+        type: "uint64",
+      },
+      {
+        components: [
+          {
+            internalType: "bytes32",
+            name: "shapeId",
+            type: "bytes32",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "wM",
+            type: "uint256[2]",
+          },
+        ],
+        internalType: "struct LoraEscrowV2.Module[]",
+        name: "modules",
+        type: "tuple[]",
+      },
+      {
+        internalType: "uint256[]",
+        name: "keyHashes",
+        type: "uint256[]",
+      },
+    ],
+    name: "proposeDelivery",
+    outputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
         internalType: "uint256",
         name: "dealId",
         type: "uint256",
@@ -1037,6 +1393,73 @@ const _abi = [
       },
     ],
     name: "settle",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+      {
+        components: [
+          {
+            internalType: "uint256[2]",
+            name: "pk",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256[4]",
+            name: "delta",
+            type: "uint256[4]",
+          },
+        ],
+        internalType: "struct LoraEscrowV2.WrapKey",
+        name: "wrap",
+        type: "tuple",
+      },
+      {
+        internalType: "uint256[]",
+        name: "keyHashes",
+        type: "uint256[]",
+      },
+      {
+        internalType: "uint256[2]",
+        name: "e",
+        type: "uint256[2]",
+      },
+      {
+        internalType: "uint256[]",
+        name: "wrapped",
+        type: "uint256[]",
+      },
+      {
+        components: [
+          {
+            internalType: "uint256[2]",
+            name: "a",
+            type: "uint256[2]",
+          },
+          {
+            internalType: "uint256[4]",
+            name: "b",
+            type: "uint256[4]",
+          },
+          {
+            internalType: "uint256[2]",
+            name: "c",
+            type: "uint256[2]",
+          },
+        ],
+        internalType: "struct LoraKeyWrapVerifierV2.Proof[]",
+        name: "proofs",
+        type: "tuple[]",
+      },
+    ],
+    name: "settleWithKeys",
     outputs: [],
     stateMutability: "nonpayable",
     type: "function",
@@ -1223,6 +1646,25 @@ const _abi = [
       },
     ],
     stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
+    inputs: [
+      {
+        internalType: "uint256",
+        name: "dealId",
+        type: "uint256",
+      },
+    ],
+    name: "wrapKeyHashOf",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
     type: "function",
   },
 ] as const;

@@ -61,6 +61,17 @@ const _abi = [
     type: "error",
   },
   {
+    inputs: [
+      {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+    ],
+    name: "WrapVerifierAlreadyRegistered",
+    type: "error",
+  },
+  {
     anonymous: false,
     inputs: [
       {
@@ -121,6 +132,25 @@ const _abi = [
       },
     ],
     name: "ShapeRegistered",
+    type: "event",
+  },
+  {
+    anonymous: false,
+    inputs: [
+      {
+        indexed: true,
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+      {
+        indexed: false,
+        internalType: "bytes32",
+        name: "keyHash",
+        type: "bytes32",
+      },
+    ],
+    name: "WrapVerifierRegistered",
     type: "event",
   },
   {
@@ -195,6 +225,19 @@ const _abi = [
     type: "function",
   },
   {
+    inputs: [
+      {
+        internalType: "address",
+        name: "verifier",
+        type: "address",
+      },
+    ],
+    name: "registerWrapVerifier",
+    outputs: [],
+    stateMutability: "nonpayable",
+    type: "function",
+  },
+  {
     inputs: [],
     name: "renounceOwnership",
     outputs: [],
@@ -227,6 +270,32 @@ const _abi = [
       {
         internalType: "address",
         name: "verifier",
+        type: "address",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "wrapKeyHash",
+    outputs: [
+      {
+        internalType: "bytes32",
+        name: "",
+        type: "bytes32",
+      },
+    ],
+    stateMutability: "view",
+    type: "function",
+  },
+  {
+    inputs: [],
+    name: "wrapVerifier",
+    outputs: [
+      {
+        internalType: "address",
+        name: "",
         type: "address",
       },
     ],

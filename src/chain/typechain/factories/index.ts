@@ -2,5 +2,6 @@
 /* tslint:disable */
 export { IERC20Metadata__factory } from "./IERC20Metadata__factory.js";
 export { LoraEscrowV2__factory } from "./LoraEscrowV2__factory.js";
+export { LoraKeyWrapVerifierV2__factory } from "./LoraKeyWrapVerifierV2__factory.js";
 export { LoraModuleVerifierV2__factory } from "./LoraModuleVerifierV2__factory.js";
 export { ShapeRegistryV2__factory } from "./ShapeRegistryV2__factory.js";
