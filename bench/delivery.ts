@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     modules: results,
     keyWrap: wrap,
   };
-  console.log(`wrote ${await writeBenchResult(`delivery-${result.date.replace(/[:.]/g, "-")}`, result)}`);
+  await writeBenchResult(`delivery-${result.date.replace(/[:.]/g, "-")}`, result);
 }
 
 await runBench(main);

@@ -33,6 +33,7 @@ import {
   buyerWrapKeypair,
   proveKeyWrap,
   randomBabyScalar,
+  subgroupCertificate,
   toSolidityWrapProof,
 } from "../src/zk/wrap/index.js";
 import type { Contract } from "ethers";
@@ -277,6 +278,7 @@ async function main(): Promise<void> {
         [{ shapeId, delta: dd.delta }],
         entries.map((e) => ({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY })),
         wrap,
+        subgroupCertificate(wrap.pk),
         { value: price },
       ),
     );

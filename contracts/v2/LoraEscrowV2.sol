@@ -381,15 +381,17 @@ contract LoraEscrowV2 is ReentrancyGuard {
     /// @param keys δ' of every shape of the deal, in `shapesOf` order.
     /// @param entries One entry per module, in module order.
     /// @param wrap The buyer's key-wrap key.
+    /// @param pkRoot The subgroup certificate of `wrap.pk`: the curve point 8⁻¹·pk (mod the subgroup order).
     function fundDelivery(
         uint256 dealId,
         DealKey[] calldata keys,
         Entry[] calldata entries,
-        WrapKey calldata wrap
+        WrapKey calldata wrap,
+        uint256[2] calldata pkRoot
     ) external payable nonReentrant {
         DealRecord storage d = _fundEffects(dealId, keys, entries);
         if (!d.delivery) revert NotADeliveryDeal(dealId);
-        if (!_babyJubInSubgroup(wrap.pk[0], wrap.pk[1]) || !_validG2(wrap.delta)) revert InvalidWrapKey();
+        if (!_babyJubInSubgroup(wrap.pk, pkRoot) || !_validG2(wrap.delta)) revert InvalidWrapKey();
         bytes32 h = keccak256(abi.encode(wrap.delta));
         bytes32[] storage shapes = _shapes[dealId];
         for (uint256 j = 0; j < shapes.length; ++j)
@@ -791,65 +793,46 @@ contract LoraEscrowV2 is ReentrancyGuard {
         return !(x == 0 && y == 0) && _onCurve(x, y);
     }
 
-    /// @dev Baby Jubjub (a·x² + y² = 1 + d·x²·y² over F_p, a = 168700, d = 168696): (x, y) on the curve, not the
-    ///      identity (0, 1), and l·(x, y) = O for the prime subgroup order l (projective double-and-add, complete
-    ///      formulas; about 0.1M gas). A point outside the subgroup has a small-order part: S = e·PK would then
-    ///      not be the Diffie–Hellman value the buyer alone can compute.
-    function _babyJubInSubgroup(uint256 x, uint256 y) private pure returns (bool) {
-        if (x >= P || y >= P || (x == 0 && y == 1)) return false;
-        uint256 x2 = mulmod(x, x, P);
-        uint256 y2 = mulmod(y, y, P);
+    /// @dev Baby Jubjub (a·x² + y² = 1 + d·x²·y² over F_p, a = 168700, d = 168696): `pk` is a point of the
+    ///      prime-order subgroup other than the identity (0, 1), shown by the certificate `q`, a curve point with
+    ///      8·q = pk. The curve's group has order 8·l (l prime), so 8·q always lies in the subgroup of order l, and
+    ///      every point of it is 8·q for q = 8⁻¹·pk (mod l). Three projective doublings (dbl-2008-bbjlp, complete
+    ///      on this curve) instead of a 251-bit multiplication by l. A point outside the subgroup has a small-order
+    ///      part: S = e·PK would not be the Diffie–Hellman value the buyer alone can compute.
+    function _babyJubInSubgroup(uint256[2] calldata pk, uint256[2] calldata q) private pure returns (bool) {
+        uint256 px = pk[0];
+        uint256 py = pk[1];
+        uint256 qx = q[0];
+        uint256 qy = q[1];
+        if (px >= P || py >= P || qx >= P || qy >= P || (px == 0 && py == 1)) return false;
+        uint256 x2 = mulmod(qx, qx, P);
+        uint256 y2 = mulmod(qy, qy, P);
         if (addmod(mulmod(168700, x2, P), y2, P) != addmod(1, mulmod(168696, mulmod(x2, y2, P), P), P))
             return false;
-        (uint256 rx, uint256 ry, uint256 rz) = _bjTimesOrder(x, y);
-        return rx == 0 && ry == rz && rz != 0;
+        (uint256 x, uint256 y, uint256 z) = _bjDouble(qx, qy, 1);
+        (x, y, z) = _bjDouble(x, y, z);
+        (x, y, z) = _bjDouble(x, y, z);
+        // (x : y : z) == (px, py): x == px·z and y == py·z, z ≠ 0.
+        return z != 0 && x == mulmod(px, z, P) && y == mulmod(py, z, P);
     }
 
-    /// @dev l·(x, y) in projective coordinates: from R = O = (0 : 1 : 1), for each bit of l from the top, R = 2R
-    ///      (dbl-2008-bbjlp), then R = R + (x, y) when the bit is set (madd-2008-bbjlp).
-    function _bjTimesOrder(uint256 x, uint256 y) private pure returns (uint256 rx, uint256 ry, uint256 rz) {
-        ry = 1;
-        rz = 1;
+    /// @dev Projective doubling (dbl-2008-bbjlp) on Baby Jubjub.
+    function _bjDouble(
+        uint256 x1,
+        uint256 y1,
+        uint256 z1
+    ) private pure returns (uint256 x3, uint256 y3, uint256 z3) {
         assembly ("memory-safe") {
-            for {
-                let i := 252
-            } i {} {
-                i := sub(i, 1)
-                {
-                    let c := mulmod(rx, rx, P)
-                    let d := mulmod(ry, ry, P)
-                    let e := mulmod(addmod(rx, ry, P), addmod(rx, ry, P), P)
-                    rx := addmod(e, sub(P, addmod(c, d, P)), P)
-                    e := mulmod(168700, c, P)
-                    let f := addmod(e, d, P)
-                    let j := mulmod(rz, rz, P)
-                    j := addmod(f, sub(P, addmod(j, j, P)), P)
-                    rx := mulmod(rx, j, P)
-                    ry := mulmod(f, addmod(e, sub(P, d), P), P)
-                    rz := mulmod(f, j, P)
-                }
-                if and(
-                    shr(i, 2736030358979909402780800718157159386076813972158567259200215660948447373041),
-                    1
-                ) {
-                    let e
-                    let t
-                    {
-                        let c := mulmod(rx, x, P)
-                        let d := mulmod(ry, y, P)
-                        e := mulmod(168696, mulmod(c, d, P), P)
-                        t := mulmod(addmod(rx, ry, P), addmod(x, y, P), P)
-                        t := addmod(t, sub(P, addmod(c, d, P)), P)
-                        ry := addmod(d, sub(P, mulmod(168700, c, P)), P)
-                    }
-                    let b := mulmod(rz, rz, P)
-                    let f := addmod(b, sub(P, e), P)
-                    let g := addmod(b, e, P)
-                    rx := mulmod(mulmod(rz, f, P), t, P)
-                    ry := mulmod(mulmod(rz, g, P), ry, P)
-                    rz := mulmod(f, g, P)
-                }
-            }
+            let c := mulmod(x1, x1, P)
+            let d := mulmod(y1, y1, P)
+            let b := mulmod(addmod(x1, y1, P), addmod(x1, y1, P), P)
+            let e := mulmod(168700, c, P)
+            let f := addmod(e, d, P)
+            let j := mulmod(z1, z1, P)
+            j := addmod(f, sub(P, addmod(j, j, P)), P)
+            x3 := mulmod(addmod(b, sub(P, addmod(c, d, P)), P), j, P)
+            y3 := mulmod(f, addmod(e, sub(P, d), P), P)
+            z3 := mulmod(f, j, P)
         }
     }
 

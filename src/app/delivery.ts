@@ -20,7 +20,7 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { getAddress } from "ethers";
-import type { TxResult, WrapKeyInput, ZkloraClient } from "../chain/index.js";
+import type { TxResult, WrapFundInput, ZkloraClient } from "../chain/index.js";
 import { loadPeftAdapter, savePeftAdapter, type PeftAdapter } from "../model/index.js";
 import {
   dealKeyFileName,
@@ -75,6 +75,7 @@ import {
   checkBuyerWrapKey,
   proveKeyWrap,
   randomBabyScalar,
+  subgroupCertificate,
   toSolidityWrapProof,
   unwrapDeliveryKeys,
   type WrapKey,
@@ -386,7 +387,7 @@ export async function makeWrapDealKey(o: {
   deal: DealContext;
   ptau?: string;
   log?: Log;
-}): Promise<{ wrap: WrapKeyInput; zkey: string; wrapKey: WrapKey }> {
+}): Promise<{ wrap: WrapFundInput; zkey: string; wrapKey: WrapKey }> {
   const wrapKey = await buildWrapKey({ ptau: o.ptau });
   const onchain = await o.client.wrapVerifier();
   if (onchain === null)
@@ -409,7 +410,11 @@ export async function makeWrapDealKey(o: {
   const zkey = path.join(o.workspace.buyerKeys, `wrap-deal${o.deal.dealId}.zkey`);
   o.log?.("making the deal's key-wrap key (newZKey + a fresh contribution)");
   await contributeDelta(wrapKey.zkey, zkey);
-  return { wrap: { pk, delta: (await deltaOf(zkey)).delta2 }, zkey, wrapKey };
+  return {
+    wrap: { pk, pkRoot: subgroupCertificate(pk), delta: (await deltaOf(zkey)).delta2 },
+    zkey,
+    wrapKey,
+  };
 }
 
 // ---------------------------------------------------------------- contributor: settle with keys

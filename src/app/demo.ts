@@ -389,6 +389,23 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   return report;
 }
 
+/** "10 modules in 10 chunks of delivery_v2_c1395_b16 (31227 constraints each)", per delivery circuit. */
+function deliveryCircuits(mods: NonNullable<DemoReport["delivery"]>["modules"]): string {
+  const by = new Map<string, { modules: number; chunks: number; constraints: number }>();
+  for (const m of mods) {
+    const e = by.get(m.deliveryShape) ?? { modules: 0, chunks: 0, constraints: m.constraints };
+    e.modules++;
+    e.chunks += m.chunks;
+    by.set(m.deliveryShape, e);
+  }
+  return [...by]
+    .map(
+      ([name, e]) =>
+        `${e.modules} modules in ${e.chunks} chunk(s) of ${name} (${e.constraints} constraints each)`,
+    )
+    .join(", ");
+}
+
 /** The demo report as text. */
 export function formatDemoReport(r: DemoReport): string[] {
   const eth = { symbol: "ETH", decimals: 18 };
@@ -408,8 +425,8 @@ export function formatDemoReport(r: DemoReport): string[] {
     ...(r.delivery === undefined
       ? ["delivery: none (plain deal)"]
       : [
-          `delivery: ${r.delivery.modules.map((m) => `#${m.module} ${m.chunks}x ${m.deliveryShape}`).join(", ")} (${r.delivery.modules[0]?.constraints ?? 0} constraints per chunk); ` +
-            `${r.delivery.wrapProofs} key-wrap proof(s); decrypted adapter ${r.delivery.adapter} reproduces ${r.delivery.rowsReproduced} evaluated rows exactly`,
+          `delivery: ${deliveryCircuits(r.delivery.modules)}; ${r.delivery.wrapProofs} key-wrap proof(s); ` +
+            `the decrypted adapter ${r.delivery.adapter} reproduces all ${r.delivery.rowsReproduced} evaluated rows exactly`,
         ]),
     `gas: deploy ${r.gas.deploy}, register ${r.gas.register}, propose ${r.gas.propose}, fund ${r.gas.fund}, ` +
       `submit ${r.gas.submit} (${r.gas.submitPerModule} per module, on-chain verification included), ${r.delivery === undefined ? "settle" : "settleWithKeys"} ${r.gas.settle}`,

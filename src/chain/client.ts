@@ -81,6 +81,11 @@ export interface WrapKeyInput {
   delta: G2;
 }
 
+/** The buyer's key-wrap key at funding, with the subgroup certificate of its public key (8·pkRoot = pk). */
+export interface WrapFundInput extends WrapKeyInput {
+  pkRoot: readonly [bigint, bigint];
+}
+
 /** What `settleWithKeys` takes besides the deal id. */
 export interface SettleWithKeysInput {
   wrap: WrapKeyInput;
@@ -488,17 +493,17 @@ export class ZkloraClient {
     dealId: BigNumberish,
     keys: readonly DealKeyInput[],
     entries: readonly EntryInput[],
-    opts: { approve?: boolean; wrap?: WrapKeyInput } = {},
+    opts: { approve?: boolean; wrap?: WrapFundInput } = {},
   ): Promise<{ tx: TxResult; approveTx?: TxResult }> {
     const deal = await this.getDeal(dealId);
     const k = keys.map((x) => ({ shapeId: x.shapeId, delta: t4(x.delta) }));
     const e = entries.map((x) => ({ hX: x.hX, hY: x.hY, dX: t2(x.dX), fY: x.fY }));
-    const wrap = opts.wrap === undefined ? undefined : { pk: t2(opts.wrap.pk), delta: t4(opts.wrap.delta) };
+    const w = opts.wrap;
     const send = (value?: bigint) => {
       const o = value === undefined ? {} : { value };
-      return wrap === undefined
+      return w === undefined
         ? this.escrow.fund(dealId, k, e, o)
-        : this.escrow.fundDelivery(dealId, k, e, wrap, o);
+        : this.escrow.fundDelivery(dealId, k, e, { pk: t2(w.pk), delta: t4(w.delta) }, t2(w.pkRoot), o);
     };
     if (deal.token === null) {
       const tx = await mined(`fund(${dealId})`, () => send(deal.price));

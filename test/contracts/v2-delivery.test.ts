@@ -38,8 +38,10 @@ import {
   buyerWrapKeypair,
   deliveryKeyHash,
   proveKeyWrap,
+  BABY_SUBORDER,
   randomBabyScalar,
   solidityWrapKey,
+  subgroupCertificate,
   toSolidityWrapProof,
   unwrapDeliveryKeys,
   wrapPad,
@@ -117,6 +119,16 @@ async function proposeDelivery(env: Env, n: number, seed: number): Promise<Deliv
   return { id, openings, W, entries, delta: (await deltaOf(dealZkey)).delta2, k, hK };
 }
 
+/** 8⁻¹·pk modulo the subgroup order: the certificate a buyer would send for pk (8·root = pk iff pk is in the subgroup). */
+const INV8 = (() => {
+  let r = 1n;
+  let b = 8n;
+  for (let e = BABY_SUBORDER - 2n; e > 0n; e >>= 1n, b = (b * b) % BABY_SUBORDER)
+    if (e & 1n) r = (r * b) % BABY_SUBORDER;
+  return r;
+})();
+const root = (pk: [bigint, bigint]) => babyMul(pk, INV8);
+
 const entryArgs = (d: DeliveryDeal) => d.entries.map((e) => ({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY }));
 
 async function proveAll(env: Env, d: DeliveryDeal, zkey: string): Promise<void> {
@@ -189,7 +201,8 @@ describe("# LoraEscrowV2 delivery deals (real module and key-wrap proofs)", func
     await contributeDelta(wrapKey.zkey, wrapZkey);
     const wrapDelta = (await deltaOf(wrapZkey)).delta2;
 
-    // Funding: a plain fund is refused; the buyer key must be in the prime-order subgroup.
+    // Funding: a plain fund is refused; the buyer key must be in the prime-order subgroup (shown by a
+    // point q with 8·q = pk; for a key outside it, 8⁻¹·pk gives only its subgroup part) and certified.
     await expect(
       buyerEsc.fund(d.id, moduleKeys, entryArgs(d), { value: PRICE }),
     ).to.be.revertedWithCustomError(env.escrow, "DeliveryDeal");
@@ -197,7 +210,9 @@ describe("# LoraEscrowV2 delivery deals (real module and key-wrap proofs)", func
     const mixed = addPoint(buyerKey.pk, order2); // on the curve, outside the subgroup
     for (const pk of [[0n, 1n], order2, mixed, [1n, 2n]] as [bigint, bigint][]) {
       await expect(
-        buyerEsc.fundDelivery(d.id, moduleKeys, entryArgs(d), { pk, delta: wrapDelta }, { value: PRICE }),
+        buyerEsc.fundDelivery(d.id, moduleKeys, entryArgs(d), { pk, delta: wrapDelta }, root(pk), {
+          value: PRICE,
+        }),
       ).to.be.revertedWithCustomError(env.escrow, "InvalidWrapKey");
     }
     await expect(
@@ -205,7 +220,18 @@ describe("# LoraEscrowV2 delivery deals (real module and key-wrap proofs)", func
         d.id,
         moduleKeys,
         entryArgs(d),
+        { pk: buyerKey.pk, delta: wrapDelta },
+        root(buyerWrapKeypair().pk),
+        { value: PRICE },
+      ),
+    ).to.be.revertedWithCustomError(env.escrow, "InvalidWrapKey");
+    await expect(
+      buyerEsc.fundDelivery(
+        d.id,
+        moduleKeys,
+        entryArgs(d),
         { pk: buyerKey.pk, delta: d.delta },
+        subgroupCertificate(buyerKey.pk),
         { value: PRICE },
       ),
     ).to.be.revertedWithCustomError(env.escrow, "WrapKeyReused");
@@ -214,6 +240,7 @@ describe("# LoraEscrowV2 delivery deals (real module and key-wrap proofs)", func
       moduleKeys,
       entryArgs(d),
       { pk: buyerKey.pk, delta: wrapDelta },
+      subgroupCertificate(buyerKey.pk),
       {
         value: PRICE,
       },
@@ -319,6 +346,7 @@ describe("# LoraEscrowV2 delivery deals (real module and key-wrap proofs)", func
         [{ shapeId: SHAPE, delta: d.delta }],
         entryArgs(d),
         wrap,
+        subgroupCertificate(wrap.pk),
         { value: PRICE },
       )
     ).wait();

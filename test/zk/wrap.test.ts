@@ -43,6 +43,8 @@ import {
   buildWrapKey,
   buyerWrapKeypair,
   checkBuyerWrapKey,
+  subgroupCertificate,
+  babyEq,
   computeWrapKeyHash,
   deliveryKeyHash,
   proveKeyWrap,
@@ -163,6 +165,16 @@ describe("# protocol v2 key wrap: the buyer's key, wrap and unwrap", function ()
     expect(() => wrapDeliveryKeys({ pk: order2, dealId: DEAL_ID, modules: [{ m: 0, k: 1n }] })).to.throw(
       WrapKeyError,
     );
+  });
+
+  it("Should certify a subgroup key with q = 8⁻¹·pk (8·q = pk, the escrow's check) and refuse to certify others", function () {
+    const { pk } = buyerWrapKeypair();
+    const q = subgroupCertificate(pk);
+    expect(babyMul(q, 8n)).to.deep.equal(pk);
+    expect(babyEq(q, pk)).to.equal(false);
+    const mixed = addPoint(pk, [0n, P - 1n]);
+    expect(() => subgroupCertificate([mixed[0], mixed[1]])).to.throw(WrapKeyError, /prime-order subgroup/);
+    expect(() => subgroupCertificate(BABY_IDENTITY)).to.throw(WrapKeyError, /identity/);
   });
 
   it("Should round-trip delivery keys for the buyer's sk only (fresh e per wrap)", function () {

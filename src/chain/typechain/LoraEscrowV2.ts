@@ -222,6 +222,7 @@ export interface LoraEscrowV2Interface extends Interface {
       LoraEscrowV2.DealKeyStruct[],
       LoraEscrowV2.EntryStruct[],
       LoraEscrowV2.WrapKeyStruct,
+      [BigNumberish, BigNumberish],
     ],
   ): string;
   encodeFunctionData(functionFragment: "getDeal", values: [BigNumberish]): string;
@@ -592,6 +593,7 @@ export interface LoraEscrowV2 extends BaseContract {
       keys: LoraEscrowV2.DealKeyStruct[],
       entries: LoraEscrowV2.EntryStruct[],
       wrap: LoraEscrowV2.WrapKeyStruct,
+      pkRoot: [BigNumberish, BigNumberish],
     ],
     [void],
     "payable"
@@ -705,6 +707,7 @@ export interface LoraEscrowV2 extends BaseContract {
       keys: LoraEscrowV2.DealKeyStruct[],
       entries: LoraEscrowV2.EntryStruct[],
       wrap: LoraEscrowV2.WrapKeyStruct,
+      pkRoot: [BigNumberish, BigNumberish],
     ],
     [void],
     "payable"

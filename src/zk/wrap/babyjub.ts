@@ -66,6 +66,25 @@ export function checkBabyPoint(p: readonly bigint[], what: string): BabyPoint {
   return q;
 }
 
+/**
+ * The subgroup certificate of a key: Q = 8⁻¹·pk (the inverse of 8 modulo subOrder), so 8·Q = pk.
+ * Every point 8·Q lies in the prime-order subgroup (the curve's group has order 8·subOrder), and
+ * every subgroup point has such a Q, so the escrow checks membership with three doublings instead
+ * of a 251-bit scalar multiplication. Throws WrapKeyError when pk is not a valid subgroup point.
+ */
+export function subgroupCertificate(pk: readonly bigint[]): BabyPoint {
+  const q = checkBabyPoint(pk, "the key");
+  const inv8 = modPow(8n, subOrder - 2n, subOrder);
+  return babyMul(q, inv8);
+}
+
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b %= m;
+  for (; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+}
+
 /** Checks a buyer's wrap public key (see {@link checkBabyPoint}); throws WrapKeyError. */
 export function checkBuyerWrapKey(pk: readonly bigint[]): BabyPoint {
   return checkBabyPoint(pk, "the buyer's wrap key");

@@ -15,6 +15,7 @@ export {
   babyEq,
   checkBabyPoint,
   checkBuyerWrapKey,
+  subgroupCertificate,
   buyerWrapKeypair,
   type BabyPoint,
 } from "./babyjub.js";

@@ -1111,6 +1111,11 @@ const _abi = [
         name: "wrap",
         type: "tuple",
       },
+      {
+        internalType: "uint256[2]",
+        name: "pkRoot",
+        type: "uint256[2]",
+      },
     ],
     name: "fundDelivery",
     outputs: [],
