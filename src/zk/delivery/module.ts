@@ -66,20 +66,23 @@ export async function deliverModule(
   const k = opts.k ?? randomDeliveryKey();
   const hK = deliveryKeyHash(k);
   const cts = encryptModuleWeights(opening.w, BITS, plan, k);
-  const saltPrimes: bigint[] = [];
-  const chunks: DeliveredChunk[] = [];
-  for (let c = 0; c < plan.chunks; c++) {
+  const saltPrimes = Array.from({ length: plan.chunks }, () => randomFieldElement());
+  const proveChunk = async (c: number): Promise<DeliveredChunk> => {
     const { start, end } = chunkRange(plan, c);
-    const saltPrime = randomFieldElement();
     const r = await proveDeliveryChunk(
       dkey,
       ceremonyZkey,
-      { k, w: opening.w.slice(start, end), saltPrime, nonce: c, ct: cts[c].ct },
+      { k, w: opening.w.slice(start, end), saltPrime: saltPrimes[c], nonce: c, ct: cts[c].ct },
       opts,
     );
-    saltPrimes.push(saltPrime);
-    chunks.push({ nonce: c, ct: cts[c].ct, Wc: r.Wc, proof: r.proof });
-  }
+    return { nonce: c, ct: cts[c].ct, Wc: r.Wc, proof: r.proof };
+  };
+  // With a proving pool the chunks go to its prover processes side by side (each in its own memory);
+  // without, one at a time here.
+  const chunks: DeliveredChunk[] = [];
+  if (opts.pool !== undefined)
+    chunks.push(...(await Promise.all(Array.from({ length: plan.chunks }, (_, c) => proveChunk(c)))));
+  else for (let c = 0; c < plan.chunks; c++) chunks.push(await proveChunk(c));
   const link = await proveDeliveryLink(
     key,
     dkey,
