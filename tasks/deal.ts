@@ -4,31 +4,61 @@
  * workspace folder (--workspace, e.g. deals/<name>; see src/app/workspace.ts for its files).
  */
 import { task } from "hardhat/config";
+import { ArgumentType } from "hardhat/types/arguments";
 
+/*
+ * Option types: numbers are INT or BIGINT (Hardhat refuses a malformed value before the action
+ * runs); paths are FILE; an option without a fixed default is *_WITHOUT_DEFAULT (undefined when
+ * absent; the action says what to pass when it is required: Hardhat 3 has no required options,
+ * so their descriptions end in "(required)"). INT options whose default depends on the input use
+ * 0 for it.
+ */
+
+const WORKSPACE_DESCRIPTION =
+  "The deal's folder (e.g. deals/my-deal) holding manifest, secrets, deal.json, call logs, keys, proofs";
 const WORKSPACE = {
   name: "workspace",
-  description:
-    "The deal's folder (e.g. deals/my-deal) holding manifest, secrets, deal.json, call logs, keys, proofs",
-  defaultValue: "",
+  description: `${WORKSPACE_DESCRIPTION} (required)`,
+  type: ArgumentType.FILE_WITHOUT_DEFAULT,
+  defaultValue: undefined,
+} as const;
+/** --workspace of the tasks that also work from --deal alone. */
+const OPTIONAL_WORKSPACE = {
+  name: "workspace",
+  description: `${WORKSPACE_DESCRIPTION}; default: the project folder`,
+  type: ArgumentType.FILE_WITHOUT_DEFAULT,
+  defaultValue: undefined,
 } as const;
 const DEPLOYMENT = {
   name: "deployment",
   description: "Deployment record to use (default: deployments/<network>.json)",
-  defaultValue: "",
+  type: ArgumentType.FILE_WITHOUT_DEFAULT,
+  defaultValue: undefined,
 } as const;
 const FROM = (who: string) =>
   ({
     name: "from",
     description: `Account (index or address among the network's accounts; default: ${who})`,
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   }) as const;
 
 const PTAU = {
   name: "ptau",
   description:
     "The public powers-of-tau file the shapes' keys come from (powersOfTau28_hez_final_NN.ptau); default the FORGEABLE development ptau",
-  defaultValue: "",
+  type: ArgumentType.FILE_WITHOUT_DEFAULT,
+  defaultValue: undefined,
 } as const;
+
+/** --deal: a deal id; 0 (the default) takes it from <workspace>/deal.json. */
+const DEAL = (what: string) =>
+  ({
+    name: "deal",
+    description: `${what}; 0: the one in <workspace>/deal.json`,
+    type: ArgumentType.BIGINT,
+    defaultValue: 0n,
+  }) as const;
 
 export const commitTask = task(
   "zklora:commit",
@@ -37,11 +67,17 @@ export const commitTask = task(
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("account #0; it must propose the deal"))
-  .addOption({ name: "model", description: "Base model folder (config.json + weights)", defaultValue: "" })
+  .addOption({
+    name: "model",
+    description: "Base model folder (config.json + weights) (required)",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
+  })
   .addOption({
     name: "adapter",
-    description: "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)",
-    defaultValue: "",
+    description: "PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) (required)",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption(PTAU)
   .setAction(() => import("./actions/commit.js"))
@@ -51,7 +87,8 @@ const DELIVERY_KEYS = {
   name: "deliveryKeys",
   description:
     "Ceremony key files of the delivery circuits NAME=FILE,... (public ceremonies; default: the FORGEABLE development keys)",
-  defaultValue: "",
+  type: ArgumentType.STRING_WITHOUT_DEFAULT,
+  defaultValue: undefined,
 } as const;
 
 export const deliverTask = task(
@@ -61,6 +98,13 @@ export const deliverTask = task(
   .addOption(WORKSPACE)
   .addOption(PTAU)
   .addOption(DELIVERY_KEYS)
+  .addOption({
+    name: "jobs",
+    description:
+      "Prover processes for the chunk proofs (0: one per two cores, at most 4); each proof runs in its own process and memory",
+    type: ArgumentType.INT,
+    defaultValue: 0,
+  })
   .setAction(() => import("./actions/deliver.js"))
   .build();
 
@@ -73,20 +117,28 @@ export const proposeTask = task(
   .addOption(FROM("account #0"))
   .addOption({
     name: "price",
-    description: "Price in whole units of ETH or of the token (e.g. 0.01)",
-    defaultValue: "",
+    description: "Price in whole units of ETH or of the token, a decimal number (e.g. 0.01) (required)",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
-  .addOption({ name: "token", description: "ERC-20 address to be paid in (default: ETH)", defaultValue: "" })
+  .addOption({
+    name: "token",
+    description: "ERC-20 address to be paid in (default: ETH)",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
+  })
   .addOption({
     name: "buyer",
     description:
       "The buyer: an address or an account index (default: none, an open deal; the server then needs --buyer)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "window",
-    description: "Proving window in seconds after funding (default 86400)",
-    defaultValue: "86400",
+    description: "Proving window in seconds after funding",
+    type: ArgumentType.INT,
+    defaultValue: 86400,
   })
   .addOption(PTAU)
   .addFlag({
@@ -106,26 +158,34 @@ export const serveTask = task(
   .addOption(FROM("the deal's contributor"))
   .addOption({
     name: "host",
-    description: "Interface to bind (default 127.0.0.1)",
+    description: "Interface to bind",
+    type: ArgumentType.STRING,
     defaultValue: "127.0.0.1",
   })
-  .addOption({ name: "port", description: "Port (default 0: an ephemeral port)", defaultValue: "0" })
+  .addOption({
+    name: "port",
+    description: "Port, 0..65535 (0: an ephemeral port)",
+    type: ArgumentType.INT,
+    defaultValue: 0,
+  })
   .addOption({
     name: "buyer",
     description: "Accept requests signed by this buyer (default: the deal's buyer)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "rowBudget",
-    description:
-      "Rows per adapter module over all deals and buyers (default floor(DIN/4), the leakage bound)",
-    defaultValue: "",
+    description: "Rows per adapter module over all deals and buyers (0: floor(DIN/4), the leakage bound)",
+    type: ArgumentType.INT,
+    defaultValue: 0,
   })
   .addOption({
     name: "corsOrigins",
     description:
       "Browser origins (comma-separated, or *) allowed to call the server from a web page (default: none)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption(PTAU)
   .setAction(() => import("./actions/serve.js"))
@@ -139,28 +199,36 @@ export const inferTask = task(
   .addOption(FROM("the deal's buyer"))
   .addOption({
     name: "url",
-    description: "The contributor server's URL (printed by zklora:serve)",
-    defaultValue: "",
+    description: "The contributor server's URL (printed by zklora:serve) (required)",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "model",
     description: "Base model folder (default: models/stories260k, shipped in the repository)",
-    defaultValue: "",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "tokens",
-    description: "File of evaluation token ids (JSON array or whitespace separated; e.g. for stories260k)",
-    defaultValue: "",
+    description:
+      "File of evaluation token ids (JSON array or whitespace separated; e.g. for stories260k); one of --tokens, --text, --greedy",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "text",
-    description: "Evaluation text (GPT-2 family models: tokenized with gpt-tokenizer)",
-    defaultValue: "",
+    description:
+      "Evaluation text, tokenized with the model folder's tokenizer.json (any family), or gpt-tokenizer for a GPT-2 folder without one",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "greedy",
-    description: "Evaluate on BOS + this many greedy tokens of the base model (a quick self-made text)",
-    defaultValue: "",
+    description:
+      "Evaluate on BOS + this many greedy tokens of the base model (a quick self-made text; 0: not used)",
+    type: ArgumentType.INT,
+    defaultValue: 0,
   })
   .setAction(() => import("./actions/infer.js"))
   .build();
@@ -176,7 +244,8 @@ export const fundTask = task(
     name: "url",
     description:
       "The contributor server's URL, to upload the deal keys to (default: none; hand the files over yourself)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption(PTAU)
   .addOption(DELIVERY_KEYS)
@@ -184,7 +253,8 @@ export const fundTask = task(
     name: "trust",
     description:
       "Delivery deals: contribution hashes (comma-separated, as zklora:contribute prints them) of which each delivery ceremony must contain one, e.g. your own",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addFlag({
     name: "forgeableKeys",
@@ -202,13 +272,15 @@ export const proveTask = task(
   .addOption(DEPLOYMENT)
   .addOption({
     name: "jobs",
-    description: "Proofs at a time (default: one per two cores, at most 4)",
-    defaultValue: "",
+    description: "Proofs at a time (0: one per two cores, at most 4)",
+    type: ArgumentType.INT,
+    defaultValue: 0,
   })
   .addOption({
     name: "keys",
     description: "Deal key files SHAPE_ID=FILE,... (default: the ones the buyer uploaded to zklora:serve)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption(PTAU)
   .setAction(() => import("./actions/prove.js"))
@@ -221,7 +293,12 @@ export const submitTask = task(
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("the deal's contributor"))
-  .addOption({ name: "batch", description: "Proofs per transaction (default 16)", defaultValue: "16" })
+  .addOption({
+    name: "batch",
+    description: "Proofs per transaction (at least 1)",
+    type: ArgumentType.INT,
+    defaultValue: 16,
+  })
   .setAction(() => import("./actions/submit.js"))
   .build();
 
@@ -229,19 +306,16 @@ export const settleTask = task(
   "zklora:settle",
   "Pay the contributor once every module is proven. A delivery deal settles with its delivery keys: the contributor checks the buyer's key-wrap key (δ update, δ' on-chain, public key in the subgroup), wraps each key for the buyer, proves it and calls settleWithKeys (within the window). In: <workspace>/deal.json (and delivery-secrets.json, server-keys/). Out: the transaction and the amount paid",
 )
-  .addOption(WORKSPACE)
+  .addOption(OPTIONAL_WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("the deal's contributor"))
-  .addOption({
-    name: "deal",
-    description: "Deal id of a plain deal without a workspace (default: <workspace>/deal.json's)",
-    defaultValue: "",
-  })
+  .addOption(DEAL("Deal id of a plain deal without a workspace"))
   .addOption({
     name: "wrapKey",
     description:
       "The buyer's key-wrap key file of a delivery deal (default: the one it uploaded to zklora:serve)",
-    defaultValue: "",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption(PTAU)
   .setAction(() => import("./actions/settle.js"))
@@ -256,7 +330,8 @@ export const decryptTask = task(
   .addOption({
     name: "out",
     description: "Folder for the PEFT adapter (default <workspace>/delivered-adapter)",
-    defaultValue: "",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .setAction(() => import("./actions/decrypt.js"))
   .build();
@@ -265,10 +340,10 @@ export const refundTask = task(
   "zklora:refund",
   "Return the deposit to the buyer after the proving window ended with a module unproven (anyone may call). In: --deal or <workspace>/deal.json. Out: the transaction and the amount refunded",
 )
-  .addOption(WORKSPACE)
+  .addOption(OPTIONAL_WORKSPACE)
   .addOption(DEPLOYMENT)
   .addOption(FROM("the deal's buyer"))
-  .addOption({ name: "deal", description: "Deal id (default: <workspace>/deal.json's)", defaultValue: "" })
+  .addOption(DEAL("Deal id"))
   .setAction(() => import("./actions/refund.js"))
   .build();
 
@@ -276,9 +351,9 @@ export const statusTask = task(
   "zklora:status",
   "Show a deal's state: parties, price, status, deadline, per module its shape, W_m, entry and proof status. In: --deal or <workspace>/deal.json (or --all). Out: text, or JSON with --json",
 )
-  .addOption(WORKSPACE)
+  .addOption(OPTIONAL_WORKSPACE)
   .addOption(DEPLOYMENT)
-  .addOption({ name: "deal", description: "Deal id (default: <workspace>/deal.json's)", defaultValue: "" })
+  .addOption(DEAL("Deal id"))
   .addFlag({ name: "all", description: "Every deal of the escrow, one line each" })
   .addFlag({ name: "json", description: "Print JSON" })
   .setAction(() => import("./actions/status.js"))

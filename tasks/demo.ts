@@ -1,5 +1,6 @@
 /** `zklora:demo`: a complete deal on the embedded Hardhat network, in one command. */
 import { task } from "hardhat/config";
+import { ArgumentType } from "hardhat/types/arguments";
 
 export const demoTask = task(
   "zklora:demo",
@@ -7,23 +8,31 @@ export const demoTask = task(
 )
   .addOption({
     name: "workspace",
-    description: "Folder for the demo's files (wiped first; default deals/demo)",
+    description: "Folder for the demo's files (wiped first)",
+    type: ArgumentType.FILE,
     defaultValue: "deals/demo",
   })
   .addOption({
     name: "layers",
     description:
       "Comma-separated decoder layers of stories260k that get a LoRA on q_proj and v_proj (default: all 5)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
-  .addOption({ name: "rank", description: "LoRA rank (default 8)", defaultValue: "8" })
+  .addOption({ name: "rank", description: "LoRA rank (at least 1)", type: ArgumentType.INT, defaultValue: 8 })
   .addOption({
     name: "tokens",
     description:
-      "Evaluation tokens (BOS + greedy continuation; at most 16, the default row budget per adapter module)",
-    defaultValue: "8",
+      "Evaluation tokens, 2..16 (BOS + greedy continuation; at most 16, the default row budget per adapter module)",
+    type: ArgumentType.INT,
+    defaultValue: 8,
   })
-  .addOption({ name: "json", description: "Also write the report as JSON to this file", defaultValue: "" })
+  .addOption({
+    name: "json",
+    description: "Also write the report as JSON to this file",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
+  })
   .addFlag({
     name: "skipDelivery",
     description:

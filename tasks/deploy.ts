@@ -1,5 +1,6 @@
 /** `zklora:deploy`: deploys the shape registry and the escrow (and shape verifiers), writes deployments/<network>.json. */
 import { task } from "hardhat/config";
+import { ArgumentType } from "hardhat/types/arguments";
 
 export const deployTask = task(
   "zklora:deploy",
@@ -8,23 +9,27 @@ export const deployTask = task(
   .addOption({
     name: "shapes",
     description: "Comma-separated shapes DINxRxDOUT to register (e.g. 64x8x64,768x8x2304)",
-    defaultValue: "",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "adapter",
-    description: "Register the shapes of this PEFT adapter (with --model)",
-    defaultValue: "",
+    description: "Register the shapes of this PEFT adapter folder (with --model)",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "model",
     description: "The adapter's base model folder (with --adapter)",
-    defaultValue: "",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addOption({
     name: "ptau",
     description:
       "A public powers-of-tau file (powersOfTau28_hez_final_NN.ptau, checked by hash); default the FORGEABLE dev ptau",
-    defaultValue: "",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
   })
   .addFlag({
     name: "register",

@@ -11,6 +11,7 @@ export type ModelErrorCode =
   | "MISSING_TENSOR"
   | "BAD_SHAPE"
   | "BAD_TOKEN"
+  | "BAD_TOKENIZER"
   | "CONTEXT_TOO_LONG"
   | "BAD_TARGET"
   | "BAD_ADAPTER"

@@ -122,6 +122,11 @@ export interface TinyLlamaOptions {
   modelType?: "llama" | "mistral" | "qwen2";
   /** write a sharded checkpoint of this many files + model.safetensors.index.json (default: one file) */
   shards?: number;
+  /**
+   * also write a tokenizer.json + tokenizer_config.json (writeTinyTokenizer) whose vocabulary is the
+   * model's `vocab` (310..732 for "llama", 259..619 for "bytelevel"); config.json's bos/eos ids follow it
+   */
+  tokenizer?: boolean | Omit<TinyTokenizerOptions, "vocab">;
 }
 
 /** Writes a tiny random Llama (config.json + model.safetensors) into `dir`. */
@@ -139,7 +144,11 @@ export async function writeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): 
     tied = false,
     modelType = "llama",
     shards = 1,
+    tokenizer,
   } = opts;
+  let special = { bos: 1, eos: 2 };
+  if (tokenizer !== undefined && tokenizer !== false)
+    special = await writeTinyTokenizer(dir, { ...(tokenizer === true ? {} : tokenizer), vocab });
   const rng = new Rng(seed);
   const d = H / heads;
   const t: TensorMap = new Map();
@@ -189,8 +198,8 @@ export async function writeTinyLlama(dir: string, opts: TinyLlamaOptions = {}): 
     rope_theta: ropeTheta,
     tie_word_embeddings: tied,
     hidden_act: "silu",
-    bos_token_id: 1,
-    eos_token_id: 2,
+    bos_token_id: special.bos,
+    eos_token_id: special.eos,
     torch_dtype: "float32",
   };
   await mkdir(dir, { recursive: true });
@@ -257,4 +266,256 @@ export async function writeRandomAdapter(
   };
   await savePeftAdapter(outDir, adapter);
   return adapter;
+}
+
+/** Training text of the tiny tokenizers (TinyStories-like, written for this fixture). */
+const TOKENIZER_CORPUS = `Once upon a time, there was a little girl named Lily. She liked to play in the park with her dog, Max.
+One day, Lily saw a big red ball under a tree. "Can I play with it?" she asked her mom.
+Her mom smiled and said, "Yes, you can. Be careful and share it with your friends."
+Lily ran to the tree and picked up the ball. Max barked and wagged his tail. They played all day long.
+Then the sun went down and the sky was dark. Lily was tired, so she went home with Max and her mom.
+At home, she ate soup and bread. She was happy. She hugged Max and said, "Thank you for playing with me."
+The next morning, a boy named Tom came to the park. He had a small blue boat and 3 green frogs.
+Tom and Lily put the boat in the pond. The frogs jumped on the boat and the boat went round and round.
+"Look, the frogs are sailing!" Tom laughed. Lily laughed too. It was the best day of the week.
+They were good friends, and they played in the park every day after that. The end.
+A cat named Kitty lived in a house near the sea. Every day she looked at the birds that flew over the water.
+She wanted to fly like them. She jumped from the wall, but she fell in the sand. It did not hurt.
+A kind bird came down and said, "You cannot fly, but you can run fast and climb high."
+Kitty thought about it and smiled. She climbed the tall tree and watched the sea from the top.
+Tom's mom said: "Don't run near the pond!" So they walked, and it's fine; nobody fell in.
+Ben had 12 toy cars. He lined them up on the floor, 1, 2, 3, all in a row, and made them race to the door.`;
+
+/** GPT-2's byte → printable character map (bytes_to_unicode). */
+function byteChars(): string[] {
+  const keep = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const out: string[] = [];
+  let n = 0;
+  for (let b = 0; b < 256; b++) out.push(String.fromCodePoint(keep(b) ? b : 256 + n++));
+  return out;
+}
+
+/** Greedy BPE training over pre-split words: the most frequent adjacent pair first, ties by string order. */
+function trainBpe(words: string[][], vocab: Set<string>, size: number): [string, string][] {
+  const counts = new Map<string, { syms: string[]; n: number }>();
+  for (const w of words) {
+    const k = w.join("\u0000");
+    const e = counts.get(k);
+    if (e) e.n++;
+    else counts.set(k, { syms: [...w], n: 1 });
+  }
+  const entries = [...counts.values()];
+  const merges: [string, string][] = [];
+  while (vocab.size < size) {
+    const pairs = new Map<string, number>();
+    for (const { syms, n } of entries)
+      for (let i = 0; i + 1 < syms.length; i++) {
+        const k = syms[i] + "\u0000" + syms[i + 1];
+        pairs.set(k, (pairs.get(k) ?? 0) + n);
+      }
+    let best: string | undefined;
+    for (const [k, n] of pairs) {
+      const b = best === undefined ? -1 : pairs.get(best)!;
+      if (n > b || (n === b && k < best!)) best = k;
+    }
+    if (best === undefined) throw new Error(`the tokenizer corpus is too small for a vocabulary of ${size}`);
+    const [a, b] = best.split("\u0000") as [string, string];
+    merges.push([a, b]);
+    vocab.add(a + b);
+    for (const e of entries) {
+      const s: string[] = [];
+      for (let i = 0; i < e.syms.length; i++) {
+        if (i + 1 < e.syms.length && e.syms[i] === a && e.syms[i + 1] === b) {
+          s.push(a + b);
+          i++;
+        } else s.push(e.syms[i]);
+      }
+      e.syms = s;
+    }
+  }
+  return merges;
+}
+
+export interface TinyTokenizerOptions {
+  /** ids 0..vocab-1 (default 320): 310..732 for "llama", 259..619 for "bytelevel" (the built-in text bounds the merges) */
+  vocab?: number;
+  /**
+   * "llama" (default): Llama 1/2's SentencePiece-style BPE as transformers exports it (▁ for spaces,
+   * byte fallback <0x00>..<0xFF>, <unk> 0, <s> 1, </s> 2, tokenizer_class LlamaTokenizer);
+   * "bytelevel": Llama 3's byte-level BPE (regex split + ByteLevel, <|begin_of_text|> = vocab-2 and
+   * <|end_of_text|> = vocab-1 as added tokens only, no add_bos_token key in tokenizer_config.json).
+   */
+  style?: "llama" | "bytelevel";
+  /** BOS through the post-processor's template (and tokenizer_config's add_bos_token for "llama"); default true */
+  addBos?: boolean;
+  /** also write tokenizer_config.json; default true */
+  config?: boolean;
+}
+
+/**
+ * Writes a real Hugging Face tokenizer.json (BPE trained on a small built-in text) and
+ * tokenizer_config.json into `dir`; returns the BOS/EOS ids.
+ */
+export async function writeTinyTokenizer(
+  dir: string,
+  opts: TinyTokenizerOptions = {},
+): Promise<{ vocab: number; bos: number; eos: number }> {
+  const { vocab: size = 320, style = "llama", addBos = true, config = true } = opts;
+  const special = (id: number, content: string) => ({
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  });
+  const template = (bos: string, bosId: number) => ({
+    type: "TemplateProcessing",
+    single: [
+      ...(addBos ? [{ SpecialToken: { id: bos, type_id: 0 } }] : []),
+      { Sequence: { id: "A", type_id: 0 } },
+    ],
+    pair: [
+      ...(addBos ? [{ SpecialToken: { id: bos, type_id: 0 } }] : []),
+      { Sequence: { id: "A", type_id: 0 } },
+      ...(addBos ? [{ SpecialToken: { id: bos, type_id: 1 } }] : []),
+      { Sequence: { id: "B", type_id: 1 } },
+    ],
+    special_tokens: addBos ? { [bos]: { id: bos, ids: [bosId], tokens: [bos] } } : {},
+  });
+  let tokenizer: Record<string, unknown>;
+  let tokenizerConfig: Record<string, unknown>;
+  let bos: number;
+  let eos: number;
+  if (style === "llama") {
+    const words = TOKENIZER_CORPUS.split(/\s+/)
+      .filter((w) => w !== "")
+      .map((w) => [...("\u2581" + w)]);
+    const ids: string[] = ["<unk>", "<s>", "</s>"];
+    for (let b = 0; b < 256; b++) ids.push(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    const alphabet = [...new Set(words.flat())].sort();
+    if (size < ids.length + alphabet.length + 1)
+      throw new Error(
+        `a "llama" tiny tokenizer needs a vocabulary of at least ${ids.length + alphabet.length + 1}`,
+      );
+    ids.push(...alphabet);
+    const vocabSet = new Set(ids);
+    const merges = trainBpe(words, vocabSet, size);
+    for (const [a, b] of merges) if (!ids.includes(a + b)) ids.push(a + b);
+    bos = 1;
+    eos = 2;
+    tokenizer = {
+      version: "1.0",
+      truncation: null,
+      padding: null,
+      added_tokens: [special(0, "<unk>"), special(1, "<s>"), special(2, "</s>")],
+      normalizer: {
+        type: "Sequence",
+        normalizers: [
+          { type: "Prepend", prepend: "\u2581" },
+          { type: "Replace", pattern: { String: " " }, content: "\u2581" },
+        ],
+      },
+      pre_tokenizer: null,
+      post_processor: template("<s>", 1),
+      decoder: {
+        type: "Sequence",
+        decoders: [
+          { type: "Replace", pattern: { String: "\u2581" }, content: " " },
+          { type: "ByteFallback" },
+          { type: "Fuse" },
+          { type: "Strip", content: " ", start: 1, stop: 0 },
+        ],
+      },
+      model: {
+        type: "BPE",
+        dropout: null,
+        unk_token: "<unk>",
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: true,
+        byte_fallback: true,
+        ignore_merges: false,
+        vocab: Object.fromEntries(ids.map((t, i) => [t, i])),
+        merges,
+      },
+    };
+    tokenizerConfig = {
+      add_bos_token: addBos,
+      add_eos_token: false,
+      bos_token: "<s>",
+      eos_token: "</s>",
+      unk_token: "<unk>",
+      pad_token: null,
+      clean_up_tokenization_spaces: false,
+      legacy: true,
+      model_max_length: 2048,
+      tokenizer_class: "LlamaTokenizer",
+    };
+  } else {
+    const chars = byteChars();
+    const enc = new TextEncoder();
+    // Llama 3's split pattern (its case-insensitive contraction group spelled out for JavaScript).
+    const split =
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    const jsSplit =
+      /'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
+    const words = (TOKENIZER_CORPUS.match(jsSplit) ?? []).map((w) => [...enc.encode(w)].map((b) => chars[b]));
+    const ids = [...chars];
+    if (size < ids.length + 3)
+      throw new Error(`a "bytelevel" tiny tokenizer needs a vocabulary of at least 259`);
+    const vocabSet = new Set(ids);
+    const merges = trainBpe(words, vocabSet, size - 2);
+    for (const [a, b] of merges) if (!ids.includes(a + b)) ids.push(a + b);
+    bos = size - 2;
+    eos = size - 1;
+    tokenizer = {
+      version: "1.0",
+      truncation: null,
+      padding: null,
+      added_tokens: [special(bos, "<|begin_of_text|>"), special(eos, "<|end_of_text|>")],
+      normalizer: null,
+      pre_tokenizer: {
+        type: "Sequence",
+        pretokenizers: [
+          { type: "Split", pattern: { Regex: split }, behavior: "Isolated", invert: false },
+          { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+        ],
+      },
+      post_processor: {
+        type: "Sequence",
+        processors: [
+          { type: "ByteLevel", add_prefix_space: true, trim_offsets: false, use_regex: true },
+          template("<|begin_of_text|>", bos),
+        ],
+      },
+      decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
+      model: {
+        type: "BPE",
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: true,
+        vocab: Object.fromEntries(ids.map((t, i) => [t, i])),
+        merges,
+      },
+    };
+    tokenizerConfig = {
+      bos_token: "<|begin_of_text|>",
+      eos_token: "<|end_of_text|>",
+      clean_up_tokenization_spaces: true,
+      model_input_names: ["input_ids", "attention_mask"],
+      model_max_length: 131072,
+      tokenizer_class: "PreTrainedTokenizerFast",
+    };
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, "tokenizer.json"), JSON.stringify(tokenizer, null, 2) + "\n");
+  if (config)
+    await writeFile(path.join(dir, "tokenizer_config.json"), JSON.stringify(tokenizerConfig, null, 2) + "\n");
+  return { vocab: size, bos, eos };
 }

@@ -53,11 +53,22 @@ export {
   writeRandomAdapter,
   writeTinyGpt2,
   writeTinyLlama,
+  writeTinyTokenizer,
   type RandomAdapterOptions,
   type TinyGpt2Options,
   type TinyLlamaOptions,
+  type TinyTokenizerOptions,
 } from "./fixtures.js";
-export { gpt2Tokenizer, type Tokenizer } from "./tokenizer.js";
+export {
+  gpt2Tokenizer,
+  hfTokenizer,
+  loadTokenizer,
+  tokenizeText,
+  TOKENIZER_CONFIG_JSON,
+  TOKENIZER_JSON,
+  type DecodeOptions,
+  type Tokenizer,
+} from "./tokenizer.js";
 
 /** The real trained tiny Llama shipped in the repository (models/stories260k, MIT, see its README). */
 export const STORIES260K_DIR: string = path.join(PROJECT_ROOT, "models", "stories260k");

@@ -4,22 +4,22 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { commitStep } from "../../src/app/steps.js";
-import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, fileOf, given, pickSigner, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
-  model: string;
-  adapter: string;
-  ptau: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
+  model: string | undefined;
+  adapter: string | undefined;
+  ptau: string | undefined;
 }
 
 export default async function commitAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:commit", async () => {
     const ws = workspaceOf(args.workspace);
-    if (args.model === "") throw new UsageError("pass --model DIR (the base model: config.json + weights)");
-    if (args.adapter === "")
+    if (!given(args.model)) throw new UsageError("pass --model DIR (the base model: config.json + weights)");
+    if (!given(args.adapter))
       throw new UsageError(
         "pass --adapter DIR (the PEFT adapter: adapter_config.json + adapter_model.safetensors)",
       );
@@ -38,7 +38,7 @@ export default async function commitAction(args: Args, hre: HardhatRuntimeEnviro
       adapterDir: path.resolve(args.adapter),
       client,
       contributor: await signer.getAddress(),
-      ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+      ptau: fileOf(args.ptau),
       log: (l) => console.error(l),
     });
     console.log(

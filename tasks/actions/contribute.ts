@@ -4,18 +4,18 @@ import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { contributeDelta, deltaOf, verifyContributions } from "../../src/zk/v2/index.js";
-import { runTask } from "./lib.js";
+import { given, runTask } from "./lib.js";
 
 interface Args {
-  key: string;
-  out: string;
+  key: string | undefined;
+  out: string | undefined;
   name: string;
 }
 
 export default async function contributeAction(args: Args, _hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:contribute", async () => {
-    if (args.key === "") throw new UsageError("pass --key FILE (the .zkey to contribute to)");
-    if (args.out === "") throw new UsageError("pass --out FILE (where to write the new .zkey)");
+    if (!given(args.key)) throw new UsageError("pass --key FILE (the .zkey to contribute to)");
+    if (!given(args.out)) throw new UsageError("pass --out FILE (where to write the new .zkey)");
     const inFile = path.resolve(args.key);
     const outFile = path.resolve(args.out);
     if (!existsSync(inFile)) throw new UsageError(`--key ${inFile} does not exist`);

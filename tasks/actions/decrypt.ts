@@ -1,13 +1,12 @@
 /** Action of `zklora:decrypt`. */
-import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { decryptStep } from "../../src/app/delivery.js";
-import { clientOf, connect, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, fileOf, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  out: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  out: string | undefined;
 }
 
 export default async function decryptAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
@@ -18,7 +17,7 @@ export default async function decryptAction(args: Args, hre: HardhatRuntimeEnvir
     const r = await decryptStep({
       workspace: ws,
       client,
-      out: args.out === "" ? undefined : path.resolve(args.out),
+      out: fileOf(args.out),
       log: (l) => console.log(l),
     });
     console.log(`wrote the PEFT adapter (${r.modules} modules) to ${r.dir}`);

@@ -6,33 +6,35 @@ import { UsageError } from "../../src/app/errors.js";
 import { runDemo, type DemoReport } from "../../src/app/demo.js";
 import { decimalStrings } from "../../src/app/format.js";
 import { readZkloraArtifacts } from "../../src/chain/deploy.js";
-import { connect, parsePositive, runTask } from "./lib.js";
+import { connect, given, intOption, runTask } from "./lib.js";
 
 interface Args {
   workspace: string;
-  layers: string;
-  rank: string;
-  tokens: string;
-  json: string;
+  layers: string | undefined;
+  rank: number;
+  tokens: number;
+  json: string | undefined;
   skipDelivery?: boolean;
 }
 
 export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<DemoReport> {
   return runTask("zklora:demo", async () => {
-    const layers =
-      args.layers === ""
-        ? undefined
-        : args.layers.split(",").map((s) => {
-            if (!/^[0-9]+$/.test(s.trim()))
-              throw new UsageError(`--layers must be comma-separated layer numbers, got ${args.layers}`);
-            return Number(s.trim());
-          });
-    if (!/^[0-9]+$/.test(args.tokens) || Number(args.tokens) < 2 || Number(args.tokens) > 16) {
-      throw new UsageError(
-        `--tokens must be 2..16 (the server's default row budget is 16 rows per adapter module), got ${args.tokens}`,
-      );
-    }
-    const rank = parsePositive(args.rank, "--rank");
+    const spec = args.layers;
+    const layers = !given(spec)
+      ? undefined
+      : spec.split(",").map((s) => {
+          if (!/^[0-9]+$/.test(s.trim()))
+            throw new UsageError(`--layers must be comma-separated layer numbers, got ${spec}`);
+          return Number(s.trim());
+        });
+    const tokens = intOption(
+      args.tokens,
+      "--tokens",
+      2,
+      16,
+      "the server's default row budget is 16 rows per adapter module",
+    );
+    const rank = intOption(args.rank, "--rank", 1);
     await hre.tasks.getTask("build").run({ quiet: true, noTests: true });
     const connection = await connect(hre);
     if (connection.networkConfig.type !== "edr-simulated") {
@@ -52,14 +54,14 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
       workspace: args.workspace,
       layers,
       rank,
-      tokens: Number(args.tokens),
+      tokens,
       delivery: args.skipDelivery !== true,
       artifacts: await readZkloraArtifacts(hre.artifacts),
     });
     console.log(
       `demo finished in ${((performance.now() - t0) / 1000).toFixed(1)} s; files in ${path.resolve(args.workspace)}`,
     );
-    if (args.json !== "") await writeFile(args.json, JSON.stringify(decimalStrings(report), null, 2) + "\n");
+    if (given(args.json)) await writeFile(args.json, JSON.stringify(decimalStrings(report), null, 2) + "\n");
     return report;
   });
 }

@@ -11,16 +11,16 @@ import {
   registerWrapVerifier,
 } from "../../src/chain/deploy.js";
 import { buildWrapKey } from "../../src/zk/wrap/index.js";
-import { readDeployment, writeDeployment } from "../../src/chain/deployments.js";
+import { writeDeployment } from "../../src/chain/deployments.js";
 import { loadBaseModel, loadPeftAdapter } from "../../src/model/index.js";
 import { buildShapeKey, type V2Shape } from "../../src/zk/v2/index.js";
-import { runTask } from "./lib.js";
+import { fileOf, given, networkDeployment, runTask } from "./lib.js";
 
 interface Args {
-  shapes: string;
-  adapter: string;
-  model: string;
-  ptau: string;
+  shapes: string | undefined;
+  adapter: string | undefined;
+  model: string | undefined;
+  ptau: string | undefined;
   register: boolean;
   noWrite: boolean;
   forgeableKeys: boolean;
@@ -31,7 +31,7 @@ async function shapesOf(args: Args): Promise<V2Shape[]> {
   const add = (s: V2Shape) => {
     if (!out.some((x) => x.DIN === s.DIN && x.R === s.R && x.DOUT === s.DOUT)) out.push(s);
   };
-  for (const part of args.shapes
+  for (const part of (args.shapes ?? "")
     .split(",")
     .map((x) => x.trim())
     .filter((x) => x !== "")) {
@@ -39,8 +39,8 @@ async function shapesOf(args: Args): Promise<V2Shape[]> {
     if (m === null) throw new UsageError(`--shapes takes DINxRxDOUT entries (e.g. 64x8x64), got ${part}`);
     add({ DIN: Number(m[1]), R: Number(m[2]), DOUT: Number(m[3]) });
   }
-  if (args.adapter !== "") {
-    if (args.model === "")
+  if (given(args.adapter)) {
+    if (!given(args.model))
       throw new UsageError("--adapter needs --model (the base model the adapter is for)");
     const model = await loadBaseModel(path.resolve(args.model));
     try {
@@ -67,7 +67,7 @@ export default async function deployAction(args: Args, hre: HardhatRuntimeEnviro
       throw new UsageError(`network ${connection.networkName} has no account to deploy from`);
     const { chainId } = await connection.ethers.provider.getNetwork();
     const shapes = await shapesOf(args);
-    const ptau = args.ptau === "" ? undefined : path.resolve(args.ptau);
+    const ptau = fileOf(args.ptau);
     refuseForgeableKeys({
       chainId,
       network: connection.networkName,
@@ -94,7 +94,13 @@ export default async function deployAction(args: Args, hre: HardhatRuntimeEnviro
     const record = args.register
       ? await registerWrapVerifier(
           signer,
-          await registerShapes(signer, await readDeployment(connection.networkName), specs, artifacts, log),
+          await registerShapes(
+            signer,
+            await networkDeployment(connection.networkName),
+            specs,
+            artifacts,
+            log,
+          ),
           wrap,
           artifacts,
           log,

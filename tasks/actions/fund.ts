@@ -1,22 +1,21 @@
 /** Action of `zklora:fund`. */
-import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { parseCeremonyKeys } from "../../src/app/delivery.js";
 import { fundStep } from "../../src/app/steps.js";
 import { formatAmount } from "../../src/app/format.js";
 import { loadDealContext } from "../../src/mpi/index.js";
 import { WRAP_CIRCUIT_ID } from "../../src/zk/wrap/index.js";
-import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, fileOf, given, pickSigner, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
-  url: string;
-  ptau: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
+  url: string | undefined;
+  ptau: string | undefined;
   forgeableKeys: boolean;
-  deliveryKeys: string;
-  trust: string;
+  deliveryKeys: string | undefined;
+  trust: string | undefined;
 }
 
 export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
@@ -30,10 +29,10 @@ export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironm
       workspace: ws,
       client,
       url: args.url,
-      ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+      ptau: fileOf(args.ptau),
       allowForgeableKeys: args.forgeableKeys,
-      ceremonyKeys: parseCeremonyKeys(args.deliveryKeys),
-      trusted: args.trust === "" ? undefined : args.trust.split(",").map((h) => h.trim()),
+      ceremonyKeys: parseCeremonyKeys(args.deliveryKeys ?? ""),
+      trusted: given(args.trust) ? args.trust.split(",").map((h) => h.trim()) : undefined,
       log: (l) => console.log(l),
     });
     const d = await client.getDeal(deal.dealId);

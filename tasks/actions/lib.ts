@@ -5,6 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import path from "node:path";
 import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { getAddress, isAddress, parseUnits, type Signer } from "ethers";
@@ -13,6 +14,7 @@ import { Workspace } from "../../src/app/workspace.js";
 import { ZkloraClient, addressesOf, ChainError } from "../../src/chain/index.js";
 import {
   DeploymentRecordError,
+  defaultDeploymentsDir,
   parseDeployment,
   readDeployment,
   type DeploymentRecord,
@@ -23,7 +25,10 @@ import { ZkError } from "../../src/zk/index.js";
 
 export const PLUGIN_ID = "zklora";
 
-/** Runs a task body; errors a user can fix are rethrown as HardhatPluginError (no stack trace). */
+/**
+ * Runs a task body; errors a user can fix are rethrown as HardhatPluginError, which Hardhat prints
+ * as one line without a stack trace (the message is folded onto one line).
+ */
 export async function runTask<T>(task: string, body: () => Promise<T>): Promise<T> {
   try {
     return await body();
@@ -36,7 +41,7 @@ export async function runTask<T>(task: string, body: () => Promise<T>): Promise<
       err instanceof ModelError ||
       err instanceof ZkError
     ) {
-      throw new HardhatPluginError(PLUGIN_ID, `${task}: ${err.message}`, err);
+      throw new HardhatPluginError(PLUGIN_ID, `${task}: ${oneLine(err.message)}`, err);
     }
     throw err;
   } finally {
@@ -46,6 +51,48 @@ export async function runTask<T>(task: string, body: () => Promise<T>): Promise<
     delete g.curve_bn128;
     await curve?.terminate();
   }
+}
+
+/** A message on one line: line breaks and the indentation after them become one space. */
+export function oneLine(message: string): string {
+  return message.trim().replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * Whether an option without a default was given: Hardhat passes `undefined` for an absent
+ * `*_WITHOUT_DEFAULT` option; an empty string (e.g. `--from ""`, or a script's `{ from: "" }`)
+ * counts as absent too.
+ */
+export function given(value: string | undefined): value is string {
+  return value !== undefined && value !== "";
+}
+
+/** The resolved path of a FILE option, or undefined when it was not given. */
+export function fileOf(value: string | undefined): string | undefined {
+  return given(value) ? path.resolve(value) : undefined;
+}
+
+/**
+ * Checks an INT option (Hardhat has parsed it: digits, an exponent or hex) against its range;
+ * `hint` says what the range means.
+ */
+export function intOption(
+  value: number,
+  option: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+  hint = "",
+): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER
+        ? min === 1
+          ? "a positive integer"
+          : `an integer >= ${min}`
+        : `${min}..${max}`;
+    throw new UsageError(`${option} must be ${range}${hint === "" ? "" : ` (${hint})`}, got ${value}`);
+  }
+  return value;
 }
 
 export type Connection = Awaited<ReturnType<HardhatRuntimeEnvironment["network"]["getOrCreate"]>>;
@@ -61,7 +108,7 @@ export async function connect(hre: HardhatRuntimeEnvironment): Promise<Connectio
  */
 export async function pickSigner(
   connection: Connection,
-  from: string,
+  from: string | undefined,
   preferred?: string,
   fallbackIndex = 0,
 ): Promise<Signer> {
@@ -72,7 +119,7 @@ export async function pickSigner(
     );
   }
   const list = () => signers.map((s, i) => `#${i} ${s.address}`).join(", ");
-  if (from !== "") {
+  if (given(from)) {
     if (/^[0-9]+$/.test(from)) {
       const s = signers[Number(from)];
       if (s === undefined)
@@ -95,29 +142,67 @@ export async function pickSigner(
   return s;
 }
 
-/** The deployment record: --deployment FILE, else deployments/<network>.json. */
-export async function deploymentOf(connection: Connection, file: string): Promise<DeploymentRecord> {
-  if (file !== "") {
-    if (!existsSync(file)) throw new UsageError(`--deployment ${file} does not exist`);
-    return parseDeployment(JSON.parse(await readFile(file, "utf8")));
+/** Parses `text` as JSON; a UsageError names the file and what to do when it is not JSON. */
+function parseJson(text: string, file: string, fix: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON (${(err as Error).message}): ${fix}`);
   }
-  return readDeployment(connection.networkName);
+}
+
+/** deployments/<network>.json (readDeployment), with a one-line error when it is not JSON. */
+export async function networkDeployment(network: string): Promise<DeploymentRecord> {
+  try {
+    return await readDeployment(network);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    const file = path.join(await defaultDeploymentsDir(), `${network}.json`);
+    throw new UsageError(
+      `${file} is not valid JSON (${err.message}): restore it, or deploy anew with \`npx hardhat zklora:deploy --network ${network}\``,
+    );
+  }
+}
+
+/** The deployment record: --deployment FILE, else deployments/<network>.json. */
+export async function deploymentOf(
+  connection: Connection,
+  file: string | undefined,
+): Promise<DeploymentRecord> {
+  if (given(file)) {
+    if (!existsSync(file)) throw new UsageError(`--deployment ${file} does not exist`);
+    const text = await readFile(file, "utf8");
+    return parseDeployment(
+      parseJson(text, file, "pass the deployments/<network>.json that zklora:deploy wrote"),
+    );
+  }
+  return networkDeployment(connection.networkName);
 }
 
 /** The chain client for the task's network, connected with `signer` (or read-only with the provider). */
 export async function clientOf(
   connection: Connection,
-  deploymentFile: string,
+  deploymentFile: string | undefined,
   signer?: Signer,
 ): Promise<ZkloraClient> {
   const record = await deploymentOf(connection, deploymentFile);
   return ZkloraClient.connect(signer ?? connection.ethers.provider, addressesOf(record));
 }
 
-/** The workspace folder of --workspace. */
-export function workspaceOf(dir: string): Workspace {
-  if (dir === "") throw new UsageError("pass --workspace DIR (the deal's folder, e.g. deals/my-deal)");
+/** The deal id of a BIGINT --deal for dealIdOf: "" when 0 (the default: take it from deal.json). */
+export function dealOption(deal: bigint): string {
+  return deal === 0n ? "" : deal.toString();
+}
+
+/** The workspace folder of --workspace (required). */
+export function workspaceOf(dir: string | undefined): Workspace {
+  if (!given(dir)) throw new UsageError("pass --workspace DIR (the deal's folder, e.g. deals/my-deal)");
   return new Workspace(dir);
+}
+
+/** The workspace folder of an optional --workspace: the project folder when absent (as before). */
+export function optionalWorkspaceOf(dir: string | undefined): Workspace {
+  return new Workspace(given(dir) ? dir : ".");
 }
 
 /** Parses a decimal amount in whole units (e.g. "0.5") into base units. */
@@ -135,11 +220,4 @@ export function parseAmount(value: string, decimals: number, what = "--price"): 
   }
   if (v <= 0n) throw new UsageError(`${what} must be positive`);
   return v;
-}
-
-/** Parses a positive integer option. */
-export function parsePositive(value: string, what: string): number {
-  if (!/^[1-9][0-9]*$/.test(value))
-    throw new UsageError(`${what} must be a positive integer, got ${JSON.stringify(value)}`);
-  return Number(value);
 }

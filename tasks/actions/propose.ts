@@ -1,5 +1,4 @@
 /** Action of `zklora:propose`. */
-import path from "node:path";
 import { getAddress, isAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
@@ -11,44 +10,47 @@ import {
   clientOf,
   connect,
   deploymentOf,
+  fileOf,
+  given,
+  intOption,
   parseAmount,
-  parsePositive,
   pickSigner,
   runTask,
   workspaceOf,
 } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
-  price: string;
-  token: string;
-  buyer: string;
-  window: string;
-  ptau: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
+  price: string | undefined;
+  token: string | undefined;
+  buyer: string | undefined;
+  window: number;
+  ptau: string | undefined;
   deliver?: boolean;
 }
 
 export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:propose", async () => {
     const ws = workspaceOf(args.workspace);
-    if (args.price === "") throw new UsageError("pass --price AMOUNT (whole ETH or token units, e.g. 0.01)");
+    const amount = args.price;
+    if (!given(amount)) throw new UsageError("pass --price AMOUNT (whole ETH or token units, e.g. 0.01)");
+    const window = intOption(args.window, "--window", 1, Number.MAX_SAFE_INTEGER, "seconds");
     const connection = await connect(hre);
     const signer = await pickSigner(connection, args.from);
     const client = await clientOf(connection, args.deployment, signer);
     let buyer: string | null = null;
-    if (args.buyer !== "") {
+    if (given(args.buyer)) {
       if (/^[0-9]+$/.test(args.buyer)) buyer = await (await pickSigner(connection, args.buyer)).getAddress();
       else if (isAddress(args.buyer)) buyer = getAddress(args.buyer);
       else throw new UsageError(`--buyer must be an address or an account index, got ${args.buyer}`);
     }
-    if (args.token !== "" && !isAddress(args.token))
+    if (given(args.token) && !isAddress(args.token))
       throw new UsageError(`--token must be an ERC-20 address, got ${args.token}`);
-    const token = args.token === "" ? null : getAddress(args.token);
+    const token = given(args.token) ? getAddress(args.token) : null;
     const info = await client.tokenInfo(token);
-    const price = parseAmount(args.price, info.decimals);
-    const window = parsePositive(args.window, "--window");
+    const price = parseAmount(amount, info.decimals);
     const record = await deploymentOf(connection, args.deployment);
     const {
       dealId,
@@ -65,11 +67,11 @@ export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvir
       register: {
         record,
         artifacts: await readZkloraArtifacts(hre.artifacts),
-        ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+        ptau: fileOf(args.ptau),
       },
       log: (l) => console.log(l),
     });
-    if (updated !== undefined && updated !== record && args.deployment === "") {
+    if (updated !== undefined && updated !== record && !given(args.deployment)) {
       console.log(`wrote ${await writeDeployment(connection.networkName, updated)}`);
     }
     console.log(

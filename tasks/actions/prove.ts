@@ -5,14 +5,14 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { proveStep } from "../../src/app/steps.js";
 import { ProvingPool } from "../../src/zk/pool.js";
-import { clientOf, connect, parsePositive, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, fileOf, intOption, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  jobs: string;
-  keys: string;
-  ptau: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  jobs: number;
+  keys: string | undefined;
+  ptau: string | undefined;
 }
 
 /** One proof at a time per two cores (snarkjs uses worker threads). */
@@ -23,9 +23,10 @@ export function defaultJobs(): number {
 export default async function proveAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:prove", async () => {
     const ws = workspaceOf(args.workspace);
-    const jobs = args.jobs === "" ? defaultJobs() : parsePositive(args.jobs, "--jobs");
+    const jobs =
+      intOption(args.jobs, "--jobs", 0, Number.MAX_SAFE_INTEGER, "0: the default") || defaultJobs();
     const dealKeys: Record<string, string> = {};
-    for (const part of args.keys.split(",").filter((x) => x.trim() !== "")) {
+    for (const part of (args.keys ?? "").split(",").filter((x) => x.trim() !== "")) {
       const [shapeId, file] = part.split("=");
       if (!/^0x[0-9a-fA-F]{64}$/.test(shapeId ?? "") || file === undefined)
         throw new UsageError(`--keys takes SHAPE_ID=FILE pairs separated by commas, got ${part}`);
@@ -39,7 +40,7 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
         workspace: ws,
         client,
         dealKeys: Object.keys(dealKeys).length === 0 ? undefined : dealKeys,
-        ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+        ptau: fileOf(args.ptau),
         pool,
         log: (l) => console.log(l),
       });

@@ -2,20 +2,19 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { dealIdOf } from "../../src/app/steps.js";
 import { formatAmount } from "../../src/app/format.js";
-import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
-import { Workspace } from "../../src/app/workspace.js";
+import { clientOf, connect, dealOption, optionalWorkspaceOf, pickSigner, runTask } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
-  deal: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
+  deal: bigint;
 }
 
 export default async function refundAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:refund", async () => {
-    const ws = args.workspace === "" ? new Workspace(".") : workspaceOf(args.workspace);
-    const dealId = await dealIdOf(ws, args.deal);
+    const ws = optionalWorkspaceOf(args.workspace);
+    const dealId = await dealIdOf(ws, dealOption(args.deal));
     const connection = await connect(hre);
     const reader = await clientOf(connection, args.deployment);
     const d = await reader.getDeal(dealId);

@@ -1,32 +1,31 @@
 /** Action of `zklora:serve`: runs the contributor's MPI server until Ctrl-C (SIGINT) or SIGTERM. */
-import path from "node:path";
+import { isAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { loadDealContext } from "../../src/mpi/index.js";
 import { startServe } from "../../src/app/steps.js";
 import { UsageError } from "../../src/app/errors.js";
-import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, fileOf, given, intOption, pickSigner, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
   host: string;
-  port: string;
-  buyer: string;
-  rowBudget: string;
-  corsOrigins: string;
-  ptau: string;
+  port: number;
+  buyer: string | undefined;
+  rowBudget: number;
+  corsOrigins: string | undefined;
+  ptau: string | undefined;
 }
 
 export default async function serveAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:serve", async () => {
     const ws = workspaceOf(args.workspace);
+    const port = intOption(args.port, "--port", 0, 65535, "0: an ephemeral port");
+    const rowBudget = intOption(args.rowBudget, "--row-budget", 0, Number.MAX_SAFE_INTEGER, "0: the default");
+    if (given(args.buyer) && !isAddress(args.buyer))
+      throw new UsageError(`--buyer must be the buyer's address, got ${args.buyer}`);
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
-    if (!/^[0-9]+$/.test(args.port) || Number(args.port) > 65535)
-      throw new UsageError(`--port must be 0..65535, got ${args.port}`);
-    if (args.rowBudget !== "" && !/^[1-9][0-9]*$/.test(args.rowBudget)) {
-      throw new UsageError(`--row-budget must be a positive integer, got ${args.rowBudget}`);
-    }
     const connection = await connect(hre);
     const signer = await pickSigner(connection, args.from, deal.contributor);
     let client;
@@ -41,13 +40,13 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
       client,
       buyer: args.buyer,
       host: args.host,
-      port: Number(args.port),
-      rowBudget: args.rowBudget === "" ? undefined : Number(args.rowBudget),
-      corsOrigins: args.corsOrigins
+      port,
+      rowBudget: rowBudget === 0 ? undefined : rowBudget,
+      corsOrigins: (args.corsOrigins ?? "")
         .split(",")
         .map((o) => o.trim())
         .filter((o) => o !== ""),
-      ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+      ptau: fileOf(args.ptau),
       log: (m) => console.error(m),
     });
     console.log(`zklora server for deal ${deal.dealId} listening on ${url}`);

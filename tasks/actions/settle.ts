@@ -1,27 +1,25 @@
 /** Action of `zklora:settle`. */
-import path from "node:path";
 import { existsSync } from "node:fs";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { settleStep } from "../../src/app/delivery.js";
 import { UsageError } from "../../src/app/errors.js";
 import { dealIdOf } from "../../src/app/steps.js";
 import { formatAmount } from "../../src/app/format.js";
-import { clientOf, connect, pickSigner, runTask, workspaceOf } from "./lib.js";
-import { Workspace } from "../../src/app/workspace.js";
+import { clientOf, connect, dealOption, fileOf, optionalWorkspaceOf, pickSigner, runTask } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
-  deal: string;
-  wrapKey: string;
-  ptau: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
+  deal: bigint;
+  wrapKey: string | undefined;
+  ptau: string | undefined;
 }
 
 export default async function settleAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:settle", async () => {
-    const ws = args.workspace === "" ? new Workspace(".") : workspaceOf(args.workspace);
-    const dealId = await dealIdOf(ws, args.deal);
+    const ws = optionalWorkspaceOf(args.workspace);
+    const dealId = await dealIdOf(ws, dealOption(args.deal));
     const connection = await connect(hre);
     const reader = await clientOf(connection, args.deployment);
     const d = await reader.getDeal(dealId);
@@ -36,8 +34,8 @@ export default async function settleAction(args: Args, hre: HardhatRuntimeEnviro
       const r = await settleStep({
         workspace: ws,
         client,
-        wrapKeyFile: args.wrapKey === "" ? undefined : path.resolve(args.wrapKey),
-        ptau: args.ptau === "" ? undefined : path.resolve(args.ptau),
+        wrapKeyFile: fileOf(args.wrapKey),
+        ptau: fileOf(args.ptau),
         log: (l) => console.log(l),
       });
       tx = r.tx;

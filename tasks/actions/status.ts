@@ -2,13 +2,12 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { dealIdOf, dealStatus } from "../../src/app/steps.js";
 import { decimalStrings, formatAmount, formatStatus } from "../../src/app/format.js";
-import { Workspace } from "../../src/app/workspace.js";
-import { clientOf, connect, deploymentOf, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, dealOption, deploymentOf, optionalWorkspaceOf, runTask } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  deal: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  deal: bigint;
   all: boolean;
   json: boolean;
 }
@@ -33,8 +32,8 @@ export default async function statusAction(args: Args, hre: HardhatRuntimeEnviro
       }
       return;
     }
-    const ws = args.workspace === "" ? new Workspace(".") : workspaceOf(args.workspace);
-    const report = await dealStatus(client, await dealIdOf(ws, args.deal));
+    const ws = optionalWorkspaceOf(args.workspace);
+    const report = await dealStatus(client, await dealIdOf(ws, dealOption(args.deal)));
     if (args.json) console.log(JSON.stringify(decimalStrings(report), null, 2));
     else {
       const record = await deploymentOf(connection, args.deployment);

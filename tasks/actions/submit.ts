@@ -2,19 +2,19 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { submitStep } from "../../src/app/steps.js";
 import { loadDealContext } from "../../src/mpi/index.js";
-import { clientOf, connect, parsePositive, pickSigner, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, intOption, pickSigner, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
-  workspace: string;
-  deployment: string;
-  from: string;
-  batch: string;
+  workspace: string | undefined;
+  deployment: string | undefined;
+  from: string | undefined;
+  batch: number;
 }
 
 export default async function submitAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
   await runTask("zklora:submit", async () => {
     const ws = workspaceOf(args.workspace);
-    const batch = parsePositive(args.batch, "--batch");
+    const batch = intOption(args.batch, "--batch", 1);
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
     const connection = await connect(hre);
     const signer = await pickSigner(connection, args.from, deal.contributor);

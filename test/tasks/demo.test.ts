@@ -34,8 +34,8 @@ describe("# zklora:demo (embedded network, stories260k)", function () {
     const report = (await hre.tasks.getTask("zklora:demo").run({
       workspace: ws.dir,
       layers: "0",
-      rank: "8",
-      tokens: "8",
+      rank: 8,
+      tokens: 8,
       json,
     })) as DemoReport;
 

@@ -61,7 +61,7 @@ describe("# task argument errors", function () {
       from: "",
       token: "",
       buyer: "",
-      window: "86400",
+      window: 86400,
       ptau: "",
     };
     expect(await failure("zklora:propose", { ...base, price: "" })).to.match(/pass --price AMOUNT/);
@@ -90,9 +90,9 @@ describe("# task argument errors", function () {
         deployment: "",
         from: "",
         host: "127.0.0.1",
-        port: "0",
+        port: 0,
         buyer: "",
-        rowBudget: "",
+        rowBudget: 0,
         corsOrigins: "",
         ptau: "",
       }),
@@ -118,9 +118,9 @@ describe("# task argument errors", function () {
     expect(await failure("zklora:deliver", { workspace: ws(), ptau: "", deliveryKeys: "" })).to.match(
       /manifest\.json does not exist: run zklora:commit/,
     );
-    expect(
-      await failure("zklora:submit", { workspace: ws(), deployment: "", from: "", batch: "0" }),
-    ).to.match(/--batch must be a positive integer/);
+    expect(await failure("zklora:submit", { workspace: ws(), deployment: "", from: "", batch: 0 })).to.match(
+      /--batch must be a positive integer/,
+    );
     expect(
       await failure("zklora:infer", {
         workspace: ws(),
@@ -129,7 +129,7 @@ describe("# task argument errors", function () {
         model: "",
         tokens: "t.json",
         text: "hello",
-        greedy: "",
+        greedy: 0,
       }),
     ).to.match(/exactly one of --tokens FILE, --text TEXT .* or --greedy N/);
     expect(
@@ -140,20 +140,20 @@ describe("# task argument errors", function () {
         model: "",
         tokens: "",
         text: "",
-        greedy: "4",
+        greedy: 4,
       }),
     ).to.match(/pass --url URL/);
-    expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: "" })).to.match(
+    expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: 0n })).to.match(
       /pass --deal ID, or --workspace/,
     );
-    expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: "x1" })).to.match(
+    expect(await failure("zklora:settle", { workspace: "", deployment: "", from: "", deal: -1n })).to.match(
       /--deal must be a positive integer/,
     );
     expect(
-      await failure("zklora:demo", { workspace: ws(), layers: "", rank: "8", tokens: "40", json: "" }),
+      await failure("zklora:demo", { workspace: ws(), layers: "", rank: 8, tokens: 40, json: "" }),
     ).to.match(/--tokens must be 2\.\.16/);
     expect(
-      await failure("zklora:demo", { workspace: ws(), layers: "a", rank: "8", tokens: "8", json: "" }),
+      await failure("zklora:demo", { workspace: ws(), layers: "a", rank: 8, tokens: 8, json: "" }),
     ).to.match(/--layers must be comma-separated layer numbers/);
   });
 
