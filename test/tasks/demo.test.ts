@@ -82,7 +82,7 @@ describe("# zklora:demo (embedded network, stories260k)", function () {
     // The weights came with the payment: decrypted, reproducing every evaluated row, as a PEFT adapter.
     expect(report.delivery?.wrapProofs).to.equal(1);
     expect(report.delivery?.rowsReproduced).to.equal(16);
-    expect(report.delivery?.modules.map((m) => m.chunks)).to.deep.equal([1, 1]);
+    expect(report.delivery?.modules.map((m) => m.chunks)).to.deep.equal([2, 2]);
     const adapter = await loadPeftAdapter(path.join(ws.dir, "delivered-adapter"));
     expect(adapter.modules.map((m) => m.name)).to.deep.equal([
       "model.layers.0.self_attn.q_proj",

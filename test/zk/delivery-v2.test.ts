@@ -168,16 +168,17 @@ describe("# protocol v2 delivery: shapes and plans", function () {
     expect(thrown(() => deliveryPlan(100, 16, { cap: max + 1 }))).to.be.instanceOf(DeliveryRangeError);
   });
 
-  it("Should plan small modules as one chunk of the smallest domain that holds them and large ones in CAP_MAX chunks", function () {
+  it("Should plan small modules as one chunk of the smallest domain that holds them and large ones in chunks of 2^14", function () {
     // Capacities per power-of-two domain at 16 bits: 2^11 46, 2^12 135, 2^13 315, 2^14 675, 2^15 1395, 2^16 2822.
     expect([11, 12, 13, 14, 15, 16].map((p) => deliveryCapFor(16, p))).to.deep.equal([
       46, 135, 315, 675, 1395, 2822,
     ]);
-    expect(deliveryPlan(8 * (64 + 64), 16)).to.deep.equal({ N: 1024, cap: 1395, chunks: 1 });
-    expect(deliveryPlan(8 * (64 + 32), 16)).to.deep.equal({ N: 768, cap: 1395, chunks: 1 });
+    expect(deliveryPlan(8 * (64 + 64), 16)).to.deep.equal({ N: 1024, cap: 675, chunks: 2 });
+    expect(deliveryPlan(8 * (64 + 32), 16)).to.deep.equal({ N: 768, cap: 675, chunks: 2 });
+    expect(deliveryPlan(600, 16)).to.deep.equal({ N: 600, cap: 675, chunks: 1 });
     expect(deliveryPlan(16, 16)).to.deep.equal({ N: 16, cap: 46, chunks: 1 });
-    expect(deliveryPlan(1396, 16)).to.deep.equal({ N: 1396, cap: 2822, chunks: 1 });
-    expect(deliveryPlan(10_000, 16)).to.deep.equal({ N: 10_000, cap: 2822, chunks: 4 });
+    expect(deliveryPlan(24_576, 16)).to.deep.equal({ N: 24_576, cap: 675, chunks: 37 });
+    expect(deliveryPlan(10_000, 16, { cap: 2822 })).to.deep.equal({ N: 10_000, cap: 2822, chunks: 4 });
     expect(deliveryPlan(16, 16, { cap: 6 })).to.deep.equal({ N: 16, cap: 6, chunks: 3 });
     expect(deliveryLayout({ CAP: 1035, BITS: 16 })).to.deep.equal({ PACK: 15, NP: 69, NPAD: 69, NCT: 70 });
     expect(deliveryShapeId({ CAP: 6, BITS: 16 })).to.not.equal(deliveryShapeId({ CAP: 6, BITS: 17 }));

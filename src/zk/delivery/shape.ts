@@ -123,16 +123,24 @@ export function validateDeliveryShape(s: DeliveryShape): DeliveryShape {
 }
 
 /**
+ * The largest domain of the default plans, 2^14: the key-wrap circuit needs a ptau of that power
+ * anyway, a chunk key is set up in half a minute, and proving cost is linear in the weights however
+ * they are chunked (more, smaller chunks cost ~3% more constraints: a nonce check and hK per chunk).
+ */
+export const DELIVERY_PLAN_POWER = 14;
+
+/**
  * The plan of a module of N weights: unless `opts.cap` is given (1..CAP_MAX), cap is the full
- * capacity of the smallest power-of-two domain (2^11..2^16) that holds all N weights, else CAP_MAX
- * (several chunks). Capacities per domain, not per module size, so modules of similar sizes share
- * one delivery circuit (one key) and a key's domain is never half empty. chunks = ceil(N / cap).
+ * capacity of the smallest power-of-two domain (2^11..2^DELIVERY_PLAN_POWER) that holds all N
+ * weights, else that of 2^DELIVERY_PLAN_POWER (675 at BITS 16) with several chunks. Capacities per
+ * domain, not per module size, so modules of similar sizes share one delivery circuit (one key) and
+ * a key's domain is never half empty. chunks = ceil(N / cap).
  */
 export function deliveryPlan(N: number, bits: number, opts: { cap?: number } = {}): DeliveryPlan {
   if (!Number.isInteger(N) || N < 1) throw new DeliveryRangeError(`a module has N ≥ 1 weights, got ${N}`);
-  let cap = opts.cap ?? deliveryCapMax(bits);
+  let cap = opts.cap ?? deliveryCapFor(bits, DELIVERY_PLAN_POWER);
   if (opts.cap === undefined) {
-    for (let p = DELIVERY_MAX_POWER - 1; p >= DELIVERY_MIN_POWER; p--) {
+    for (let p = DELIVERY_PLAN_POWER - 1; p >= DELIVERY_MIN_POWER; p--) {
       const c = deliveryCapFor(bits, p);
       if (c >= N) cap = c;
     }
