@@ -124,7 +124,7 @@ export function validateDeliveryShape(s: DeliveryShape): DeliveryShape {
 
 /**
  * The largest domain of the default plans, 2^14: the key-wrap circuit needs a ptau of that power
- * anyway, a chunk key is set up in half a minute, and proving cost is linear in the weights however
+ * anyway, a chunk key is set up in under a minute on an idle machine, and proving cost is linear in the weights however
  * they are chunked (more, smaller chunks cost ~3% more constraints: a nonce check and hK per chunk).
  */
 export const DELIVERY_PLAN_POWER = 14;
