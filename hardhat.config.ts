@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import path from "node:path";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig } from "hardhat/config";
 import { zkloraTasks } from "./tasks/index.js";
@@ -12,6 +13,20 @@ if (solcPackage.version !== SOLC_VERSION) {
   throw new Error(
     `npm solc is ${solcPackage.version} but hardhat.config.ts compiles with ${SOLC_VERSION}: run npm ci`,
   );
+}
+
+/**
+ * Hardhat Ignition's folder: its journals go to `<it>/deployments/<deployment id>/`.
+ * `$ZKLORA_IGNITION_DIR` when set; else, when `$ZKLORA_DEPLOYMENTS_DIR` moves the deployment
+ * records elsewhere (the end-to-end tests: a temp folder), `<that folder>/ignition`, so the journals
+ * go with the records; else `ignition/` (the modules live in ignition/modules/).
+ */
+function ignitionDir(): string {
+  const own = process.env.ZKLORA_IGNITION_DIR;
+  if (own !== undefined && own !== "") return path.resolve(own);
+  const records = process.env.ZKLORA_DEPLOYMENTS_DIR;
+  if (records !== undefined && records !== "") return path.join(path.resolve(records), "ignition");
+  return "ignition";
 }
 
 export default defineConfig({
@@ -34,10 +49,16 @@ export default defineConfig({
   },
   paths: {
     tests: { mocha: "test", solidity: "contracts" },
+    ignition: ignitionDir(),
   },
   test: {
     mocha: { timeout: 600_000 },
   },
+  // One TypeChain output: the committed src/chain/typechain (npm run abi, checked for drift by
+  // npm run abi:check), which the client, the package and the tests use; the toolbox's own
+  // generation into types/ on every build stays off.
+  typechain: { dontOverrideCompile: true },
+  // `zklora:deploy --verify` (every contract, with its constructor arguments) or
   // `npx hardhat verify --network sepolia ADDRESS ARGS…` (hardhat-verify); the key is read only when used.
   verify: { etherscan: { apiKey: configVariable("ETHERSCAN_API_KEY") } },
   networks: {

@@ -51,6 +51,16 @@ const PTAU = {
   defaultValue: undefined,
 } as const;
 
+/**
+ * --verbose of the tasks that derive keys or prove: snarkjs's own log lines; without it, each long
+ * step shows one progress line with its elapsed time.
+ */
+export const VERBOSE = {
+  name: "verbose",
+  description:
+    "Print snarkjs's own log lines of key setups, contributions and proofs (default: one progress line per step)",
+} as const;
+
 /** --deal: a deal id; 0 (the default) takes it from <workspace>/deal.json. */
 const DEAL = (what: string) =>
   ({
@@ -80,6 +90,7 @@ export const commitTask = task(
     defaultValue: undefined,
   })
   .addOption(PTAU)
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/commit.js"))
   .build();
 
@@ -105,6 +116,7 @@ export const deliverTask = task(
     type: ArgumentType.INT,
     defaultValue: 0,
   })
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/deliver.js"))
   .build();
 
@@ -146,6 +158,7 @@ export const proposeTask = task(
     description:
       "A delivery deal: commit to the delivery keys of <workspace>/delivery.json (zklora:deliver); it settles only with the keys wrapped for the buyer",
   })
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/propose.js"))
   .build();
 
@@ -188,6 +201,7 @@ export const serveTask = task(
     defaultValue: undefined,
   })
   .addOption(PTAU)
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/serve.js"))
   .build();
 
@@ -261,6 +275,7 @@ export const fundTask = task(
     description:
       "Accept shape keys from the FORGEABLE development ptau off a local chain: throwaway tests only",
   })
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/fund.js"))
   .build();
 
@@ -283,6 +298,7 @@ export const proveTask = task(
     defaultValue: undefined,
   })
   .addOption(PTAU)
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/prove.js"))
   .build();
 
@@ -318,6 +334,7 @@ export const settleTask = task(
     defaultValue: undefined,
   })
   .addOption(PTAU)
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/settle.js"))
   .build();
 

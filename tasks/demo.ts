@@ -1,6 +1,7 @@
 /** `zklora:demo`: a complete deal on the embedded Hardhat network, in one command. */
 import { task } from "hardhat/config";
 import { ArgumentType } from "hardhat/types/arguments";
+import { VERBOSE } from "./deal.js";
 
 export const demoTask = task(
   "zklora:demo",
@@ -38,5 +39,6 @@ export const demoTask = task(
     description:
       "Run a plain deal: settle without delivering the weights (default: delivered with the payment)",
   })
+  .addFlag(VERBOSE)
   .setAction(() => import("./actions/demo.js"))
   .build();

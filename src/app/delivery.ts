@@ -39,6 +39,7 @@ import {
 } from "../mpi/index.js";
 import { P, loraProduct } from "../zk/index.js";
 import type { ProvingPool } from "../zk/pool.js";
+import type { ProgressFn } from "../zk/progress.js";
 import { quantizeLora } from "../zk/quantize.js";
 import {
   DeliveryCheckError,
@@ -82,6 +83,7 @@ import {
 } from "../zk/wrap/index.js";
 import { UsageError } from "./errors.js";
 import { refuseForgeableKeys } from "./forgeable.js";
+import { Progress } from "./progress.js";
 import { shapeKeyOf, type Log } from "./steps.js";
 import type { Workspace } from "./workspace.js";
 
@@ -133,11 +135,23 @@ const ctxOf = (c: CommitContext, module: number) => ({
   module,
 });
 
-/** The delivery circuit key of a manifest module (its chunk size and range from its shape and scales). */
-function deliveryKeyOf(m: CommitManifest["modules"][number], ptau?: string): Promise<DeliveryKey> {
+/** The delivery plan of a manifest module (its chunk size and range from its shape and scales). */
+function deliveryPlanOf(m: CommitManifest["modules"][number]) {
   const bits = deliveryBits(m.scales);
-  const plan = deliveryPlan(weightCount(v2ShapeOf(m)), bits);
-  return buildDeliveryKey(deliveryShapeOf(plan, bits), { ptau: m.shape.ptau === "dev" ? undefined : ptau });
+  return { bits, plan: deliveryPlan(weightCount(v2ShapeOf(m)), bits) };
+}
+
+/** The delivery circuit key of a manifest module (its chunk size and range from its shape and scales). */
+function deliveryKeyOf(
+  m: CommitManifest["modules"][number],
+  ptau?: string,
+  onProgress?: ProgressFn,
+): Promise<DeliveryKey> {
+  const { bits, plan } = deliveryPlanOf(m);
+  return buildDeliveryKey(deliveryShapeOf(plan, bits), {
+    ptau: m.shape.ptau === "dev" ? undefined : ptau,
+    onProgress,
+  });
 }
 
 /** Parses `NAME=FILE,NAME=FILE` (ceremony key files per delivery shape). */
@@ -155,10 +169,10 @@ export function parseCeremonyKeys(spec: string): Record<string, string> {
 async function ceremonyOf(
   dkey: DeliveryKey,
   files: Record<string, string> | undefined,
-  log?: Log,
+  progress: Progress,
 ): Promise<{ zkey: string; ref: CeremonyRef; forgeable: boolean }> {
   if (dkey.ptau.source === "dev" && files?.[dkey.name] === undefined) {
-    const zkey = await devDeliveryCeremonyKey(dkey, { onProgress: log });
+    const zkey = await devDeliveryCeremonyKey(dkey, { onProgress: progress.zk() });
     return { zkey, ref: { kind: "dev" }, forgeable: true };
   }
   const file = files?.[dkey.name];
@@ -167,7 +181,9 @@ async function ceremonyOf(
       `delivery circuit ${dkey.name} needs its ceremony key: pass --delivery-keys ${dkey.name}=FILE (a public ceremony started from its initial key)`,
     );
   }
-  const check = await checkDeliveryKey(dkey, file);
+  const check = await progress.run(`check the ceremony key of ${dkey.name} (δ update, L and H)`, (t) =>
+    checkDeliveryKey(dkey, file, { onProgress: t.zk() }),
+  );
   const { sha256File } = await import("../common/cache.js");
   return {
     zkey: file,
@@ -186,6 +202,8 @@ export interface DeliverStepOptions {
   ceremonyKeys?: Record<string, string>;
   pool?: ProvingPool;
   log?: Log;
+  /** Task lines for the key setups, a bar over the chunk proofs (default: plain lines to `log`). */
+  progress?: Progress;
 }
 
 /**
@@ -204,10 +222,18 @@ export async function deliverStep(o: DeliverStepOptions): Promise<{
   const file: DeliveryFile = { format: DELIVERY_FILE_FORMAT, context: manifest.context, modules: [] };
   const priv: DeliverySecretsFile = { format: DELIVERY_FILE_FORMAT, modules: [] };
   const out: Awaited<ReturnType<typeof deliverStep>>["modules"] = [];
+  const progress = Progress.of(o);
+  // The keys first (compile and setup when not cached), then one bar over every chunk proof.
+  const keys = [];
   for (const m of manifest.modules) {
-    const key = await shapeKeyOf(m.shape, o.ptau);
-    const dkey = await deliveryKeyOf(m, o.ptau);
-    const ceremony = await ceremonyOf(dkey, o.ceremonyKeys, o.log);
+    const key = await shapeKeyOf(m.shape, o.ptau, progress.zk());
+    const dkey = await deliveryKeyOf(m, o.ptau, progress.zk());
+    keys.push({ key, dkey, ceremony: await ceremonyOf(dkey, o.ceremonyKeys, progress) });
+  }
+  const chunks = manifest.modules.reduce((n, m) => n + deliveryPlanOf(m).plan.chunks, 0);
+  const bar = progress.bar("delivery chunk proofs", chunks);
+  for (const [i, m] of manifest.modules.entries()) {
+    const { key, dkey, ceremony } = keys[i];
     const sec = secrets.modules[m.index];
     let r: Awaited<ReturnType<typeof deliverModule>>;
     try {
@@ -217,9 +243,10 @@ export async function deliverStep(o: DeliverStepOptions): Promise<{
         ceremony.zkey,
         ctxOf(manifest.context, m.index),
         { w: weightVector(key.shape, sec), salt: sec.salt, W: moduleW(m) },
-        { pool: o.pool },
+        { pool: o.pool, onProgress: bar.zk(), onChunk: (c) => bar.tick(`module ${m.index} chunk ${c}`) },
       );
     } catch (err) {
+      bar.fail();
       if (err instanceof DeliveryRangeError) {
         throw new UsageError(
           `module ${m.index} (${m.target}): ${err.message}; the delivery range is ±2^${dkey.shape.BITS - 1} (scales fa ${m.scales.fa}, fb ${m.scales.fb}): commit with lower scales`,
@@ -246,10 +273,11 @@ export async function deliverStep(o: DeliverStepOptions): Promise<{
       chunks: r.delivery.chunks.length,
       constraints: dkey.constraints,
     });
-    o.log?.(
+    progress.log(
       `module ${m.index + 1}/${manifest.modules.length}: ${m.target}, ${r.delivery.chunks.length} chunk(s) of ${dkey.name}`,
     );
   }
+  bar.done();
   await writeJsonAtomic(ws.deliverySecrets, priv, 0o600);
   await writeJsonAtomic(ws.delivery, file);
   return { modules: out, ms: performance.now() - t0 };
@@ -314,16 +342,20 @@ export async function checkDeliveryOffer(o: {
   trusted?: readonly string[];
   allowForgeableKeys?: boolean;
   log?: Log;
+  /** Task lines for the ceremony key checks, a bar over the modules (default: plain lines to `log`). */
+  progress?: Progress;
 }): Promise<void> {
   const manifest = o.deal.manifest;
+  const progress = Progress.of(o);
   const { file, modules } = await loadDeliveryFile(
     o.workspace.need(o.workspace.delivery, "the contributor's zklora:deliver (it sends delivery.json)"),
     manifest,
   );
   const ceremonies = new Map<string, { zkey: string; delta2: G2Point; forgeable: boolean }>();
+  let bar: ReturnType<Progress["bar"]> | undefined;
   try {
     for (const m of manifest.modules) {
-      const dkey = await deliveryKeyOf(m, o.ptau);
+      const dkey = await deliveryKeyOf(m, o.ptau, progress.zk());
       const rec = file.modules[m.index];
       if (rec.deliveryShape !== dkey.name)
         throw new DeliveryCheckError(
@@ -334,7 +366,7 @@ export async function checkDeliveryOffer(o: {
       if (c === undefined) {
         let zkey: string;
         if (rec.ceremony.kind === "dev") {
-          zkey = await devDeliveryCeremonyKey(dkey);
+          zkey = await devDeliveryCeremonyKey(dkey, { onProgress: progress.zk() });
         } else {
           const f = o.ceremonyKeys?.[dkey.name];
           if (f === undefined)
@@ -343,7 +375,10 @@ export async function checkDeliveryOffer(o: {
             );
           zkey = f;
         }
-        const check = await checkDeliveryKey(dkey, zkey, { trusted: o.trusted });
+        const check = await progress.run(
+          `check the ceremony key of ${dkey.name} (δ update, L and H, contributions)`,
+          (t) => checkDeliveryKey(dkey, zkey, { trusted: o.trusted, onProgress: t.zk() }),
+        );
         c = { zkey, delta2: check.delta2, forgeable: check.forgeable };
         ceremonies.set(dkey.name, c);
         refuseForgeableKeys({
@@ -356,7 +391,8 @@ export async function checkDeliveryOffer(o: {
           action: "fund a delivery deal",
         });
       }
-      const key = await shapeKeyOf(m.shape, o.ptau);
+      const key = await shapeKeyOf(m.shape, o.ptau, progress.zk());
+      bar ??= progress.bar("check the delivery (chunk proofs, links to W_m, hK)", manifest.modules.length);
       await checkModuleDelivery(
         key,
         dkey,
@@ -368,12 +404,14 @@ export async function checkDeliveryOffer(o: {
           expectedHK: o.keyHashes[m.index],
         },
       );
+      bar.tick(m.target);
     }
+    bar?.done();
   } catch (err) {
+    bar?.fail();
     if (err instanceof UsageError) throw err;
     throw new UsageError(`do not fund deal ${o.deal.dealId}: ${(err as Error).message}`);
   }
-  o.log?.(`checked the delivery of ${manifest.modules.length} modules (chunk proofs, links to W_m, hK)`);
 }
 
 /**
@@ -387,8 +425,11 @@ export async function makeWrapDealKey(o: {
   deal: DealContext;
   ptau?: string;
   log?: Log;
+  /** Task lines for the key setup and the contribution (default: plain lines to `log`). */
+  progress?: Progress;
 }): Promise<{ wrap: WrapFundInput; zkey: string; wrapKey: WrapKey }> {
-  const wrapKey = await buildWrapKey({ ptau: o.ptau });
+  const progress = Progress.of(o);
+  const wrapKey = await buildWrapKey({ ptau: o.ptau, onProgress: progress.zk() });
   const onchain = await o.client.wrapVerifier();
   if (onchain === null)
     throw new UsageError("the registry has no key-wrap verifier: the registry owner runs zklora:deploy");
@@ -408,8 +449,9 @@ export async function makeWrapDealKey(o: {
   await writeJsonAtomic(o.workspace.buyerWrap, rec, 0o600);
   await mkdir(o.workspace.buyerKeys, { recursive: true });
   const zkey = path.join(o.workspace.buyerKeys, `wrap-deal${o.deal.dealId}.zkey`);
-  o.log?.("making the deal's key-wrap key (newZKey + a fresh contribution)");
-  await contributeDelta(wrapKey.zkey, zkey);
+  await progress.run(`the deal's key-wrap key: a fresh contribution (δ')`, (t) =>
+    contributeDelta(wrapKey.zkey, zkey, { onProgress: t.zk() }),
+  );
   return {
     wrap: { pk, pkRoot: subgroupCertificate(pk), delta: (await deltaOf(zkey)).delta2 },
     zkey,
@@ -427,6 +469,8 @@ export interface SettleStepOptions {
   wrapKeyFile?: string;
   ptau?: string;
   log?: Log;
+  /** Task lines for the wrap key check and the key-wrap proof (default: plain lines to `log`). */
+  progress?: Progress;
 }
 
 /**
@@ -459,23 +503,31 @@ export async function settleStep(
     throw new UsageError(
       `no key-wrap key for deal ${deal.dealId}: the buyer uploads it to zklora:serve at funding (or pass its file with --wrap-key)`,
     );
-  const wrapKey = await buildWrapKey({ ptau: o.ptau });
+  const progress = Progress.of(o);
+  const wrapKey = await buildWrapKey({ ptau: o.ptau, onProgress: progress.zk() });
   const onchain = await o.client.wrapVerifier();
   if (onchain?.keyHash !== wrapKey.keyHash)
     throw new UsageError(
       `the registered key-wrap verifier's key hash ${onchain?.keyHash ?? "(none)"} is not the derived ${wrapKey.keyHash}: no wrap is made`,
     );
-  o.log?.("checking the buyer's key-wrap key (δ update, L and H)");
-  await checkDeltaUpdate(wrapKey.zkey, zkey, { expectedDelta2: [...wrap.delta] as G2Point });
+  await progress.run("check the buyer's key-wrap key (δ update, L and H)", (t) =>
+    checkDeltaUpdate(wrapKey.zkey, zkey, {
+      expectedDelta2: [...wrap.delta] as G2Point,
+      onProgress: t.zk(),
+    }),
+  );
   const e = randomBabyScalar();
   const E = babyMul(BABY_BASE8, e);
-  const proofs = await proveKeyWrap(wrapKey, zkey, {
-    pk,
-    e,
-    E,
-    dealId: deal.dealId,
-    modules: k.map((key, m) => ({ m, k: key })),
-  });
+  const proofs = await progress.run(
+    `key-wrap proof(s) for ${k.length} delivery key(s) (witness, prove, verify)`,
+    (t) =>
+      proveKeyWrap(
+        wrapKey,
+        zkey,
+        { pk, e, E, dealId: deal.dealId, modules: k.map((key, m) => ({ m, k: key })) },
+        { onProgress: t.zk() },
+      ),
+  );
   const R = proofs.flatMap((p) => [...p.statement.R]);
   if (proofs.some((p) => p.statement.hK.some((h, i) => h !== keyHashes[p.statement.base + i])))
     throw new UsageError(

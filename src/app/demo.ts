@@ -33,6 +33,7 @@ import {
 } from "../model/index.js";
 import type { EvaluationReport } from "../mpi/index.js";
 import { formatAmount } from "./format.js";
+import { Progress } from "./progress.js";
 import {
   commitStep,
   fundStep,
@@ -68,7 +69,13 @@ export interface DemoOptions {
   price?: bigint;
   /** Deliver the weights with the payment (default true). */
   delivery?: boolean;
+  /** Where the step lines and the report go (default: `progress`'s log lines). */
   log?: (line: string) => void;
+  /**
+   * The progress of the long work inside the steps: key setups, contributions, checks, proofs
+   * (default: plain lines to `log` when given, else the component on stdout).
+   */
+  progress?: Progress;
 }
 
 export interface DemoReport {
@@ -110,18 +117,29 @@ export interface DemoReport {
 /** Runs the complete demo deal; returns the report (also printed through `log`). */
 export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const t00 = performance.now();
+  const progress =
+    o.progress ??
+    (o.log !== undefined ? Progress.of({ log: o.log }) : new Progress({ stream: process.stdout }));
   const base = await loadBaseModel(STORIES260K_DIR);
   try {
-    return await demoDeal(o, base, t00);
+    return await demoDeal(o, progress, base, t00);
   } finally {
+    if (o.progress === undefined) progress.close();
     await base.close();
   }
 }
 
 const sum = (txs: readonly TxResult[], k: "gasUsed" | "fee") => txs.reduce((s, t) => s + t[k], 0n);
 
-async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<DemoReport> {
-  const log = o.log ?? ((l: string) => console.log(l));
+async function demoDeal(
+  o: DemoOptions,
+  progress: Progress,
+  base: BaseModel,
+  t00: number,
+): Promise<DemoReport> {
+  const log = o.log ?? ((l: string) => progress.log(l));
+  // Inside a step: its lines and live lines, indented under the step's `[n/12]` line.
+  const sub = progress.child("      ");
   const seconds: Record<string, number> = {};
   let t0 = performance.now();
   const lap = (name: string) => {
@@ -156,7 +174,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   const blockBefore = await provider.getBlockNumber();
   const record = await deployZklora(o.deployer, [], o.artifacts, {
     network: o.network,
-    wrap: delivery ? wrapSpec(await buildWrapKey({ onProgress: (l) => log(`      ${l}`) })) : undefined,
+    wrap: delivery ? wrapSpec(await buildWrapKey({ onProgress: sub.zk() })) : undefined,
   });
   const addresses = addressesOf(record);
   const asContributor = await ZkloraClient.connect(o.contributor, addresses);
@@ -189,6 +207,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
     adapterDir: ws.adapterDir,
     client: asContributor,
     contributor: contributorAddr,
+    progress: sub,
   });
   log(
     `      ${manifest.modules.length} modules, ${keys.length} shape(s): ${keys.map((k) => `${k.name} (${k.constraints} constraints, ${k.publicInputs} public inputs)`).join(", ")}`,
@@ -200,13 +219,13 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
     step(
       `deliver: each module's weights encrypted once per adapter (Poseidon cipher, range-checked), a delivery proof per chunk, the link to W_m`,
     );
-    delivered = await deliverStep({ workspace: ws, log: (l) => log(`      ${l}`) });
+    delivered = await deliverStep({ workspace: ws, progress: sub });
     lap("deliver");
   }
 
   step(`register ${keys.length} shape verifier(s) (the registry owner)`);
   const regBlock = await provider.getBlockNumber();
-  await registerShapes(o.deployer, record, keys.map(shapeSpec), o.artifacts, (l) => log(`      ${l}`));
+  await registerShapes(o.deployer, record, keys.map(shapeSpec), o.artifacts, (l) => sub.log(l));
   const registerGas = await gasSince(regBlock);
   lap("register");
 
@@ -229,6 +248,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
     buyer: buyerAddr,
     provingWindow: 3600,
     delivery,
+    progress: sub,
   });
   fees.contributor += proposed.tx.fee;
   log(`      deal ${proposed.dealId}, gas ${proposed.tx.gasUsed}`);
@@ -267,7 +287,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
       workspace: ws,
       client: asBuyer,
       url: served.url,
-      log: (l) => log(`      ${l}`),
+      progress: sub,
     });
     fees.buyer += funded.tx.fee + (funded.approveTx?.fee ?? 0n);
     const failed = funded.keys.find((k) => !k.uploaded);
@@ -282,7 +302,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   step(
     `prove: the contributor checks each deal key, proves each module once (all its rows folded), verifies locally`,
   );
-  const proved = await proveStep({ workspace: ws, client: asContributor, log: (l) => log(`      ${l}`) });
+  const proved = await proveStep({ workspace: ws, client: asContributor, progress: sub });
   log(`      ${proved.proven.length} proofs`);
   lap("prove");
 
@@ -292,11 +312,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   const submitted = await submitStep({ workspace: ws, client: asContributor, batch: 16 });
   const submitTxs = submitted.txs.map((t) => t.tx);
   fees.contributor += sum(submitTxs, "fee");
-  const settledStep = await settleStep({
-    workspace: ws,
-    client: asContributor,
-    log: (l) => log(`      ${l}`),
-  });
+  const settledStep = await settleStep({ workspace: ws, client: asContributor, progress: sub });
   const settled = settledStep.tx;
   fees.contributor += settled.fee;
   log(
@@ -310,7 +326,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
     step(
       `decrypt: the buyer unwraps the keys with its secret, decrypts, checks its rows, writes the PEFT adapter`,
     );
-    decrypted = await decryptStep({ workspace: ws, client: asBuyer, log: (l) => log(`      ${l}`) });
+    decrypted = await decryptStep({ workspace: ws, client: asBuyer, log: (l) => sub.log(l) });
     log(`      ${decrypted.dir}`);
     lap("decrypt");
   }
@@ -389,7 +405,7 @@ async function demoDeal(o: DemoOptions, base: BaseModel, t00: number): Promise<D
   return report;
 }
 
-/** "10 modules in 10 chunks of delivery_v2_c1395_b16 (31227 constraints each)", per delivery circuit. */
+/** "10 modules in 20 chunk(s) of delivery_v2_c675_b16 (… constraints each)", per delivery circuit. */
 function deliveryCircuits(mods: NonNullable<DemoReport["delivery"]>["modules"]): string {
   const by = new Map<string, { modules: number; chunks: number; constraints: number }>();
   for (const m of mods) {

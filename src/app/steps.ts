@@ -50,10 +50,11 @@ import {
   type V2Shape,
 } from "../zk/v2/index.js";
 import type { ProvingPool } from "../zk/pool.js";
+import type { ProgressFn } from "../zk/progress.js";
 import { WRAP_CIRCUIT_ID, buildWrapKey, solidityWrapKey, type WrapKey } from "../zk/wrap/index.js";
 import { checkDeliveryOffer, deliveryKeyHashes, makeWrapDealKey } from "./delivery.js";
 import { UsageError } from "./errors.js";
-import { ProgressLine } from "./progress.js";
+import { Progress } from "./progress.js";
 import {
   DealCheckError,
   acceptDealKey,
@@ -68,15 +69,19 @@ import type { Workspace } from "./workspace.js";
 /** Reports progress of a long step (a line of text). */
 export type Log = (line: string) => void;
 
-/** The key of a manifest shape: the development ptau, or the public ceremony file `ptau`. */
+/**
+ * The key of a manifest shape: the development ptau, or the public ceremony file `ptau`. Its
+ * compile and setup, when not cached, report to `onProgress` (e.g. `progress.zk()`).
+ */
 export function shapeKeyOf(
   shape: Pick<ShapeRef, "DIN" | "R" | "DOUT" | "ptau" | "name">,
   ptau?: string,
+  onProgress?: ProgressFn,
 ): Promise<ShapeKey> {
   if (shape.ptau !== "dev" && ptau === undefined) {
     throw new UsageError(`shape ${shape.name} uses the public ptau ${shape.ptau}: pass its file with --ptau`);
   }
-  return buildShapeKey(v2ShapeOf(shape), { ptau: shape.ptau === "dev" ? undefined : ptau });
+  return buildShapeKey(v2ShapeOf(shape), { ptau: shape.ptau === "dev" ? undefined : ptau, onProgress });
 }
 
 /** What registering a shape needs: identity and the verifier's constructor argument. */
@@ -118,6 +123,8 @@ export interface CommitStepOptions {
   /** A public powers-of-tau file (production); default the FORGEABLE development ptau. */
   ptau?: string;
   log?: Log;
+  /** Task lines for the shape keys' setup, a bar over the modules (default: plain lines to `log`). */
+  progress?: Progress;
 }
 
 /** Contributor: quantize and commit the adapter; writes manifest.json (public) and secrets.json (private). */
@@ -131,8 +138,10 @@ export async function commitStep(
   ] as const) {
     if (!existsSync(`${dir}/${file}`)) throw new UsageError(`${what} ${dir} has no ${file}`);
   }
+  const progress = Progress.of(o);
   const model = await loadBaseModel(o.modelDir);
   const keys = new Map<string, ShapeKey>();
+  let bar: ReturnType<Progress["bar"]> | undefined;
   try {
     const adapter = await loadPeftAdapter(o.adapterDir);
     const commit = await commitAdapter({
@@ -144,18 +153,23 @@ export async function commitStep(
         contributor: o.contributor,
       },
       shapeKey: async (shape: V2Shape) => {
-        const key = await buildShapeKey(shape, {
-          ptau: o.ptau,
-          onProgress: o.log === undefined ? undefined : (m) => o.log!(`  ${m}`),
-        });
+        const key = await buildShapeKey(shape, { ptau: o.ptau, onProgress: progress.child("  ").zk() });
         keys.set(key.shapeId, key);
         return key;
       },
-      onModule: (i, n, target) => o.log?.(`module ${i + 1}/${n}: ${target}`),
+      // Called as each module starts: the one before it is done.
+      onModule: (i, n, target) => {
+        bar ??= progress.bar("commit modules (quantize, W_m, proof of knowledge)", n);
+        if (i > 0) bar.tick();
+        bar.note(`module ${i + 1}/${n}: ${target}`);
+      },
     });
+    bar?.tick("");
+    bar?.done();
     await saveCommit({ manifest: o.workspace.manifest, secrets: o.workspace.secrets }, commit);
     return { manifest: commit.manifest, keys: [...keys.values()] };
   } finally {
+    bar?.fail();
     await model.close();
   }
 }
@@ -182,6 +196,8 @@ export interface ProposeStepOptions {
   /** Propose a delivery deal with the hK_m of delivery.json (zklora:deliver). */
   delivery?: boolean;
   log?: Log;
+  /** Task lines for key setups of shapes to register (default: plain lines to `log`). */
+  progress?: Progress;
 }
 
 /** Contributor: propose the deal on-chain from manifest.json; writes deal.json. */
@@ -203,6 +219,7 @@ export async function proposeStep(
         `commit again (zklora:commit) for this deployment and account (the proofs of knowledge are bound to them)`,
     );
   }
+  const progress = Progress.of(o);
   let record = o.register?.record;
   const shapes = [...new Map(manifest.modules.map((m) => [m.shape.shapeId, m.shape])).values()];
   for (const s of shapes) {
@@ -212,8 +229,10 @@ export async function proposeStep(
         `shape ${s.name} has no verifier in the registry at ${o.client.addresses.registry}: the registry owner registers it (zklora:deploy --adapter ${o.workspace.dir})`,
       );
     }
-    const key = await shapeKeyOf(s, o.register.ptau);
-    record = await registerShapes(signer, record, [shapeSpec(key)], o.register.artifacts, o.log);
+    const key = await shapeKeyOf(s, o.register.ptau, progress.zk());
+    record = await registerShapes(signer, record, [shapeSpec(key)], o.register.artifacts, (l) =>
+      progress.log(l),
+    );
   }
   const keyHashes = o.delivery === true ? await deliveryKeyHashes(o.workspace, manifest) : undefined;
   if (keyHashes !== undefined && (await o.client.wrapVerifier()) === null) {
@@ -222,8 +241,10 @@ export async function proposeStep(
         `the registry at ${o.client.addresses.registry} has no key-wrap verifier, so delivery deals are impossible: its owner runs zklora:deploy`,
       );
     }
-    const wrapKey = await buildWrapKey({ ptau: o.register.ptau });
-    record = await registerWrapVerifier(signer, record, wrapSpec(wrapKey), o.register.artifacts, o.log);
+    const wrapKey = await buildWrapKey({ ptau: o.register.ptau, onProgress: progress.zk() });
+    record = await registerWrapVerifier(signer, record, wrapSpec(wrapKey), o.register.artifacts, (l) =>
+      progress.log(l),
+    );
   }
   const { dealId, tx } = await o.client.propose({
     price: o.price,
@@ -264,6 +285,8 @@ export interface ServeStepOptions {
   corsOrigins?: readonly string[];
   ptau?: string;
   log?: Log;
+  /** Task lines for the shape keys' setup on demand (default: plain lines to `log`). */
+  progress?: Progress;
 }
 
 /** Contributor: start the MPI server for the workspace's deal; returns the running server. */
@@ -274,6 +297,7 @@ export async function startServe(
   const secrets = await loadSecrets(o.workspace.need(o.workspace.secrets, "zklora:commit"), deal.manifest);
   const buyer = o.buyer !== undefined && o.buyer !== "" ? getAddress(o.buyer) : deal.buyer;
   const client = o.client;
+  const progress = Progress.of(o);
   const server = new ContributorServer({
     signer: o.signer,
     host: o.host ?? "127.0.0.1",
@@ -282,7 +306,7 @@ export async function startServe(
     corsOrigins: o.corsOrigins,
     logFile: o.workspace.serverCalls,
     keysDir: o.workspace.serverKeys,
-    shapeKey: (s) => shapeKeyOf(s, o.ptau),
+    shapeKey: (s) => shapeKeyOf(s, o.ptau, progress.zk()),
     getDealBuyer:
       client === undefined
         ? undefined
@@ -295,7 +319,7 @@ export async function startServe(
             }
             return d.buyer;
           },
-    log: o.log,
+    log: o.progress !== undefined ? (l) => progress.log(l) : o.log,
   });
   await server.addDeal({ ...deal, buyer: buyer === ZeroAddress ? undefined : buyer }, secrets);
   const { url } = await server.listen();
@@ -414,6 +438,11 @@ export interface FundStepOptions {
   /** Delivery deals: contribution hashes of which a delivery ceremony must contain one. */
   trusted?: readonly string[];
   log?: Log;
+  /**
+   * Task lines for the offer and delivery checks and each deal-key contribution, bars over the
+   * modules (default: plain lines to `log`).
+   */
+  progress?: Progress;
 }
 
 /**
@@ -430,29 +459,36 @@ export async function fundStep(o: FundStepOptions): Promise<{
   /** Per shape: the deal key file, and whether it reached the server (else why not). */
   keys: { shape: string; shapeId: string; zkey: string; uploaded: boolean; uploadError?: string }[];
   rows: number[];
+  /** What was checked before funding: proofs of knowledge, registered verifiers, delivered modules. */
+  checked: { proofsOfKnowledge: number; verifiers: number; deliveredModules: number };
 }> {
   const deal = await loadDealContext(
     o.workspace.need(o.workspace.deal, "zklora:propose (the contributor sends deal.json)"),
   );
   const calls = await readCallLog(o.workspace.need(o.workspace.buyerCalls, "zklora:infer"));
+  const progress = Progress.of(o);
   const mods = deal.manifest.modules;
   const keys = new Map<string, ShapeKey>();
   for (const m of mods)
-    if (!keys.has(m.shape.shapeId)) keys.set(m.shape.shapeId, await shapeKeyOf(m.shape, o.ptau));
+    if (!keys.has(m.shape.shapeId))
+      keys.set(m.shape.shapeId, await shapeKeyOf(m.shape, o.ptau, progress.zk()));
   const escrow = o.client.escrow;
   try {
-    await checkOfferV2(
-      escrow,
-      deal.dealId,
-      mods.map((m) => ({ key: keys.get(m.shape.shapeId)!, W: moduleW(m), pok: modulePok(m) })),
-      { allowForgeableKeys: o.allowForgeableKeys },
+    await progress.run(
+      `check the offer: ${mods.length} proofs of knowledge, ${keys.size} registered verifier(s)`,
+      () =>
+        checkOfferV2(
+          escrow,
+          deal.dealId,
+          mods.map((m) => ({ key: keys.get(m.shape.shapeId)!, W: moduleW(m), pok: modulePok(m) })),
+          { allowForgeableKeys: o.allowForgeableKeys },
+        ),
     );
   } catch (err) {
     if (err instanceof DealCheckError)
       throw new UsageError(`do not fund deal ${deal.dealId}: ${err.message}`);
     throw err;
   }
-  o.log?.(`checked ${mods.length} proofs of knowledge and ${keys.size} registered verifiers`);
   const info = await o.client.getDeal(deal.dealId);
   if (info.delivery) {
     const chainId = BigInt(o.client.addresses.chainId);
@@ -466,23 +502,32 @@ export async function fundStep(o: FundStepOptions): Promise<{
       ceremonyKeys: o.ceremonyKeys,
       trusted: o.trusted,
       allowForgeableKeys: o.allowForgeableKeys,
-      log: o.log,
+      progress,
     });
   }
-  const rows: number[] = [];
-  const entries = [];
-  for (const m of mods) {
+  const recorded = mods.map((m) => {
     const r = rowsOf(calls, deal, m.index);
     if (r.calls === 0)
       throw new UsageError(`module ${m.index} (${m.target}) has no recorded call: run zklora:infer first`);
-    rows.push(r.X.length);
-    const e = await buyerEntry(escrow, deal.dealId, m.index, keys.get(m.shape.shapeId)!, r.X, r.Y);
-    entries.push({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY });
+    return r;
+  });
+  const rows = recorded.map((r) => r.X.length);
+  const entries = [];
+  const fold = progress.bar("fold the recorded rows into one entry per module", mods.length);
+  try {
+    for (const [i, m] of mods.entries()) {
+      const r = recorded[i];
+      const e = await buyerEntry(escrow, deal.dealId, m.index, keys.get(m.shape.shapeId)!, r.X, r.Y);
+      entries.push({ hX: e.hX, hY: e.hY, dX: e.D_X, fY: e.fY });
+      fold.tick(m.target);
+    }
+    fold.done();
+  } finally {
+    fold.fail();
   }
   const dir = o.workspace.buyerKeys;
   await mkdir(dir, { recursive: true });
-  o.log?.(`making ${keys.size} deal key(s) (newZKey + a fresh contribution each)`);
-  const dealKeys = await makeDealKeys(escrow, deal.dealId, [...keys.values()], dir);
+  const dealKeys = await makeDealKeys(escrow, deal.dealId, [...keys.values()], dir, { progress });
   const uploads = dealKeys.map((k) => ({ shape: k.key.name, shapeId: k.key.shapeId, zkey: k.zkey }));
   let wrap: Awaited<ReturnType<typeof makeWrapDealKey>> | undefined;
   if (info.delivery) {
@@ -491,7 +536,7 @@ export async function fundStep(o: FundStepOptions): Promise<{
       client: o.client,
       deal,
       ptau: o.ptau,
-      log: o.log,
+      progress,
     });
     uploads.push({ shape: wrap.wrapKey.name, shapeId: WRAP_CIRCUIT_ID, zkey: wrap.zkey });
   }
@@ -521,7 +566,12 @@ export async function fundStep(o: FundStepOptions): Promise<{
     }
     out.push({ ...k, uploaded, uploadError });
   }
-  return { tx, approveTx, keys: out, rows };
+  const checked = {
+    proofsOfKnowledge: mods.length,
+    verifiers: keys.size,
+    deliveredModules: info.delivery ? mods.length : 0,
+  };
+  return { tx, approveTx, keys: out, rows, checked };
 }
 
 // ---------------------------------------------------------------- prove
@@ -553,7 +603,11 @@ export interface ProveStepOptions {
   ptau?: string;
   pool?: ProvingPool;
   log?: Log;
-  progress?: boolean;
+  /**
+   * Task lines for each deal-key check, a bar over the proofs (default: plain lines to `log`);
+   * false: the `log` lines only.
+   */
+  progress?: Progress | false;
 }
 
 /**
@@ -574,6 +628,7 @@ export async function proveStep(
     throw new UsageError(`deal ${deal.dealId} is ${info.status}: proofs are made for a funded deal`);
   const mods = await o.client.getModules(deal.dealId);
   const escrow = o.client.escrow;
+  const progress = Progress.of(o);
   const keys = new Map<string, { key: ShapeKey; zkey: string; delta: G2Point }>();
   for (const m of deal.manifest.modules) {
     const id = m.shape.shapeId;
@@ -584,7 +639,7 @@ export async function proveStep(
         `no deal key for shape ${m.shape.name}: the buyer uploads it to zklora:serve at funding (or pass its file with --keys)`,
       );
     }
-    const key = await shapeKeyOf(m.shape, o.ptau);
+    const key = await shapeKeyOf(m.shape, o.ptau, progress.zk());
     // The verifier registered for the shape must hold this key's constants: else every proof reverts.
     const verifier = await o.client.verifierOf(id);
     const registered = verifier === null ? null : await o.client.keyHashOf(verifier);
@@ -594,14 +649,16 @@ export async function proveStep(
           `but the key derived here has ${key.keyHash} (another ptau or circuit?): proofs would be rejected, so none is made`,
       );
     }
-    o.log?.(`checking the buyer's deal key of ${m.shape.name} (δ update, L and H)`);
-    const delta = await acceptDealKey(escrow, deal.dealId, key, zkey);
+    const delta = await progress.run(
+      `check the buyer's deal key of ${m.shape.name} (δ update, L and H)`,
+      (t) => acceptDealKey(escrow, deal.dealId, key, zkey, { onProgress: t.zk() }),
+    );
     keys.set(id, { key, zkey, delta });
   }
   await mkdir(o.workspace.proofs, { recursive: true });
   const todo = deal.manifest.modules.filter((m) => !mods[m.index]?.proven);
   const skipped = deal.manifest.modules.filter((m) => mods[m.index]?.proven).map((m) => m.index);
-  const bar = new ProgressLine("proofs", todo.length, { enabled: o.progress !== false });
+  const bar = progress.bar("proofs", todo.length);
   const proven: number[] = [];
   const proveOne = async (m: (typeof todo)[number]) => {
     const k = keys.get(m.shape.shapeId)!;
@@ -613,7 +670,7 @@ export async function proveStep(
       { key: k.key, W: moduleW(m), opening: secrets.modules[m.index] },
       rows,
       k.zkey,
-      { pool: o.pool },
+      { pool: o.pool, onProgress: bar.zk() },
     );
     if (!(await verifyClaimOffchain(k.key, k.delta, claim, proof))) {
       throw new DealCheckError(
@@ -645,9 +702,13 @@ export async function proveStep(
     bar.tick(m.target);
   };
   // With a proving pool the proofs run in its processes side by side; without, one at a time here.
-  if (o.pool !== undefined) await Promise.all(todo.map(proveOne));
-  else for (const m of todo) await proveOne(m);
-  bar.finish();
+  try {
+    if (o.pool !== undefined) await Promise.all(todo.map(proveOne));
+    else for (const m of todo) await proveOne(m);
+    bar.done();
+  } finally {
+    bar.fail();
+  }
   return { proven: proven.sort((a, b) => a - b), skipped, ms: performance.now() - t0 };
 }
 

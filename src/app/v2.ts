@@ -35,8 +35,10 @@ import {
   type WeightPok,
 } from "../zk/v2/index.js";
 import { refuseForgeableKeys } from "./forgeable.js";
+import { Progress } from "./progress.js";
 import { ZkError } from "../zk/errors.js";
 import type { ProvingPool } from "../zk/pool.js";
+import type { ProgressFn } from "../zk/progress.js";
 
 /** A check of PROTOCOL.md failed: the party must not go on (fund, prove). */
 export class DealCheckError extends ZkError {
@@ -234,21 +236,26 @@ export interface DealKey {
 
 /**
  * The buyer makes one deal key per shape of the deal (a fresh secret per key, never stored) into
- * `dir`, from the initial key it computed itself. Returns them in the deal's shape order.
+ * `dir`, from the initial key it computed itself. Returns them in the deal's shape order. Each
+ * contribution is a task line of `opts.progress`.
  */
 export async function makeDealKeys(
   escrow: LoraEscrowV2,
   dealId: bigint,
   keys: readonly ShapeKey[],
   dir: string,
+  opts: { progress?: Progress } = {},
 ): Promise<DealKey[]> {
+  const progress = opts.progress ?? Progress.silent();
   const shapes = await escrow.shapesOf(dealId);
   const out: DealKey[] = [];
   for (const s of shapes) {
     const key = keys.find((k) => k.shapeId === s);
     if (key === undefined) throw new DealCheckError(`deal ${dealId} uses shape ${s}, which no given key has`);
     const zkey = path.join(dir, `deal-${dealId}-${key.name}.zkey`);
-    await contributeDelta(key.zkey, zkey, { name: `zklora deal ${dealId} ${key.name}` });
+    await progress.run(`deal key of ${key.name}: a fresh contribution (δ')`, (t) =>
+      contributeDelta(key.zkey, zkey, { name: `zklora deal ${dealId} ${key.name}`, onProgress: t.zk() }),
+    );
     out.push({ key, zkey, delta2: (await deltaOf(zkey)).delta2 });
   }
   return out;
@@ -282,12 +289,13 @@ export async function acceptDealKey(
   dealId: bigint,
   key: ShapeKey,
   dealZkey: string,
+  opts: { onProgress?: ProgressFn } = {},
 ): Promise<G2Point> {
   const ev = (await escrow.queryFilter(escrow.filters.DealKeySet(dealId, key.shapeId)))[0];
   if (ev === undefined)
     throw new DealCheckError(`deal ${dealId} has no δ' for shape ${key.name} on-chain (not funded?)`);
   const onchain = [...ev.args.delta] as G2Point;
-  await checkDeltaUpdate(key.zkey, dealZkey, { expectedDelta2: onchain });
+  await checkDeltaUpdate(key.zkey, dealZkey, { expectedDelta2: onchain, onProgress: opts.onProgress });
   return onchain;
 }
 
@@ -303,7 +311,7 @@ export async function proveModuleV2(
   mod: Pick<CommittedModule, "key" | "W" | "opening">,
   rows: { X: bigint[][]; Y: bigint[][] },
   dealZkey: string,
-  opts: { pool?: ProvingPool } = {},
+  opts: { pool?: ProvingPool; onProgress?: ProgressFn } = {},
 ): Promise<{
   claim: { module: number; shapeId: string; wM: G1Point; rho: bigint; fY: bigint; dX: G1Point };
   proof: SolidityProofV2;
@@ -328,7 +336,7 @@ export async function proveModuleV2(
     mine,
     mod.opening,
     { D_X: mine.D_X, W_m: mod.W },
-    { pool: opts.pool },
+    { pool: opts.pool, onProgress: opts.onProgress },
   );
   return {
     claim: { module: m, shapeId: mod.key.shapeId, wM: mod.W, rho: mine.rho, fY: mine.fY, dX: mine.D_X },

@@ -50,7 +50,7 @@ export {
 } from "./devptau.js";
 export { calculateWitness, checkWitness } from "./witness.js";
 export { readR1csInfo, type R1csInfo } from "./r1cs.js";
-export { progressLogger, timed, type ProgressFn } from "./progress.js";
+export { progressLogger, timed, type ProgressFn, type ProgressKind } from "./progress.js";
 export {
   VerificationKeyError,
   BatchInputError,

@@ -13,10 +13,11 @@ interface Args {
   model: string | undefined;
   adapter: string | undefined;
   ptau: string | undefined;
+  verbose?: boolean;
 }
 
 export default async function commitAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:commit", async () => {
+  await runTask({ name: "zklora:commit", verbose: args.verbose }, async (progress) => {
     const ws = workspaceOf(args.workspace);
     if (!given(args.model)) throw new UsageError("pass --model DIR (the base model: config.json + weights)");
     if (!given(args.adapter))
@@ -39,7 +40,7 @@ export default async function commitAction(args: Args, hre: HardhatRuntimeEnviro
       client,
       contributor: await signer.getAddress(),
       ptau: fileOf(args.ptau),
-      log: (l) => console.error(l),
+      progress,
     });
     console.log(
       `committed ${manifest.modules.length} modules (base model sha256 ${manifest.baseModel.sha256}):`,

@@ -10,10 +10,11 @@ interface Args {
   ptau: string | undefined;
   deliveryKeys: string | undefined;
   jobs: number;
+  verbose?: boolean;
 }
 
 export default async function deliverAction(args: Args, _hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:deliver", async () => {
+  await runTask({ name: "zklora:deliver", verbose: args.verbose }, async (progress) => {
     const ws = workspaceOf(args.workspace);
     const jobs =
       intOption(args.jobs, "--jobs", 0, Number.MAX_SAFE_INTEGER, "0: the default") || defaultJobs();
@@ -27,7 +28,7 @@ export default async function deliverAction(args: Args, _hre: HardhatRuntimeEnvi
         ptau: fileOf(args.ptau),
         ceremonyKeys,
         pool,
-        log: (l) => console.log(l),
+        progress,
       });
     } finally {
       await pool.close();

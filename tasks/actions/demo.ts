@@ -15,10 +15,13 @@ interface Args {
   tokens: number;
   json: string | undefined;
   skipDelivery?: boolean;
+  verbose?: boolean;
 }
 
 export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<DemoReport> {
-  return runTask("zklora:demo", async () => {
+  // The demo's step lines, its progress and its report all go to stdout.
+  const task = { name: "zklora:demo", verbose: args.verbose, stream: process.stdout };
+  return runTask(task, async (progress) => {
     const spec = args.layers;
     const layers = !given(spec)
       ? undefined
@@ -57,6 +60,7 @@ export default async function demoAction(args: Args, hre: HardhatRuntimeEnvironm
       tokens,
       delivery: args.skipDelivery !== true,
       artifacts: await readZkloraArtifacts(hre.artifacts),
+      progress,
     });
     console.log(
       `demo finished in ${((performance.now() - t0) / 1000).toFixed(1)} s; files in ${path.resolve(args.workspace)}`,

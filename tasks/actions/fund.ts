@@ -16,10 +16,11 @@ interface Args {
   forgeableKeys: boolean;
   deliveryKeys: string | undefined;
   trust: string | undefined;
+  verbose?: boolean;
 }
 
 export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:fund", async () => {
+  await runTask({ name: "zklora:fund", verbose: args.verbose }, async (progress) => {
     const ws = workspaceOf(args.workspace);
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose (the contributor sends deal.json)"));
     const connection = await connect(hre);
@@ -33,8 +34,16 @@ export default async function fundAction(args: Args, hre: HardhatRuntimeEnvironm
       allowForgeableKeys: args.forgeableKeys,
       ceremonyKeys: parseCeremonyKeys(args.deliveryKeys ?? ""),
       trusted: given(args.trust) ? args.trust.split(",").map((h) => h.trim()) : undefined,
-      log: (l) => console.log(l),
+      progress,
     });
+    const { checked } = r;
+    console.log(
+      `checked ${checked.proofsOfKnowledge} proofs of knowledge and ${checked.verifiers} registered verifier(s)`,
+    );
+    if (checked.deliveredModules > 0)
+      console.log(
+        `checked the delivery of ${checked.deliveredModules} modules (chunk proofs, links to W_m, hK)`,
+      );
     const d = await client.getDeal(deal.dealId);
     const token = await client.tokenInfo(d.token);
     if (r.approveTx !== undefined)

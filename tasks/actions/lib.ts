@@ -10,6 +10,7 @@ import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { getAddress, isAddress, parseUnits, type Signer } from "ethers";
 import { UsageError } from "../../src/app/errors.js";
+import { Progress, type ProgressStream } from "../../src/app/progress.js";
 import { Workspace } from "../../src/app/workspace.js";
 import { ZkloraClient, addressesOf, ChainError } from "../../src/chain/index.js";
 import {
@@ -26,12 +27,20 @@ import { ZkError } from "../../src/zk/index.js";
 export const PLUGIN_ID = "zklora";
 
 /**
- * Runs a task body; errors a user can fix are rethrown as HardhatPluginError, which Hardhat prints
- * as one line without a stack trace (the message is folded onto one line).
+ * Runs a task body (`spec`: the task's name, or its name and options) with the progress component
+ * (live lines on a terminal, plain lines otherwise; on stderr unless `stream` is given; snarkjs's
+ * raw log lines only with `verbose`, the task's --verbose), closed when the body ends. Errors a
+ * user can fix are rethrown as HardhatPluginError, which Hardhat prints as one line without a stack
+ * trace (the message is folded onto one line).
  */
-export async function runTask<T>(task: string, body: () => Promise<T>): Promise<T> {
+export async function runTask<T>(
+  spec: string | { name: string; verbose?: boolean; stream?: ProgressStream },
+  body: (progress: Progress) => Promise<T>,
+): Promise<T> {
+  const { name: task, verbose, stream } = typeof spec === "string" ? { name: spec } : spec;
+  const progress = new Progress({ verbose: verbose === true, stream });
   try {
-    return await body();
+    return await body(progress);
   } catch (err) {
     if (
       err instanceof UsageError ||
@@ -45,6 +54,7 @@ export async function runTask<T>(task: string, body: () => Promise<T>): Promise<
     }
     throw err;
   } finally {
+    progress.close();
     // snarkjs keeps the curve's worker threads in a global; end them (a later user builds a new one).
     const g = globalThis as { curve_bn128?: { terminate(): Promise<void> } };
     const curve = g.curve_bn128;

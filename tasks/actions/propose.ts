@@ -29,10 +29,11 @@ interface Args {
   window: number;
   ptau: string | undefined;
   deliver?: boolean;
+  verbose?: boolean;
 }
 
 export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:propose", async () => {
+  await runTask({ name: "zklora:propose", verbose: args.verbose }, async (progress) => {
     const ws = workspaceOf(args.workspace);
     const amount = args.price;
     if (!given(amount)) throw new UsageError("pass --price AMOUNT (whole ETH or token units, e.g. 0.01)");
@@ -69,7 +70,7 @@ export default async function proposeAction(args: Args, hre: HardhatRuntimeEnvir
         artifacts: await readZkloraArtifacts(hre.artifacts),
         ptau: fileOf(args.ptau),
       },
-      log: (l) => console.log(l),
+      progress,
     });
     if (updated !== undefined && updated !== record && !given(args.deployment)) {
       console.log(`wrote ${await writeDeployment(connection.networkName, updated)}`);

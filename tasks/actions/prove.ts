@@ -13,6 +13,7 @@ interface Args {
   jobs: number;
   keys: string | undefined;
   ptau: string | undefined;
+  verbose?: boolean;
 }
 
 /** One proof at a time per two cores (snarkjs uses worker threads). */
@@ -21,7 +22,7 @@ export function defaultJobs(): number {
 }
 
 export default async function proveAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:prove", async () => {
+  await runTask({ name: "zklora:prove", verbose: args.verbose }, async (progress) => {
     const ws = workspaceOf(args.workspace);
     const jobs =
       intOption(args.jobs, "--jobs", 0, Number.MAX_SAFE_INTEGER, "0: the default") || defaultJobs();
@@ -42,7 +43,7 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
         dealKeys: Object.keys(dealKeys).length === 0 ? undefined : dealKeys,
         ptau: fileOf(args.ptau),
         pool,
-        log: (l) => console.log(l),
+        progress,
       });
       if (r.skipped.length > 0) console.log(`already proven on-chain: modules ${r.skipped.join(", ")}`);
       console.log(

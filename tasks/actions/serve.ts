@@ -16,10 +16,11 @@ interface Args {
   rowBudget: number;
   corsOrigins: string | undefined;
   ptau: string | undefined;
+  verbose?: boolean;
 }
 
 export default async function serveAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:serve", async () => {
+  await runTask({ name: "zklora:serve", verbose: args.verbose }, async (progress) => {
     const ws = workspaceOf(args.workspace);
     const port = intOption(args.port, "--port", 0, 65535, "0: an ephemeral port");
     const rowBudget = intOption(args.rowBudget, "--row-budget", 0, Number.MAX_SAFE_INTEGER, "0: the default");
@@ -47,7 +48,7 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
         .map((o) => o.trim())
         .filter((o) => o !== ""),
       ptau: fileOf(args.ptau),
-      log: (m) => console.error(m),
+      progress,
     });
     console.log(`zklora server for deal ${deal.dealId} listening on ${url}`);
     console.log(`call log: ${ws.serverCalls}; uploaded deal keys: ${ws.serverKeys}; Ctrl-C to stop`);

@@ -14,10 +14,11 @@ interface Args {
   deal: bigint;
   wrapKey: string | undefined;
   ptau: string | undefined;
+  verbose?: boolean;
 }
 
 export default async function settleAction(args: Args, hre: HardhatRuntimeEnvironment): Promise<void> {
-  await runTask("zklora:settle", async () => {
+  await runTask({ name: "zklora:settle", verbose: args.verbose }, async (progress) => {
     const ws = optionalWorkspaceOf(args.workspace);
     const dealId = await dealIdOf(ws, dealOption(args.deal));
     const connection = await connect(hre);
@@ -36,7 +37,7 @@ export default async function settleAction(args: Args, hre: HardhatRuntimeEnviro
         client,
         wrapKeyFile: fileOf(args.wrapKey),
         ptau: fileOf(args.ptau),
-        log: (l) => console.log(l),
+        progress,
       });
       tx = r.tx;
       console.log(

@@ -22,6 +22,8 @@ const WS = { workspace: FILE_WITHOUT_DEFAULT };
 const DEPLOYMENT = { deployment: FILE_WITHOUT_DEFAULT };
 const FROM = { from: STRING_WITHOUT_DEFAULT };
 const PTAU = { ptau: FILE_WITHOUT_DEFAULT };
+/** --verbose of the tasks that derive keys or prove: snarkjs's own log lines. */
+const VERBOSE = { verbose: FLAG };
 
 /** Every option of every zklora task, with its type. */
 const TYPES: Record<string, Record<string, ArgumentType>> = {
@@ -33,6 +35,9 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     register: FLAG,
     noWrite: FLAG,
     forgeableKeys: FLAG,
+    deploymentId: STRING_WITHOUT_DEFAULT,
+    yes: FLAG,
+    verify: FLAG,
   },
   "zklora:commit": {
     ...WS,
@@ -41,8 +46,9 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     model: FILE_WITHOUT_DEFAULT,
     adapter: FILE_WITHOUT_DEFAULT,
     ...PTAU,
+    ...VERBOSE,
   },
-  "zklora:deliver": { ...WS, ...PTAU, deliveryKeys: STRING_WITHOUT_DEFAULT, jobs: INT },
+  "zklora:deliver": { ...WS, ...PTAU, deliveryKeys: STRING_WITHOUT_DEFAULT, jobs: INT, ...VERBOSE },
   "zklora:propose": {
     ...WS,
     ...DEPLOYMENT,
@@ -53,6 +59,7 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     window: INT,
     ...PTAU,
     deliver: FLAG,
+    ...VERBOSE,
   },
   "zklora:serve": {
     ...WS,
@@ -64,6 +71,7 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     rowBudget: INT,
     corsOrigins: STRING_WITHOUT_DEFAULT,
     ...PTAU,
+    ...VERBOSE,
   },
   "zklora:infer": {
     ...WS,
@@ -83,10 +91,19 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     deliveryKeys: STRING_WITHOUT_DEFAULT,
     trust: STRING_WITHOUT_DEFAULT,
     forgeableKeys: FLAG,
+    ...VERBOSE,
   },
-  "zklora:prove": { ...WS, ...DEPLOYMENT, jobs: INT, keys: STRING_WITHOUT_DEFAULT, ...PTAU },
+  "zklora:prove": { ...WS, ...DEPLOYMENT, jobs: INT, keys: STRING_WITHOUT_DEFAULT, ...PTAU, ...VERBOSE },
   "zklora:submit": { ...WS, ...DEPLOYMENT, ...FROM, batch: INT },
-  "zklora:settle": { ...WS, ...DEPLOYMENT, ...FROM, deal: BIGINT, wrapKey: FILE_WITHOUT_DEFAULT, ...PTAU },
+  "zklora:settle": {
+    ...WS,
+    ...DEPLOYMENT,
+    ...FROM,
+    deal: BIGINT,
+    wrapKey: FILE_WITHOUT_DEFAULT,
+    ...PTAU,
+    ...VERBOSE,
+  },
   "zklora:decrypt": { ...WS, ...DEPLOYMENT, out: FILE_WITHOUT_DEFAULT },
   "zklora:refund": { ...WS, ...DEPLOYMENT, ...FROM, deal: BIGINT },
   "zklora:status": { ...WS, ...DEPLOYMENT, deal: BIGINT, all: FLAG, json: FLAG },
@@ -106,6 +123,7 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     tokens: INT,
     json: FILE_WITHOUT_DEFAULT,
     skipDelivery: FLAG,
+    ...VERBOSE,
   },
 };
 
@@ -234,6 +252,7 @@ describe("# task option types, help and one-line errors", function () {
     expect(r.stdout).to.match(/--price\s+Price in whole units .*\(required\)\n/);
     expect(r.stdout).to.match(/--window\s+Proving window in seconds after funding \(default: 86400\)\n/);
     expect(r.stdout).to.not.include("(default: )");
+    expect(r.stdout).to.match(/--verbose\s+Print snarkjs's own log lines/);
   });
 
   it("Should end the command with one line, without a stack trace, on malformed input", async function () {

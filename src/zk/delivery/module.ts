@@ -51,7 +51,8 @@ export interface ModuleDeliverySecrets {
 /**
  * The contributor's delivery of one module: encrypts the N weights (`weightVector` order) under k
  * (fresh unless given), proves every chunk with the ceremony key (fresh salt' each) and the link
- * to W_m. The plan is the delivery key's: chunks of CAP = dkey.shape.CAP weights.
+ * to W_m. The plan is the delivery key's: chunks of CAP = dkey.shape.CAP weights. `onChunk` is
+ * called as each chunk's proof is done (e.g. for a progress bar).
  */
 export async function deliverModule(
   key: ShapeKey,
@@ -59,7 +60,7 @@ export async function deliverModule(
   ceremonyZkey: string,
   ctx: PokContext,
   opening: { w: readonly bigint[]; salt: bigint; W: G1Point },
-  opts: ProveDeliveryOptions & { k?: bigint } = {},
+  opts: ProveDeliveryOptions & { k?: bigint; onChunk?: (nonce: number) => void } = {},
 ): Promise<{ delivery: ModuleDelivery; secrets: ModuleDeliverySecrets }> {
   const { BITS, CAP } = dkey.shape;
   const plan = deliveryPlan(weightCount(key.shape), BITS, { cap: CAP });
@@ -75,6 +76,7 @@ export async function deliverModule(
       { k, w: opening.w.slice(start, end), saltPrime: saltPrimes[c], nonce: c, ct: cts[c].ct },
       opts,
     );
+    opts.onChunk?.(c);
     return { nonce: c, ct: cts[c].ct, Wc: r.Wc, proof: r.proof };
   };
   // With a proving pool the chunks go to its prover processes side by side (each in its own memory);

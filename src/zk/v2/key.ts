@@ -368,7 +368,7 @@ export function runSnarkjsCli(args: string[], label: string, onProgress?: Progre
         const lines = [...text.replace(/\x1b\[[0-9;]*m/g, "").matchAll(/snarkJS: (.+)/g)];
         if (lines.length > 0) {
           last = now;
-          onProgress(`${label}: ${lines[lines.length - 1][1].trim()}`);
+          onProgress(`${label}: ${lines[lines.length - 1][1].trim()}`, "raw");
         }
       }
     };
