@@ -19,23 +19,12 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
-import { PROJECT_ROOT, cached, sha256File, type KeyPart } from "../../common/cache.js";
+import { PROJECT_ROOT, cached, type KeyPart } from "../../common/cache.js";
 import { TOOL_VERSIONS, compileMain, type CompiledCircuit } from "../compile.js";
-import { CeremonyError } from "../errors.js";
-import { timed, type ProgressFn } from "../progress.js";
-import { requiredPower, selectPtau, type PtauChoice } from "../ptau.js";
-import { readR1csInfo } from "../r1cs.js";
+import type { ProgressFn } from "../progress.js";
+import type { PtauChoice } from "../ptau.js";
 import { applyBeacon, checkDeltaUpdate, verifyContributions, type ContributionRecord } from "../v2/delta.js";
-import {
-  g1FromLem,
-  g2FromLem,
-  groth16Header,
-  pointsHash,
-  readZkeySections,
-  runSnarkjsCli,
-  type G1Point,
-  type G2Point,
-} from "../v2/key.js";
+import { g1FromLem, g2FromLem, pointsHash, type G1Point, type G2Point, initialKey } from "../v2/key.js";
 import { DeliveryKeyError } from "./errors.js";
 import {
   DELIVERY_CIRCUITS_DIR,
@@ -208,41 +197,14 @@ async function buildDeliveryKeyUncached(
   shape: DeliveryShape,
   opts: DeliveryKeyOptions,
 ): Promise<DeliveryKey> {
-  const { onProgress } = opts;
   const name = deliveryShapeName(shape);
-  const compiled = await compileDelivery(shape, onProgress);
-  const info = await readR1csInfo(compiled.r1cs);
+  const compiled = await compileDelivery(shape, opts.onProgress);
   const nPublic = deliveryPublicInputCount(shape);
-  if (info.nPubIn + info.nPubOut !== nPublic)
-    throw new CeremonyError(
-      `${name}: the r1cs has ${info.nPubIn + info.nPubOut} public inputs, expected ${nPublic}`,
-    );
-  const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
-  onProgress?.(`${name}: ${info.nConstraints} constraints, ${nPublic} public inputs, needs ptau 2^${power}`);
-  const ptau = await selectPtau(power, { ptau: opts.ptau, onProgress });
-  const r1csSha256 = await sha256File(compiled.r1cs);
-  const { dir } = await cached(
-    "zk-delivery-key",
-    [`snarkjs@${TOOL_VERSIONS.snarkjs}`, "newZKey", r1csSha256, ptau.sha256],
-    async (out) => {
-      await timed(onProgress, `${name}: groth16 setup (newZKey, δ = 1)`, () =>
-        runSnarkjsCli(
-          ["zkey", "new", compiled.r1cs, ptau.path, path.join(out, "initial.zkey")],
-          name,
-          onProgress,
-        ),
-      );
-    },
-  );
-  const zkey = path.join(dir, "initial.zkey");
-  const { sections } = await readZkeySections(zkey, [2, 3]);
-  const sec2 = sections.get(2)!;
-  const hdr = groth16Header(sec2);
-  if (hdr.nPublic !== nPublic)
-    throw new CeremonyError(`${zkey}: ${hdr.nPublic} public inputs, expected ${nPublic}`);
-  const ic = sections.get(3)!;
-  if (ic.byteLength !== (nPublic + 1) * 64)
-    throw new CeremonyError(`${zkey}: IC section of ${ic.byteLength} bytes`);
+  const { zkey, r1csSha256, ptau, constraints, sec2, hdr, ic } = await initialKey(name, compiled, nPublic, {
+    ptau: opts.ptau,
+    onProgress: opts.onProgress,
+    cacheNs: "zk-delivery-key",
+  });
   const { NCT } = deliveryLayout(shape);
   const g1At = (o: number) => g1FromLem(ic.slice(o * 64, o * 64 + 64));
   const ctBases = ic.slice(3 * 64, (3 + NCT) * 64);
@@ -269,7 +231,7 @@ async function buildDeliveryKeyUncached(
     zkey,
     r1csSha256,
     ptau: { path: ptau.path, file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
-    constraints: info.nConstraints,
+    constraints,
     publicInputs: nPublic,
     domainSize: hdr.domainSize,
     vk,

@@ -410,12 +410,34 @@ export function buildShapeKey(shapeIn: V2Shape, opts: ShapeKeyOptions = {}): Pro
   return p;
 }
 
-async function buildShapeKeyUncached(shape: V2Shape, opts: ShapeKeyOptions): Promise<ShapeKey> {
+/** A circuit's initial key (`newZKey`, δ = 1) with its header and IC section, checked. */
+export interface InitialKey {
+  zkey: string;
+  r1csSha256: string;
+  ptau: PtauChoice;
+  constraints: number;
+  /** Section 2 (the Groth16 header) and its parsed offsets. */
+  sec2: Uint8Array;
+  hdr: Groth16Header;
+  /** Section 3: IC_0..IC_nPublic, 64 bytes each (LEM). */
+  ic: Uint8Array;
+}
+
+/**
+ * The initial key of a compiled circuit with `nPublic` public inputs: checks the r1cs's public count,
+ * picks the ptau of the power it needs (`ptau`: a public ceremony file; default the development
+ * ptau), runs `newZKey` into the cache (namespace `cacheNs`, keyed by the r1cs and ptau sha256:
+ * deterministic, byte-identical everywhere) and reads back its header and IC section, checked
+ * against `nPublic`. Shared by the module, delivery and key-wrap circuits.
+ */
+export async function initialKey(
+  name: string,
+  compiled: CompiledCircuit,
+  nPublic: number,
+  opts: { ptau?: string; onProgress?: ProgressFn; cacheNs: string },
+): Promise<InitialKey> {
   const { onProgress } = opts;
-  const name = v2ShapeName(shape);
-  const compiled = await compileV2(shape, onProgress);
   const info = await readR1csInfo(compiled.r1cs);
-  const nPublic = publicInputCount(shape);
   if (info.nPubIn + info.nPubOut !== nPublic) {
     throw new CeremonyError(
       `${name}: the r1cs has ${info.nPubIn + info.nPubOut} public inputs, expected ${nPublic}`,
@@ -426,7 +448,7 @@ async function buildShapeKeyUncached(shape: V2Shape, opts: ShapeKeyOptions): Pro
   const ptau = await selectPtau(power, { ptau: opts.ptau, onProgress });
   const r1csSha256 = await sha256File(compiled.r1cs);
   const { dir } = await cached(
-    "zk-v2-key",
+    opts.cacheNs,
     [`snarkjs@${TOOL_VERSIONS.snarkjs}`, "newZKey", r1csSha256, ptau.sha256],
     async (out) => {
       await timed(onProgress, `${name}: groth16 setup (newZKey, δ = 1)`, () =>
@@ -439,27 +461,31 @@ async function buildShapeKeyUncached(shape: V2Shape, opts: ShapeKeyOptions): Pro
     },
   );
   const zkey = path.join(dir, "initial.zkey");
-  return splitKey(shape, compiled, zkey, r1csSha256, info.nConstraints, ptau);
-}
-
-/** Splits an initial zkey into the on-chain part and the commitment bases (see the module comment). */
-async function splitKey(
-  shape: V2Shape,
-  compiled: CompiledCircuit,
-  zkey: string,
-  r1csSha256: string,
-  constraints: number,
-  ptau: PtauChoice,
-): Promise<ShapeKey> {
-  const { sections } = await readZkeySections(zkey);
-  const hdr = groth16Header(sections.get(2)!);
-  const nPublic = publicInputCount(shape);
+  const { sections } = await readZkeySections(zkey, [2, 3]);
+  const sec2 = sections.get(2)!;
+  const hdr = groth16Header(sec2);
   if (hdr.nPublic !== nPublic)
     throw new CeremonyError(`${zkey}: ${hdr.nPublic} public inputs, expected ${nPublic}`);
-  const sec2 = sections.get(2)!;
   const ic = sections.get(3)!;
   if (ic.byteLength !== (nPublic + 1) * 64)
     throw new CeremonyError(`${zkey}: IC section of ${ic.byteLength} bytes`);
+  return { zkey, r1csSha256, ptau, constraints: info.nConstraints, sec2, hdr, ic };
+}
+
+async function buildShapeKeyUncached(shape: V2Shape, opts: ShapeKeyOptions): Promise<ShapeKey> {
+  const compiled = await compileV2(shape, opts.onProgress);
+  const k = await initialKey(v2ShapeName(shape), compiled, publicInputCount(shape), {
+    ptau: opts.ptau,
+    onProgress: opts.onProgress,
+    cacheNs: "zk-v2-key",
+  });
+  return splitKey(shape, compiled, k);
+}
+
+/** Splits an initial zkey into the on-chain part and the commitment bases (see the module comment). */
+async function splitKey(shape: V2Shape, compiled: CompiledCircuit, k: InitialKey): Promise<ShapeKey> {
+  const { sec2, hdr, ic, zkey, r1csSha256, ptau, constraints } = k;
+  const nPublic = publicInputCount(shape);
   const g1At = (buf: Uint8Array, o: number) => g1FromLem(buf.slice(o, o + 64));
   const onchain: OnchainKey = {
     alpha1: await g1At(sec2, hdr.at.alpha1),

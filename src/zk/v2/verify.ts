@@ -33,6 +33,53 @@ export interface V2Statement {
   W_m: G1Point;
 }
 
+/** The per-key work of a Groth16 verifier with a per-deal δ': γ and δ' prepared, e(α, β)⁻¹. */
+export interface PreparedGroth16 {
+  c: Bn128;
+  gammaPre: Uint8Array;
+  deltaPre: Uint8Array;
+  /** e(α, β)^-1 */
+  target: Uint8Array;
+  /** A key point of G1 (not O, on the curve), or VerificationKeyError naming `what`. */
+  g1(p: G1Point, what: string): Promise<Uint8Array>;
+}
+
+/**
+ * Checks α (G1), β, γ and δ' (G2, in the subgroup, not O) and does a verifier's per-key work once;
+ * throws VerificationKeyError naming the bad point. Shared by the module and key-wrap verifiers.
+ */
+export async function prepareGroth16(
+  k: { alpha1: G1Point; beta2: G2Point; gamma2: G2Point },
+  delta2: G2Point,
+): Promise<PreparedGroth16> {
+  const c = await engine();
+  const g1 = async (p: G1Point, what: string) => {
+    const pt = await g1Point(p);
+    if (c.G1.isZero(pt) || !c.G1.isValid(pt)) throw new VerificationKeyError(`${what} is not a point of G1`);
+    return pt;
+  };
+  const g2 = async (p: G2Point, what: string) => {
+    const pt = await g2Point(p);
+    if (c.G2.isZero(pt) || !c.G2.isValid(pt) || !inG2Subgroup(c, pt))
+      throw new VerificationKeyError(`${what} is not a point of G2`);
+    return pt;
+  };
+  const alpha = await g1(k.alpha1, "alpha1");
+  const beta = await g2(k.beta2, "beta2");
+  const gamma = await g2(k.gamma2, "gamma2");
+  const delta = await g2(delta2, "delta2");
+  const ab = c.finalExponentiation(
+    c.millerLoop(c.prepareG1(c.G1.toJacobian(alpha)), c.prepareG2(c.G2.toJacobian(beta))),
+  );
+  return {
+    c,
+    gammaPre: c.prepareG2(c.G2.toJacobian(gamma)),
+    deltaPre: c.prepareG2(c.G2.toJacobian(delta)),
+    target: c.Gt.inv(ab),
+    g1,
+  };
+}
+
 /** A verifier for one shape key and one deal key's δ'. */
 export class V2Verifier {
   private constructor(
@@ -48,34 +95,15 @@ export class V2Verifier {
 
   /** Prepares the key (e(α, β), γ and δ' for Miller loops); throws VerificationKeyError on a malformed key. */
   static async create(k: OnchainKey, delta2: G2Point): Promise<V2Verifier> {
-    const c = await engine();
-    const g1 = async (p: G1Point, what: string) => {
-      const pt = await g1Point(p);
-      if (c.G1.isZero(pt) || !c.G1.isValid(pt))
-        throw new VerificationKeyError(`${what} is not a point of G1`);
-      return pt;
-    };
-    const g2 = async (p: G2Point, what: string) => {
-      const pt = await g2Point(p);
-      if (c.G2.isZero(pt) || !c.G2.isValid(pt) || !inG2Subgroup(c, pt))
-        throw new VerificationKeyError(`${what} is not a point of G2`);
-      return pt;
-    };
-    const alpha = await g1(k.alpha1, "alpha1");
-    const beta = await g2(k.beta2, "beta2");
-    const gamma = await g2(k.gamma2, "gamma2");
-    const delta = await g2(delta2, "delta2");
-    const ab = c.finalExponentiation(
-      c.millerLoop(c.prepareG1(c.G1.toJacobian(alpha)), c.prepareG2(c.G2.toJacobian(beta))),
-    );
+    const pk = await prepareGroth16(k, delta2);
     return new V2Verifier(
-      c,
-      await g1(k.ic0, "IC_0"),
-      await g1(k.icRho, "IC[rho]"),
-      await g1(k.icFY, "IC[fY]"),
-      c.prepareG2(c.G2.toJacobian(gamma)),
-      c.prepareG2(c.G2.toJacobian(delta)),
-      c.Gt.inv(ab),
+      pk.c,
+      await pk.g1(k.ic0, "IC_0"),
+      await pk.g1(k.icRho, "IC[rho]"),
+      await pk.g1(k.icFY, "IC[fY]"),
+      pk.gammaPre,
+      pk.deltaPre,
+      pk.target,
     );
   }
 

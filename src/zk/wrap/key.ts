@@ -15,21 +15,11 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AbiCoder, encodeBytes32String, keccak256 } from "ethers";
-import { PROJECT_ROOT, cached, sha256File, type KeyPart } from "../../common/cache.js";
-import { TOOL_VERSIONS, compileMain, type CompiledCircuit } from "../compile.js";
-import { CeremonyError } from "../errors.js";
-import { timed, type ProgressFn } from "../progress.js";
-import { requiredPower, selectPtau, type PtauChoice } from "../ptau.js";
-import { readR1csInfo } from "../r1cs.js";
-import {
-  g1FromLem,
-  g2FromLem,
-  groth16Header,
-  readZkeySections,
-  runSnarkjsCli,
-  type G1Point,
-  type G2Point,
-} from "../v2/key.js";
+import { PROJECT_ROOT, cached, type KeyPart } from "../../common/cache.js";
+import { compileMain, type CompiledCircuit } from "../compile.js";
+import type { ProgressFn } from "../progress.js";
+import type { PtauChoice } from "../ptau.js";
+import { g1FromLem, g2FromLem, type G1Point, type G2Point, initialKey } from "../v2/key.js";
 
 /** Module slots of one wrap proof. */
 export const WRAP_SLOTS = 16;
@@ -148,42 +138,20 @@ export function buildWrapKey(opts: WrapKeyOptions = {}): Promise<WrapKey> {
 }
 
 async function buildWrapKeyUncached(opts: WrapKeyOptions): Promise<WrapKey> {
-  const { onProgress } = opts;
-  const compiled = await compileWrap(onProgress);
-  const info = await readR1csInfo(compiled.r1cs);
-  if (info.nPubIn + info.nPubOut !== WRAP_PUBLIC_INPUTS) {
-    throw new CeremonyError(
-      `${WRAP_NAME}: the r1cs has ${info.nPubIn + info.nPubOut} public inputs, expected ${WRAP_PUBLIC_INPUTS}`,
-    );
-  }
-  const power = requiredPower(info.nConstraints, info.nPubIn, info.nPubOut);
-  onProgress?.(
-    `${WRAP_NAME}: ${info.nConstraints} constraints, ${WRAP_PUBLIC_INPUTS} public inputs, needs ptau 2^${power}`,
-  );
-  const ptau = await selectPtau(power, { ptau: opts.ptau, onProgress });
-  const r1csSha256 = await sha256File(compiled.r1cs);
-  const { dir } = await cached(
-    "zk-wrap-key",
-    [`snarkjs@${TOOL_VERSIONS.snarkjs}`, "newZKey", r1csSha256, ptau.sha256],
-    async (out) => {
-      await timed(onProgress, `${WRAP_NAME}: groth16 setup (newZKey, δ = 1)`, () =>
-        runSnarkjsCli(
-          ["zkey", "new", compiled.r1cs, ptau.path, path.join(out, "initial.zkey")],
-          WRAP_NAME,
-          onProgress,
-        ),
-      );
-    },
-  );
-  const zkey = path.join(dir, "initial.zkey");
-  const { sections } = await readZkeySections(zkey, [2, 3]);
-  const sec2 = sections.get(2)!;
-  const hdr = groth16Header(sec2);
-  if (hdr.nPublic !== WRAP_PUBLIC_INPUTS)
-    throw new CeremonyError(`${zkey}: ${hdr.nPublic} public inputs, expected ${WRAP_PUBLIC_INPUTS}`);
-  const icSec = sections.get(3)!;
-  if (icSec.byteLength !== (WRAP_PUBLIC_INPUTS + 1) * 64)
-    throw new CeremonyError(`${zkey}: IC section of ${icSec.byteLength} bytes`);
+  const compiled = await compileWrap(opts.onProgress);
+  const {
+    zkey,
+    r1csSha256,
+    ptau,
+    constraints,
+    sec2,
+    hdr,
+    ic: icSec,
+  } = await initialKey(WRAP_NAME, compiled, WRAP_PUBLIC_INPUTS, {
+    ptau: opts.ptau,
+    onProgress: opts.onProgress,
+    cacheNs: "zk-wrap-key",
+  });
   const ic: G1Point[] = [];
   for (let i = 0; i <= WRAP_PUBLIC_INPUTS; i++) ic.push(await g1FromLem(icSec.slice(64 * i, 64 * i + 64)));
   const onchain: WrapOnchainKey = {
@@ -200,7 +168,7 @@ async function buildWrapKeyUncached(opts: WrapKeyOptions): Promise<WrapKey> {
     zkey,
     r1csSha256,
     ptau: { path: ptau.path, file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
-    constraints: info.nConstraints,
+    constraints,
     publicInputs: WRAP_PUBLIC_INPUTS,
     domainSize: hdr.domainSize,
     onchain,

@@ -12,16 +12,14 @@ import { type Bn128 } from "ffjavascript";
 import { ShapeError } from "../errors.js";
 import { P, assertField } from "../field.js";
 import {
-  engine,
-  inG2Subgroup,
   parseProof,
   VerificationKeyError,
   type Groth16Proof,
   type ParsedProof,
   type VerifyOutcome,
 } from "../verifier.js";
-import { g1Point, g2Point, type G1Point, type G2Point } from "../v2/key.js";
-import { toSolidityProofV2, type SolidityProofV2 } from "../v2/verify.js";
+import type { G2Point } from "../v2/key.js";
+import { prepareGroth16, toSolidityProofV2, type SolidityProofV2 } from "../v2/verify.js";
 import type { BabyPoint } from "./babyjub.js";
 import { WRAP_PUBLIC_INPUTS, WRAP_SLOTS, type WrapKey, type WrapOnchainKey } from "./key.js";
 import { assertModuleIndex } from "./pad.js";
@@ -77,39 +75,14 @@ export class WrapVerifier {
 
   /** Prepares the key; throws VerificationKeyError on a malformed key. */
   static async create(k: WrapOnchainKey, delta2: G2Point): Promise<WrapVerifier> {
-    const c = await engine();
-    const g1 = async (p: G1Point, what: string) => {
-      const pt = await g1Point(p);
-      if (c.G1.isZero(pt) || !c.G1.isValid(pt))
-        throw new VerificationKeyError(`${what} is not a point of G1`);
-      return pt;
-    };
-    const g2 = async (p: G2Point, what: string) => {
-      const pt = await g2Point(p);
-      if (c.G2.isZero(pt) || !c.G2.isValid(pt) || !inG2Subgroup(c, pt))
-        throw new VerificationKeyError(`${what} is not a point of G2`);
-      return pt;
-    };
     if (k.ic.length !== WRAP_PUBLIC_INPUTS + 1)
       throw new VerificationKeyError(
         `the wrap key has ${k.ic.length} IC points, expected ${WRAP_PUBLIC_INPUTS + 1}`,
       );
-    const alpha = await g1(k.alpha1, "alpha1");
-    const beta = await g2(k.beta2, "beta2");
-    const gamma = await g2(k.gamma2, "gamma2");
-    const delta = await g2(delta2, "delta2");
+    const pk = await prepareGroth16(k, delta2);
     const ic: Uint8Array[] = [];
-    for (let i = 0; i < k.ic.length; i++) ic.push(await g1(k.ic[i], `IC_${i}`));
-    const ab = c.finalExponentiation(
-      c.millerLoop(c.prepareG1(c.G1.toJacobian(alpha)), c.prepareG2(c.G2.toJacobian(beta))),
-    );
-    return new WrapVerifier(
-      c,
-      ic,
-      c.prepareG2(c.G2.toJacobian(gamma)),
-      c.prepareG2(c.G2.toJacobian(delta)),
-      c.Gt.inv(ab),
-    );
+    for (let i = 0; i < k.ic.length; i++) ic.push(await pk.g1(k.ic[i], `IC_${i}`));
+    return new WrapVerifier(pk.c, ic, pk.gammaPre, pk.deltaPre, pk.target);
   }
 
   /** Verifies one proof against the full public inputs (circuit order); says why it was rejected. Never throws. */
