@@ -249,7 +249,7 @@ export const inferTask = task(
 
 export const fundTask = task(
   "zklora:fund",
-  "Buyer: check the offer (every module's W_m against the chain and its proof of knowledge; every shape's registered verifier against the key derived here; no FORGEABLE keys off a local chain), make its own deal key per shape (newZKey + a fresh contribution, secret never stored), fold the recorded rows of each module into one entry (hX, hY, D_X, fY), deposit the price (ETH, or ERC-20 after approve) with δ' per shape and the entries, and upload the deal keys to the contributor's server. In: <workspace>/buyer-calls.jsonl. Out: the funding transaction, <workspace>/buyer-keys/",
+  "Buyer: check the offer (every module's W_m against the chain and its proof of knowledge; every shape's registered verifier against the key derived here; no FORGEABLE keys off a local chain), make its own deal key per shape (newZKey + a fresh contribution, secret never stored), fold the recorded rows of each module into one entry (hX, hY, D_X, fY), deposit the price (ETH, or ERC-20 after approve) with δ' per shape and the entries, and upload the deal keys to the contributor's server. With --prepare FILE it sends nothing and writes the fund request for the web page; --upload then hands the keys over. In: <workspace>/buyer-calls.jsonl. Out: the funding transaction, <workspace>/buyer-keys/, <workspace>/buyer-fund.json",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -257,9 +257,21 @@ export const fundTask = task(
   .addOption({
     name: "url",
     description:
-      "The contributor server's URL, to upload the deal keys to (default: none; hand the files over yourself)",
+      "The contributor server's URL, to upload the deal keys to (default: none; hand the files over yourself); required with --upload",
     type: ArgumentType.STRING_WITHOUT_DEFAULT,
     defaultValue: undefined,
+  })
+  .addOption({
+    name: "prepare",
+    description:
+      "Do every check and make the deal keys and entries, but send nothing: write the fund request (the fund transaction's arguments, JSON) to FILE for the web page's \"Fund from a prepared file\"; then zklora:fund --upload",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
+    defaultValue: undefined,
+  })
+  .addFlag({
+    name: "upload",
+    description:
+      "After the deal was funded from a prepared request (the web page): check it is Funded with the prepared keys' δ' and upload them to --url",
   })
   .addOption(PTAU)
   .addOption(DELIVERY_KEYS)

@@ -9,7 +9,18 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { ZeroAddress, getAddress, type Signer } from "ethers";
-import type { ClaimInput, EntryView, ProofInput, TxResult, ZkloraClient } from "../chain/index.js";
+import {
+  fundRequestToJson,
+  parseFundRequest,
+  type ClaimInput,
+  type DealView,
+  type EntryView,
+  type FundRequest,
+  type FundRequestJson,
+  type ProofInput,
+  type TxResult,
+  type ZkloraClient,
+} from "../chain/index.js";
 import {
   registerShapes,
   registerWrapVerifier,
@@ -44,6 +55,7 @@ import {
 } from "../mpi/index.js";
 import {
   buildShapeKey,
+  deltaOf,
   solidityShapeKey,
   type G2Point,
   type ShapeKey,
@@ -423,12 +435,10 @@ export async function inferStep(o: InferStepOptions): Promise<{ report: Evaluati
 
 // ---------------------------------------------------------------- fund
 
-export interface FundStepOptions {
+export interface PrepareFundOptions {
   workspace: Workspace;
-  /** Connected with the buyer's signer. */
+  /** Connected with the buyer's signer, or read-only (preparing sends nothing). */
   client: ZkloraClient;
-  /** The contributor's server: the deal keys are handed to it after funding. */
-  url?: string;
   /** A public powers-of-tau file, when the deal's shapes use one. */
   ptau?: string;
   /** Accept keys from the FORGEABLE development ptau off a local chain (never for value). */
@@ -445,23 +455,71 @@ export interface FundStepOptions {
   progress?: Progress;
 }
 
-/**
- * Buyer (PROTOCOL.md step 4): checks every module's W_m and proof of knowledge and every shape's
- * registered verifier against keys it derives itself; makes one deal key per shape (its own
- * contribution with a fresh secret, never stored); folds its recorded rows per module into the
- * entry; funds with the deposit, δ' per shape and the entries; hands the keys to the server. A
- * delivery deal also needs delivery.json checked (checkDeliveryOffer) and the buyer's key-wrap key
- * (a Baby Jubjub key and its own δ' of the key-wrap circuit), which goes to the server too.
- */
-export async function fundStep(o: FundStepOptions): Promise<{
-  tx: TxResult;
-  approveTx?: TxResult;
-  /** Per shape: the deal key file, and whether it reached the server (else why not). */
-  keys: { shape: string; shapeId: string; zkey: string; uploaded: boolean; uploadError?: string }[];
+export interface FundStepOptions extends PrepareFundOptions {
+  /** Connected with the buyer's signer. */
+  client: ZkloraClient;
+  /** The contributor's server: the deal keys are handed to it after funding. */
+  url?: string;
+}
+
+/** A deal key file the buyer hands to the contributor: one per shape, and the key-wrap key. */
+export interface PreparedDealKey {
+  /** The shape's (or the key-wrap circuit's) name. */
+  shape: string;
+  /** The shape id, or WRAP_CIRCUIT_ID. */
+  shapeId: string;
+  zkey: string;
+}
+
+/** A prepared deal key and whether it reached the contributor's server (else why not). */
+export interface UploadedDealKey extends PreparedDealKey {
+  uploaded: boolean;
+  uploadError?: string;
+}
+
+/** What the buyer checked before funding. */
+export interface FundChecks {
+  proofsOfKnowledge: number;
+  verifiers: number;
+  deliveredModules: number;
+}
+
+/** A funding made ready (`prepareFundStep`): the request and the deal keys, nothing sent. */
+export interface PreparedFund {
+  deal: DealContext;
+  /** The deal on-chain when it was checked. */
+  info: DealView;
+  /** `ZkloraClient.fund`'s arguments and the deal they are for (the fund request file). */
+  request: FundRequest;
+  keys: PreparedDealKey[];
+  /** Rows folded per module. */
   rows: number[];
-  /** What was checked before funding: proofs of knowledge, registered verifiers, delivered modules. */
-  checked: { proofsOfKnowledge: number; verifiers: number; deliveredModules: number };
-}> {
+  checked: FundChecks;
+}
+
+/** Format tag of `buyer-fund.json`. */
+export const BUYER_FUND_FORMAT = "zklora-buyer-fund/1";
+
+/**
+ * `buyer-fund.json`: the buyer's last prepared funding: its fund request and its deal key files
+ * (relative to the workspace), for `zklora:fund --upload` after the deal was funded elsewhere.
+ */
+export interface BuyerFundFile {
+  format: typeof BUYER_FUND_FORMAT;
+  request: FundRequestJson;
+  keys: PreparedDealKey[];
+}
+
+/**
+ * Buyer (PROTOCOL.md step 4) up to the transaction: checks every module's W_m and proof of
+ * knowledge and every shape's registered verifier against keys it derives itself; makes one deal
+ * key per shape (its own contribution with a fresh secret, never stored) in buyer-keys/; folds its
+ * recorded rows per module into the entry. A delivery deal also needs delivery.json checked
+ * (checkDeliveryOffer) and the buyer's key-wrap key (a Baby Jubjub key in buyer-wrap.json and its
+ * own δ' of the key-wrap circuit). Sends nothing; records the request and the key files in
+ * buyer-fund.json.
+ */
+export async function prepareFundStep(o: PrepareFundOptions): Promise<PreparedFund> {
   const deal = await loadDealContext(
     o.workspace.need(o.workspace.deal, "zklora:propose (the contributor sends deal.json)"),
   );
@@ -490,8 +548,8 @@ export async function fundStep(o: FundStepOptions): Promise<{
     throw err;
   }
   const info = await o.client.getDeal(deal.dealId);
+  const chainId = BigInt(o.client.addresses.chainId);
   if (info.delivery) {
-    const chainId = BigInt(o.client.addresses.chainId);
     await checkDeliveryOffer({
       workspace: o.workspace,
       deal,
@@ -512,7 +570,7 @@ export async function fundStep(o: FundStepOptions): Promise<{
     return r;
   });
   const rows = recorded.map((r) => r.X.length);
-  const entries = [];
+  const entries: FundRequest["entries"] = [];
   const fold = progress.bar("fold the recorded rows into one entry per module", mods.length);
   try {
     for (const [i, m] of mods.entries()) {
@@ -528,7 +586,11 @@ export async function fundStep(o: FundStepOptions): Promise<{
   const dir = o.workspace.buyerKeys;
   await mkdir(dir, { recursive: true });
   const dealKeys = await makeDealKeys(escrow, deal.dealId, [...keys.values()], dir, { progress });
-  const uploads = dealKeys.map((k) => ({ shape: k.key.name, shapeId: k.key.shapeId, zkey: k.zkey }));
+  const prepared: PreparedDealKey[] = dealKeys.map((k) => ({
+    shape: k.key.name,
+    shapeId: k.key.shapeId,
+    zkey: k.zkey,
+  }));
   let wrap: Awaited<ReturnType<typeof makeWrapDealKey>> | undefined;
   if (info.delivery) {
     wrap = await makeWrapDealKey({
@@ -538,25 +600,49 @@ export async function fundStep(o: FundStepOptions): Promise<{
       ptau: o.ptau,
       progress,
     });
-    uploads.push({ shape: wrap.wrapKey.name, shapeId: WRAP_CIRCUIT_ID, zkey: wrap.zkey });
+    prepared.push({ shape: wrap.wrapKey.name, shapeId: WRAP_CIRCUIT_ID, zkey: wrap.zkey });
   }
-  const { tx, approveTx } = await o.client.fund(
-    deal.dealId,
-    dealKeys.map((k) => ({ shapeId: k.key.shapeId, delta: k.delta2 })),
+  const request: FundRequest = {
+    chainId,
+    escrow: getAddress(o.client.addresses.escrow),
+    dealId: deal.dealId,
+    price: info.price,
+    token: info.token,
+    keys: dealKeys.map((k) => ({ shapeId: k.key.shapeId, delta: k.delta2 })),
     entries,
-    { wrap: wrap?.wrap },
-  );
-  const out: Awaited<ReturnType<typeof fundStep>>["keys"] = [];
-  let remote: RemoteLoraClient | undefined;
-  if (o.url !== undefined && o.url !== "") {
-    remote = new RemoteLoraClient({ url: o.url, deal, signer: o.client.runner as Signer });
-  }
-  for (const k of uploads) {
+    ...(wrap === undefined ? {} : { wrap: wrap.wrap }),
+  };
+  const record: BuyerFundFile = {
+    format: BUYER_FUND_FORMAT,
+    request: fundRequestToJson(request),
+    keys: prepared.map((k) => ({ ...k, zkey: path.relative(o.workspace.dir, k.zkey) })),
+  };
+  await writeJsonAtomic(o.workspace.buyerFund, record);
+  const checked = {
+    proofsOfKnowledge: mods.length,
+    verifiers: keys.size,
+    deliveredModules: info.delivery ? mods.length : 0,
+  };
+  return { deal, info, request, keys: prepared, rows, checked };
+}
+
+/**
+ * Hands the deal keys to the contributor's server (`url`; none: nothing is uploaded), signed by
+ * the buyer. The deal is funded already: a failed upload is reported, not thrown (the key file stays
+ * here for the contributor's zklora:prove --keys / zklora:settle --wrap-key, or zklora:fund --upload).
+ */
+export async function uploadDealKeys(
+  url: string | undefined,
+  deal: DealContext,
+  signer: Signer,
+  keys: readonly PreparedDealKey[],
+): Promise<UploadedDealKey[]> {
+  const remote = url === undefined || url === "" ? undefined : new RemoteLoraClient({ url, deal, signer });
+  const out: UploadedDealKey[] = [];
+  for (const k of keys) {
     let uploaded = false;
     let uploadError: string | undefined;
     if (remote !== undefined) {
-      // The deal is funded already: a failed upload is reported, not thrown (the key file stays here
-      // for the contributor's zklora:prove --keys / zklora:settle --wrap-key, or a later upload).
       try {
         await remote.uploadDealKey(k.shapeId, k.zkey);
         uploaded = true;
@@ -566,12 +652,121 @@ export async function fundStep(o: FundStepOptions): Promise<{
     }
     out.push({ ...k, uploaded, uploadError });
   }
-  const checked = {
-    proofsOfKnowledge: mods.length,
-    verifiers: keys.size,
-    deliveredModules: info.delivery ? mods.length : 0,
-  };
-  return { tx, approveTx, keys: out, rows, checked };
+  return out;
+}
+
+/**
+ * Buyer (PROTOCOL.md step 4): `prepareFundStep`, then funds with the deposit, δ' per shape, the
+ * entries (and the key-wrap key of a delivery deal), then hands the keys to the server.
+ */
+export async function fundStep(o: FundStepOptions): Promise<{
+  tx: TxResult;
+  approveTx?: TxResult;
+  /** Per shape: the deal key file, and whether it reached the server (else why not). */
+  keys: UploadedDealKey[];
+  rows: number[];
+  /** What was checked before funding: proofs of knowledge, registered verifiers, delivered modules. */
+  checked: FundChecks;
+}> {
+  const p = await prepareFundStep(o);
+  const r = p.request;
+  const { tx, approveTx } = await o.client.fund(r.dealId, r.keys, r.entries, { wrap: r.wrap });
+  const keys = await uploadDealKeys(o.url, p.deal, o.client.runner as Signer, p.keys);
+  return { tx, approveTx, keys, rows: p.rows, checked: p.checked };
+}
+
+export interface UploadFundKeysOptions {
+  workspace: Workspace;
+  /** Connected with the signer of the deal's buyer (it signs the uploads). */
+  client: ZkloraClient;
+  /** The contributor's server. */
+  url: string;
+}
+
+const sameDelta = (a: readonly bigint[], b: readonly bigint[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * Buyer, after the deal was funded from the prepared request (e.g. from the web page): checks that
+ * the deal is Funded on-chain with exactly the δ' (and key-wrap key) of the deal key files recorded
+ * in buyer-fund.json, then uploads them to the contributor's server (`uploadDealKeys`).
+ */
+export async function uploadFundKeysStep(o: UploadFundKeysOptions): Promise<{
+  deal: DealContext;
+  info: DealView;
+  keys: UploadedDealKey[];
+}> {
+  const w = o.workspace;
+  const deal = await loadDealContext(w.need(w.deal, "zklora:propose (the contributor sends deal.json)"));
+  const raw = await readJsonFile(w.need(w.buyerFund, "zklora:fund --prepare FILE"));
+  const file = raw as Partial<BuyerFundFile> | null;
+  const rel = path.relative(process.cwd(), w.buyerFund);
+  if (
+    file === null ||
+    typeof file !== "object" ||
+    file.format !== BUYER_FUND_FORMAT ||
+    !Array.isArray(file.keys)
+  )
+    throw new UsageError(`${rel} is not a ${BUYER_FUND_FORMAT} file: run zklora:fund --prepare FILE again`);
+  const request = parseFundRequest(file.request);
+  if (
+    request.dealId !== deal.dealId ||
+    request.chainId !== deal.chainId ||
+    getAddress(request.escrow) !== getAddress(deal.escrow)
+  )
+    throw new UsageError(
+      `${rel} was prepared for deal ${request.dealId} of escrow ${request.escrow} on chain ${request.chainId}, not for deal.json's deal ${deal.dealId}: run zklora:fund --prepare FILE again`,
+    );
+  const keys: PreparedDealKey[] = file.keys.map((k) => ({
+    shape: String(k.shape),
+    shapeId: String(k.shapeId),
+    zkey: path.resolve(w.dir, String(k.zkey)),
+  }));
+  const info = await o.client.getDeal(deal.dealId);
+  if (info.status !== "Funded")
+    throw new UsageError(
+      `deal ${deal.dealId} is ${info.status} on-chain, not Funded: ${
+        info.status === "Proposed"
+          ? "fund it first (the web page's Fund from a prepared file, with the file of zklora:fund --prepare)"
+          : "there is no deal key to hand over"
+      }`,
+    );
+  const differ = (what: string) =>
+    new UsageError(
+      `deal ${deal.dealId} was funded with another ${what} than the prepared one (funded from another fund request?): these keys cannot be used; upload the keys of the request that funded it`,
+    );
+  const onchain = await o.client.getDealKeys(deal.dealId);
+  const plain = keys.filter((k) => k.shapeId !== WRAP_CIRCUIT_ID);
+  if (onchain.length !== plain.length)
+    throw differ(`set of shapes (${onchain.length} δ' on-chain, ${plain.length} prepared)`);
+  for (const k of plain) {
+    const chain = onchain.find((x) => x.shapeId.toLowerCase() === k.shapeId.toLowerCase());
+    const ready = request.keys.find((x) => x.shapeId.toLowerCase() === k.shapeId.toLowerCase());
+    const what = `δ' of shape ${k.shape}`;
+    if (chain === undefined || ready === undefined || !sameDelta(chain.delta, ready.delta))
+      throw differ(what);
+    if (!existsSync(k.zkey)) throw new UsageError(`${k.zkey} does not exist: its deal key is lost`);
+    if (!sameDelta(chain.delta, (await deltaOf(k.zkey)).delta2))
+      throw differ(`${what} (${path.relative(process.cwd(), k.zkey)} was made anew since)`);
+  }
+  const wrapKey = keys.find((k) => k.shapeId === WRAP_CIRCUIT_ID);
+  if (info.delivery) {
+    const chain = await o.client.getWrapKey(deal.dealId);
+    const ready = request.wrap;
+    if (wrapKey === undefined || ready === undefined || chain === null) throw differ("key-wrap key");
+    if (!sameDelta(chain.pk, ready.pk) || !sameDelta(chain.delta, ready.delta)) throw differ("key-wrap key");
+    if (!existsSync(wrapKey.zkey))
+      throw new UsageError(`${wrapKey.zkey} does not exist: the key-wrap key is lost`);
+    if (!sameDelta(chain.delta, (await deltaOf(wrapKey.zkey)).delta2))
+      throw differ(`key-wrap key (${path.relative(process.cwd(), wrapKey.zkey)} was made anew since)`);
+  }
+  const signer = o.client.runner as Signer;
+  const from = getAddress(await signer.getAddress());
+  if (info.buyer !== null && from !== getAddress(info.buyer))
+    throw new UsageError(
+      `deal ${deal.dealId} was funded by ${info.buyer}, and the uploads must be signed by it: pass --from ${info.buyer}`,
+    );
+  return { deal, info, keys: await uploadDealKeys(o.url, deal, signer, keys) };
 }
 
 // ---------------------------------------------------------------- prove

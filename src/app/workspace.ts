@@ -14,6 +14,7 @@
  * | `buyer-calls.jsonl` | infer | buyer: every answered call in full, as the buyer checked it |
  * | `evaluation.json` | infer | buyer: loss/perplexity with and without the adapter, tokens used |
  * | `buyer-keys/` | fund | buyer: its deal keys (one zkey per shape; the secret of each contribution is never stored) |
+ * | `buyer-fund.json` | fund | buyer: its last prepared funding (the fund request and its deal key files), for `zklora:fund --upload` |
  * | `proofs/module-<m>.json` | prove | contributor: the proof of module m, its claim and the deal's δ' |
  * | `delivery.json` | deliver | PUBLIC: per module the ciphertext of its weights, hK, the chunk proofs and the link to W_m (send it with the manifest) |
  * | `delivery-secrets.json` | deliver | PRIVATE (0600): the contributor's delivery keys k_m and salts' |
@@ -54,6 +55,9 @@ export class Workspace {
   }
   get buyerKeys(): string {
     return path.join(this.dir, "buyer-keys");
+  }
+  get buyerFund(): string {
+    return path.join(this.dir, "buyer-fund.json");
   }
   get evaluation(): string {
     return path.join(this.dir, "evaluation.json");

@@ -103,6 +103,8 @@ describe("# zklora:deploy through Hardhat Ignition (hardhat node)", function () 
       FORCE_COLOR: "0",
     };
     delete env.ZKLORA_IGNITION_DIR;
+    // Hardhat prints stack traces on purpose under CI (CI=true): test what a user sees.
+    delete env.CI;
     provider = new JsonRpcProvider(started.url, undefined, { staticNetwork: true });
   });
 

@@ -99,6 +99,24 @@ describe("# task argument errors", function () {
     ).to.match(/deal\.json does not exist: run zklora:propose/);
   });
 
+  it("Should refuse zklora:fund's --prepare and --upload together, --upload without --url and --prepare with --url", async function () {
+    const base = { workspace: ws(), deployment: "", from: "", ptau: "", forgeableKeys: false };
+    const file = path.join(tmp, "fund-request.json");
+    expect(await failure("zklora:fund", { ...base, url: "", prepare: file, upload: true })).to.match(
+      /^zklora:fund: pass either --prepare FILE \(before funding\) or --upload \(after the deal was funded\), not both$/,
+    );
+    expect(await failure("zklora:fund", { ...base, url: "", upload: true })).to.match(
+      /^zklora:fund: pass --url URL \(the contributor's server, printed by zklora:serve\) with --upload$/,
+    );
+    expect(await failure("zklora:fund", { ...base, url: "http://127.0.0.1:1", prepare: file })).to.match(
+      /^zklora:fund: --prepare sends nothing, .* then run zklora:fund --upload --url URL$/,
+    );
+    // Then the workspace's files, as without them.
+    expect(await failure("zklora:fund", { ...base, url: "http://127.0.0.1:1", upload: true })).to.match(
+      /deal\.json does not exist: run zklora:propose/,
+    );
+  });
+
   it("Should refuse zklora:contribute and zklora:verify-key without their files, saying what to pass", async function () {
     expect(await failure("zklora:contribute", { key: "", out: "", name: "x" })).to.match(/pass --key FILE/);
     expect(

@@ -87,6 +87,8 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     ...DEPLOYMENT,
     ...FROM,
     url: STRING_WITHOUT_DEFAULT,
+    prepare: FILE_WITHOUT_DEFAULT,
+    upload: FLAG,
     ...PTAU,
     deliveryKeys: STRING_WITHOUT_DEFAULT,
     trust: STRING_WITHOUT_DEFAULT,

@@ -2,24 +2,28 @@
  * The web dApp (web/) in a real browser: headless Chromium (Debian's `chromium`, driven by
  * puppeteer-core) on the Vite dev server, a real `hardhat node`, the tasks as child processes (as
  * in test/e2e/deal.test.ts) and an injected test wallet (test/web/wallet.ts) signing with the
- * node's unlocked accounts. A deal is proposed, funded and proven by the tasks, then settled from
- * the page by the contributor; another is refunded from the page by the buyer after the window
- * (and its early refund shows the revert message the refund task prints); a third, in ERC-20, is
- * approved by the buyer and cancelled by the contributor from the page. Screenshots of each state
- * go to test-artifacts/web/ (web/screenshot-deal.png in the README is 05-proven.png).
+ * node's unlocked accounts. A deal is proposed and evaluated by the tasks, prepared with
+ * `zklora:fund --prepare`, funded from the buyer's page with that file, its deal keys uploaded with
+ * `zklora:fund --upload`, proven by the tasks, then settled from the page by the contributor;
+ * another is refunded from the page by the buyer after the window (and its early refund shows the
+ * revert message the refund task prints); a third, in ERC-20, is approved by the buyer and
+ * cancelled by the contributor from the page; a fourth, in ERC-20, is funded from the page (approve,
+ * then fund) after the page refused another deal's file and a malformed one, and `--upload` refuses
+ * keys made anew since. Screenshots of each state go to test-artifacts/web/
+ * (web/screenshot-deal.png in the README is 05-proven.png).
  *
  * Without Chromium the suite is skipped with the reason printed: `apt-get install chromium`, or
  * CHROMIUM_PATH=/path/to/chrome.
  */
 import { expect } from "chai";
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Contract, ContractFactory, JsonRpcProvider, getAddress, parseEther } from "ethers";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { createServer, type ViteDevServer } from "vite";
 import { PROJECT_ROOT } from "../../src/common/cache.js";
-import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
+import { ZkloraClient, addressesOf, parseFundRequestText } from "../../src/chain/index.js";
 import { parseDeployment, type DeploymentRecord } from "../../src/chain/deployments.js";
 import { webConfig } from "../../web/vite.config.js";
 import {
@@ -146,7 +150,7 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     return r.gasUsed * r.gasPrice;
   };
 
-  async function commitAndPropose(ws: string[], price: string): Promise<bigint> {
+  async function commitAndPropose(ws: string[], price: string, extra: string[] = []): Promise<bigint> {
     await hardhatOk(
       [
         ...net,
@@ -162,7 +166,20 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
       env,
     );
     const proposed = await hardhatOk(
-      [...net, "zklora:propose", ...ws, "--from", "1", "--price", price, "--buyer", "2", "--window", "3600"],
+      [
+        ...net,
+        "zklora:propose",
+        ...ws,
+        "--from",
+        "1",
+        "--price",
+        price,
+        "--buyer",
+        "2",
+        "--window",
+        "3600",
+        ...extra,
+      ],
       env,
     );
     return BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
@@ -188,7 +205,21 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     return url;
   }
 
-  it("Should show a deal proposed, funded and proven by the tasks, and settle it from the contributor's page", async function () {
+  /** Chooses `file` in the page's "Fund from a prepared file" input (which funds at once). */
+  async function chooseFundFile(page: Page, file: string): Promise<void> {
+    const input = await page.waitForSelector("#fund-file:not([disabled])");
+    if (input === null) throw new Error("no #fund-file");
+    await (input as unknown as { uploadFile(f: string): Promise<void> }).uploadFile(file);
+  }
+
+  /** The one line a failed task printed (less Hardhat's "For more info" hint). */
+  const errorLine = (r: { stdout: string; stderr: string }) =>
+    (r.stderr + r.stdout)
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !/^For more info/.test(l));
+
+  it("Should show a deal proposed and evaluated by the tasks, fund it from the buyer's page with the file of zklora:fund --prepare, and settle it from the contributor's page after --upload, prove and submit", async function () {
     const ws = ["--workspace", path.join(tmp, "deal")];
     const dealId = await commitAndPropose(ws, "0.25");
     expect(dealId).to.equal(1n);
@@ -199,7 +230,7 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     expect(await text(page, 'tr[data-deal="1"]')).to.match(/deal 1\s+Proposed\s+0\.25 ETH\s+0 \/ 4/);
     await shot(page, "01-list");
 
-    // The contributor's view of the proposed deal: cancel, and no fund button.
+    // The contributor's view of the proposed deal: cancel, and no fund button nor file.
     await page.click('tr[data-deal="1"] a');
     await waitStatus(page, "Proposed");
     expect(await text(page, "#price")).to.equal("0.25 ETH");
@@ -208,6 +239,7 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     expect(await text(page, "#modules")).to.include("v2_i8_r2_o8");
     expect(await text(page, "#role")).to.equal("you are the contributor");
     expect(await page.$("#action-cancel")).to.not.equal(null);
+    expect(await page.$("#fund-file")).to.equal(null);
     await shot(page, "02-proposed-contributor");
 
     // The buyer's: the exact fund command (the page cannot make the entries and deal keys).
@@ -217,14 +249,54 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     expect(await text(page, "#actions")).to.include(
       `npx hardhat zklora:fund --network localhost --workspace deals/b1 --url <contributor's server URL> --from ${buyer}`,
     );
+    expect(await text(page, "#actions")).to.include(
+      "npx hardhat zklora:fund --network localhost --workspace deals/b1 --prepare fund-request.json",
+    );
+    expect(await text(page, "label[for=fund-file]")).to.match(/^Fund from a prepared file /);
     await shot(page, "03-proposed-buyer");
 
+    // The buyer's machine makes the entries and deal keys, and sends nothing.
     const url = await infer(ws);
+    const requestFile = path.join(tmp, "fund-request-1.json");
+    const prepared = await hardhatOk([...net, "zklora:fund", ...ws, "--prepare", requestFile], env);
+    expect(prepared).to.match(
+      /prepared the funding of deal 1 with 0\.25 ETH: 4 module entries \(\d+ rows folded\), \d+ deal key\(s\); nothing sent/,
+    );
+    expect(prepared).to.include(`wrote the fund request ${requestFile}`);
+    const request = parseFundRequestText(await readFile(requestFile, "utf8"));
+    expect(request.dealId).to.equal(1n);
+    expect((await client.getDeal(dealId)).status).to.equal("Proposed");
+    // Nothing to upload before the funding.
+    const early = await hardhat([...net, "zklora:fund", ...ws, "--upload", "--url", url], env);
+    expect(early.code).to.not.equal(0);
+    expect(errorLine(early)).to.deep.equal([
+      "Error in community plugin zklora: zklora:fund: deal 1 is Proposed on-chain, not Funded: fund it first (the web page's Fund from a prepared file, with the file of zklora:fund --prepare)",
+    ]);
+
+    // Funded from the page with the buyer's wallet.
     const buyerBefore = await provider.getBalance(buyer);
-    await hardhatOk([...net, "zklora:fund", ...ws, "--url", url], env);
+    await chooseFundFile(page, requestFile);
+    await waitStatus(page, "Funded");
+    await page.waitForSelector("#notice.ok");
+    expect(await text(page, "#notice")).to.match(
+      /^funded deal 1 with 0\.25 ETH: 4 module entries, \d+ deal key\(s\); tx 0x[0-9a-f]{64} \(block \d+, gas \d+\)\. Now hand the deal keys to the contributor's server/,
+    );
+    const upload = `npx hardhat zklora:fund --network localhost --workspace deals/b1 --upload --url <contributor's server URL> --from ${buyer}`;
+    expect(await text(page, "#notice-command")).to.equal(upload);
+    expect(await text(page, "#actions")).to.include(upload);
+    // The entries and δ' on-chain are the request's.
+    const onchain = await client.getEntries(dealId);
+    expect(onchain.map((e) => [e.hX, e.hY, e.dX, e.fY])).to.deep.equal(
+      request.entries.map((e) => [e.hX, e.hY, e.dX, e.fY]),
+    );
+    expect((await client.getDealKeys(dealId)).map((k) => k.delta)).to.deep.equal(
+      request.keys.map((k) => k.delta),
+    );
+    const uploaded = await hardhatOk([...net, "zklora:fund", ...ws, "--upload", "--url", url], env);
+    expect(uploaded).to.include("deal 1 is funded with the prepared deal keys (δ' checked on-chain)");
+    expect(uploaded).to.match(/deal key \S+: .*\.zkey \(uploaded to the contributor's server\)/);
     await serve?.stop("SIGINT");
     serve = undefined;
-    await waitStatus(page, "Funded");
     expect(await page.$$eval("#entries tbody tr", (rows) => rows.length)).to.equal(4);
     expect(await text(page, "#countdown")).to.match(/^(1 h 0 min|59 min \d+ s) left \(until /);
     expect(await text(page, "#proven")).to.equal("0 of 4 modules");
@@ -268,7 +340,8 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     );
     expect(await provider.getBalance(record.contracts.LoraEscrowV2.address)).to.equal(0n);
     expect((await client.getDeal(dealId)).status).to.equal("Settled");
-    expect(wallet.calls.get("eth_sendTransaction")).to.equal(1);
+    // The funding and the settle.
+    expect(wallet.calls.get("eth_sendTransaction")).to.equal(2);
     await page.close();
   });
 
@@ -390,6 +463,93 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
     expect(rows[2]).to.match(/Refunded\s+0\.1 ETH/);
     expect(rows[3]).to.match(/Settled\s+0\.25 ETH\s+4 \/ 4\s+.*plain$/);
     await shot(page, "12-list");
+    await page.close();
+  });
+
+  it("Should fund an ERC-20 deal from the page with a prepared file (approve, then fund), after refusing another deal's file and a malformed one", async function () {
+    const art = JSON.parse(
+      await readFile(
+        path.join(PROJECT_ROOT, "artifacts", "contracts", "test", "ERC20Mock.sol", "ERC20Mock.json"),
+        "utf8",
+      ),
+    ) as { abi: []; bytecode: string };
+    const deployer = await provider.getSigner(0);
+    const token = (await (
+      await new ContractFactory(art.abi, art.bytecode, deployer).deploy("Mock", "MCK")
+    ).waitForDeployment()) as unknown as Contract;
+    const tokenAddr = await token.getAddress();
+    await (await token.getFunction("mint")(buyer, parseEther("5"))).wait();
+
+    const ws = ["--workspace", path.join(tmp, "deal-erc20")];
+    const dealId = await commitAndPropose(ws, "2", ["--token", tokenAddr]);
+    await infer(ws);
+    await serve?.stop("SIGINT");
+    serve = undefined;
+    const fileA = path.join(tmp, "fund-request-erc20-a.json");
+    const fileB = path.join(tmp, "fund-request-erc20-b.json");
+    await hardhatOk([...net, "zklora:fund", ...ws, "--prepare", fileA], env);
+    // Prepared again: new deal keys replace the first ones in the workspace.
+    await hardhatOk([...net, "zklora:fund", ...ws, "--prepare", fileB], env);
+
+    const { page, wallet } = await openPage(buyer, `#/deal/${dealId}`);
+    await waitStatus(page, "Proposed");
+    expect(await text(page, "#price")).to.equal("2.0 MCK");
+    expect(await text(page, "label[for=fund-file]")).to.include("approving the escrow first when needed");
+
+    // Another deal's file, and a malformed one: refused before anything is sent.
+    await chooseFundFile(page, path.join(tmp, "fund-request-1.json"));
+    await page.waitForSelector("#notice.error");
+    expect(await text(page, "#notice")).to.match(
+      new RegExp(
+        `^fund request: dealId is 1, but this deal's is ${dealId}: prepare it again with zklora:fund --prepare for this deal`,
+      ),
+    );
+    await shot(page, "13-erc20-fund-wrong-file");
+    const bad = path.join(tmp, "fund-request-bad.json");
+    // (a number where the format has a decimal string)
+    const json = JSON.parse(await readFile(fileA, "utf8")) as Record<string, unknown>;
+    await writeFile(bad, JSON.stringify({ ...json, chainId: 31337 }));
+    await chooseFundFile(page, bad);
+    await page.waitForFunction(() =>
+      /^fund request: chainId must be a decimal string/.test(
+        document.getElementById("notice")?.innerText ?? "",
+      ),
+    );
+    expect(wallet.calls.get("eth_sendTransaction") ?? 0).to.equal(0);
+
+    // The first file: approve (the allowance is short), then fund.
+    await chooseFundFile(page, fileA);
+    await waitStatus(page, "Funded");
+    await page.waitForSelector("#notice.ok");
+    expect(await text(page, "#notice")).to.match(
+      new RegExp(
+        `^approved the escrow for 2\\.0 MCK \\(tx 0x[0-9a-f]{64}\\); funded deal ${dealId} with 2\\.0 MCK: 4 module entries, \\d+ deal key\\(s\\); tx 0x`,
+      ),
+    );
+    await shot(page, "14-erc20-funded-from-file");
+    expect(wallet.calls.get("eth_sendTransaction")).to.equal(2);
+    const escrow = record.contracts.LoraEscrowV2.address;
+    expect(await token.getFunction("balanceOf")(escrow)).to.equal(parseEther("2"));
+    expect(await token.getFunction("balanceOf")(buyer)).to.equal(parseEther("3"));
+    expect(await token.getFunction("allowance")(buyer, escrow)).to.equal(0n);
+    const deal = await client.getDeal(dealId);
+    expect(deal.status).to.equal("Funded");
+    expect(deal.buyer).to.equal(buyer);
+    const requestA = parseFundRequestText(await readFile(fileA, "utf8"));
+    expect((await client.getDealKeys(dealId)).map((k) => k.delta)).to.deep.equal(
+      requestA.keys.map((k) => k.delta),
+    );
+
+    // The workspace holds the second preparation's keys, not the funded ones: --upload refuses.
+    const r = await hardhat([...net, "zklora:fund", ...ws, "--upload", "--url", "http://127.0.0.1:1"], env);
+    expect(r.code).to.not.equal(0);
+    const lines = errorLine(r);
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.match(
+      new RegExp(
+        `^Error in community plugin zklora: zklora:fund: deal ${dealId} was funded with another δ' of shape \\S+ than the prepared one \\(funded from another fund request\\?\\)`,
+      ),
+    );
     await page.close();
   });
 });

@@ -106,17 +106,26 @@ describe("# web dApp model (deal list, roles, actions, formatting)", function ()
     expect(roleOf(deal({ buyer: null }), C)).to.equal("contributor");
   });
 
-  it("Should offer cancel to the contributor and the fund command (and approve for ERC-20) to the buyer of a proposed deal", function () {
+  it("Should offer cancel to the contributor and the fund command, funding from a prepared file (and approve for ERC-20) to the buyer of a proposed deal", function () {
     const c = planDeal(deal(), ctx({ account: C }));
     expect(c.actions.map((a) => a.kind)).to.deep.equal(["cancel"]);
     expect(c.steps).to.deep.equal([]);
+    expect(c.fundFromFile).to.equal(false);
 
     const b = planDeal(deal(), ctx({ account: B }));
     expect(b.actions).to.deep.equal([]);
     expect(b.steps.map((s) => s.command)).to.deep.equal([
       `npx hardhat zklora:fund --network localhost --workspace deals/b1 --url <contributor's server URL> --from ${B}`,
+      "npx hardhat zklora:fund --network localhost --workspace deals/b1 --prepare fund-request.json",
     ]);
     expect(b.steps[0].why).to.match(/the page cannot compute them/);
+    expect(b.steps[1].why).to.match(/sends nothing: choose the file .* zklora:fund --upload/);
+    expect(b.fundFromFile).to.equal(true);
+    // Anyone but the contributor may fund an open deal from a file; a viewer or no wallet may not.
+    expect(planDeal(deal({ buyer: null }), ctx({ account: X })).fundFromFile).to.equal(true);
+    expect(planDeal(deal(), ctx({ account: X })).fundFromFile).to.equal(false);
+    expect(planDeal(deal(), ctx()).fundFromFile).to.equal(false);
+    expect(planDeal(deal(), ctx()).steps).to.have.length(1);
 
     const erc = deal({ token: TOKEN, price: parseEther("2") });
     const mck = { symbol: "MCK", decimals: 18 };
@@ -160,6 +169,17 @@ describe("# web dApp model (deal list, roles, actions, formatting)", function ()
     const funded = deal({ status: "Funded", deadline: 1_003_600n, proven: 2 });
     const open = planDeal(funded, ctx({ account: B, now: 1_003_600n }));
     expect(open.actions.map((a) => a.kind)).to.deep.equal(["refund"]);
+    expect(open.fundFromFile).to.equal(false);
+    // The deal keys of a funding from the page: the upload command, while they are of use.
+    expect(open.steps.map((s) => s.command)).to.deep.equal([
+      `npx hardhat zklora:fund --network localhost --workspace deals/b1 --upload --url <contributor's server URL> --from ${B}`,
+    ]);
+    expect(planDeal({ ...funded, proven: 4 }, ctx({ account: B, now: 1_003_600n })).steps).to.deep.equal([]);
+    expect(
+      planDeal({ ...funded, proven: 4, delivery: true }, ctx({ account: B, now: 1_003_600n })).steps,
+    ).to.have.length(1);
+    expect(planDeal(funded, ctx({ account: B, now: 1_003_601n })).steps).to.deep.equal([]);
+    expect(planDeal(funded, ctx({ account: X, now: 1_003_600n })).steps).to.deep.equal([]);
     expect(open.actions[0].warning).to.equal(
       `the proving window is open until ${new Date(1_003_600_000).toISOString()}`,
     );

@@ -1,8 +1,10 @@
 /**
  * The zklora dApp: the deals of a deployment and one deal's page, with the transactions that need
  * no local files (the buyer's approve and refund, the contributor's settle of a plain deal and
- * cancel of a proposed one) sent through the injected wallet, and the task command for the steps
- * that do (funding, proving, settling a delivery deal).
+ * cancel of a proposed one) sent through the injected wallet, the buyer's funding from the file
+ * `zklora:fund --prepare` wrote (its entries and deal keys come from the buyer's machine), and the
+ * task command for the steps that need local files (preparing the funding and uploading its keys,
+ * proving, settling a delivery deal).
  *
  * URL: `?network=NAME` (default localhost) picks `/deployments/NAME.json`; `?deployment=URL` takes
  * the record from elsewhere; `?rpc=URL` reads the chain through that JSON-RPC endpoint instead of
@@ -14,6 +16,8 @@ import {
   IERC20Metadata__factory,
   ZkloraClient,
   addressesOf,
+  checkFundRequest,
+  parseFundRequestText,
   toChainError,
   type DealKeyInput,
   type DealView,
@@ -28,7 +32,15 @@ import {
 import { checkRecord } from "./record.js";
 import { h } from "./dom.js";
 import { countdown, formatAmount, formatDuration, isoTime, shortHex, shortNum } from "./format.js";
-import { ChainClock, planDeal, roleOf, summarizeDeals, type PageAction, type Role } from "./model.js";
+import {
+  ChainClock,
+  fundUploadCommand,
+  planDeal,
+  roleOf,
+  summarizeDeals,
+  type PageAction,
+  type Role,
+} from "./model.js";
 import {
   currentAccounts,
   injected,
@@ -50,6 +62,8 @@ const LOCAL_CHAINS = new Set([31337, 1337]);
 interface Notice {
   kind: "ok" | "error" | "info";
   text: string;
+  /** A command to run next, shown under the text. */
+  command?: string;
 }
 
 const app = {
@@ -222,7 +236,12 @@ function noticeBox(): HTMLElement | null {
   return h(
     "div",
     { id: "notice", class: `notice ${n.kind}`, role: n.kind === "error" ? "alert" : "status" },
-    h("span", {}, n.text),
+    h(
+      "div",
+      {},
+      h("span", {}, n.text),
+      n.command === undefined ? null : h("pre", { id: "notice-command", class: "command" }, n.command),
+    ),
     h(
       "button",
       {
@@ -536,6 +555,34 @@ async function renderDeal(dealId: bigint): Promise<HTMLElement> {
       ),
       a.warning === undefined ? null : h("span", { class: "warning" }, a.warning),
     );
+  const fundFile = plan.fundFromFile
+    ? h(
+        "div",
+        { class: "action" },
+        h(
+          "label",
+          { for: "fund-file" },
+          h("strong", {}, app.busy === "fund" ? "Funding…" : "Fund from a prepared file"),
+          ` (the fund request of zklora:fund --prepare; your wallet sends ${formatAmount(deal.price, token)}${
+            deal.token === null ? "" : ", approving the escrow first when needed"
+          })`,
+        ),
+        h(
+          "div",
+          {},
+          h("input", {
+            id: "fund-file",
+            type: "file",
+            accept: ".json,application/json",
+            disabled: app.busy !== null,
+            onchange: (ev: Event) => {
+              const file = (ev.target as HTMLInputElement).files?.[0];
+              if (file !== undefined) void fundFromFile(file, p);
+            },
+          }),
+        ),
+      )
+    : null;
   const actions = h(
     "section",
     { id: "actions", class: "panel" },
@@ -551,7 +598,8 @@ async function renderDeal(dealId: bigint): Promise<HTMLElement> {
         h("p", { class: "muted" }, s.why),
       ),
     ),
-    plan.actions.length === 0 && plan.steps.length === 0
+    fundFile,
+    plan.actions.length === 0 && plan.steps.length === 0 && !plan.fundFromFile
       ? h("p", { class: "muted" }, "Nothing to do.")
       : null,
   );
@@ -646,6 +694,51 @@ async function act(kind: PageAction["kind"], p: DealPage): Promise<void> {
     app.notice = { kind: "ok", text: `${done}; tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed})` };
   } catch (err) {
     app.notice = { kind: "error", text: messageOf(err, kind) };
+  } finally {
+    app.busy = null;
+  }
+  await refresh();
+}
+
+/**
+ * Funds the deal from a fund request file (`zklora:fund --prepare`): parsed and checked against the
+ * deal shown (chain, escrow, deal id, price, token, modules, key-wrap key), then sent through
+ * `ZkloraClient.fund`, which approves the escrow first when a token's allowance is short. Then the
+ * buyer hands its deal keys over with `zklora:fund --upload`: the notice shows the command.
+ */
+async function fundFromFile(file: File, p: DealPage): Promise<void> {
+  const { deal, token } = p;
+  const id = deal.dealId;
+  const price = formatAmount(deal.price, token);
+  const record = app.record as DeploymentRecord;
+  app.busy = "fund";
+  app.notice = { kind: "info", text: `fund: checking ${file.name}…` };
+  await refresh();
+  try {
+    const request = parseFundRequestText(await file.text());
+    checkFundRequest(request, deal, addressesOf(record));
+    const short = deal.token !== null && (p.allowance === null || p.allowance < deal.price);
+    app.notice = {
+      kind: "info",
+      text: `fund: confirm ${short ? "the approve, then the funding," : "the funding"} in your wallet…`,
+    };
+    await refresh();
+    const { client } = await signingClient();
+    const { tx, approveTx } = await client.fund(request.dealId, request.keys, request.entries, {
+      wrap: request.wrap,
+    });
+    const keys = `${request.keys.length} deal key(s)${request.wrap === undefined ? "" : " and the key-wrap key"}`;
+    app.notice = {
+      kind: "ok",
+      text:
+        `${approveTx === undefined ? "" : `approved the escrow for ${price} (tx ${approveTx.hash}); `}` +
+        `funded deal ${id} with ${price}: ${request.entries.length} module entries, ${keys}; ` +
+        `tx ${tx.hash} (block ${tx.blockNumber}, gas ${tx.gasUsed}). ` +
+        "Now hand the deal keys to the contributor's server (the contributor cannot prove without them):",
+      command: fundUploadCommand(record.network, app.account),
+    };
+  } catch (err) {
+    app.notice = { kind: "error", text: messageOf(err, `fund(${id})`) };
   } finally {
     app.busy = null;
   }

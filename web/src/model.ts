@@ -111,8 +111,27 @@ export interface TaskStep {
 export interface DealPlan {
   actions: PageAction[];
   steps: TaskStep[];
+  /**
+   * Whether the page offers "Fund from a prepared file" (a proposed deal, the connected account its
+   * buyer or anyone but the contributor for an open deal): the file of `zklora:fund --prepare`.
+   */
+  fundFromFile: boolean;
   /** One line on where the deal stands, for everyone. */
   summary: string;
+}
+
+/** The buyer's workspace in the commands the page shows (as in the README's walkthrough). */
+const BUYER_WORKSPACE = "deals/b1";
+
+/** The command that writes the fund request the page funds from (read-only: no --from). */
+export function fundPrepareCommand(network: string): string {
+  return `npx hardhat zklora:fund --network ${network} --workspace ${BUYER_WORKSPACE} --prepare fund-request.json`;
+}
+
+/** The command that hands the deal keys to the contributor after the page funded the deal. */
+export function fundUploadCommand(network: string, account: string | null): string {
+  const from = account === null ? "" : ` --from ${account}`;
+  return `npx hardhat zklora:fund --network ${network} --workspace ${BUYER_WORKSPACE} --upload --url <contributor's server URL>${from}`;
 }
 
 /** What `planDeal` needs besides the deal. */
@@ -135,6 +154,7 @@ export function planDeal(deal: DealView, ctx: PlanContext): DealPlan {
   const actions: PageAction[] = [];
   const steps: TaskStep[] = [];
   let summary: string;
+  let fundFromFile = false;
   const allProven = deal.proven === deal.modules;
   switch (deal.status) {
     case "Proposed": {
@@ -146,12 +166,23 @@ export function planDeal(deal: DealView, ctx: PlanContext): DealPlan {
         const from = role === "buyer" || role === "open-buyer" ? ` --from ${ctx.account}` : "";
         steps.push({
           title: "Fund the deal (buyer)",
-          command: `npx hardhat zklora:fund ${net} --workspace deals/b1 --url <contributor's server URL>${from}`,
+          command: `npx hardhat zklora:fund ${net} --workspace ${BUYER_WORKSPACE} --url <contributor's server URL>${from}`,
           why:
             "Funding registers the buyer's entries (the rows it evaluated, folded, from <workspace>/buyer-calls.jsonl of zklora:infer) " +
             "and a fresh deal key δ' per shape that zklora:fund makes locally: the page cannot compute them. " +
             "Run zklora:infer first, in a workspace holding the deal.json the contributor sent.",
         });
+        if (role === "buyer" || role === "open-buyer") {
+          fundFromFile = true;
+          steps.push({
+            title: "Or fund from this page (buyer)",
+            command: fundPrepareCommand(ctx.network),
+            why:
+              "zklora:fund --prepare makes the entries and deal keys and checks the offer, but sends nothing: " +
+              "choose the file it writes under Fund from a prepared file, and your wallet sends the deposit " +
+              "(approving the token first when needed); then hand the deal keys over with zklora:fund --upload.",
+          });
+        }
         if (deal.token !== null && (role === "buyer" || role === "open-buyer")) {
           const enough = ctx.allowance !== null && ctx.allowance >= deal.price;
           actions.push({
@@ -204,6 +235,16 @@ export function planDeal(deal: DealView, ctx: PlanContext): DealPlan {
           });
         }
       }
+      if (role === "buyer" && open && (!allProven || deal.delivery)) {
+        steps.push({
+          title: "Hand the deal keys to the contributor (buyer, after funding from this page)",
+          command: fundUploadCommand(ctx.network, ctx.account),
+          why:
+            "The contributor proves with your deal keys (and settles a delivery deal with your key-wrap key), " +
+            "which stay in your workspace until zklora:fund --upload checks them against the funding and uploads them " +
+            "(zklora:fund --url did it already).",
+        });
+      }
       if (role === "buyer") {
         let warning: string | undefined;
         if (open)
@@ -226,7 +267,7 @@ export function planDeal(deal: DealView, ctx: PlanContext): DealPlan {
     default:
       summary = deal.status;
   }
-  return { actions, steps, summary };
+  return { actions, steps, fundFromFile, summary };
 }
 
 /**
