@@ -1,30 +1,8 @@
 /** Text formatting shared by the tasks and the demo report. */
-import { formatUnits } from "ethers";
+import { formatAmount, formatDuration } from "../chain/format.js";
 import type { DealStatusReport } from "./steps.js";
 
-/** `1.5 ETH` / `100.0 USDC`. */
-export function formatAmount(v: bigint, token: { symbol: string; decimals: number }): string {
-  return `${formatUnits(v, token.decimals)} ${token.symbol}`;
-}
-
-/** Seconds as `1 h 2 min` / `35 s`. */
-export function formatDuration(seconds: bigint | number): string {
-  let s = Number(seconds);
-  const neg = s < 0;
-  s = Math.abs(s);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const parts =
-    d > 0
-      ? [`${d} d`, `${h} h`]
-      : h > 0
-        ? [`${h} h`, `${m} min`]
-        : m > 0
-          ? [`${m} min`, `${s % 60} s`]
-          : [`${s} s`];
-  return (neg ? "-" : "") + parts.join(" ");
-}
+export { formatAmount, formatDuration };
 
 /** The deal's status as text lines. */
 export function formatStatus(

@@ -6,6 +6,7 @@
  */
 export * from "./client.js";
 export * from "./errors.js";
+export * from "./format.js";
 export * from "./fund-request.js";
 // Types only: ./deployments.ts also holds the records' file I/O (node:fs), which a browser bundle must
 // not pull in. A dApp fetches deployments/<network>.json itself and passes it to `addressesOf`.

@@ -1,33 +1,10 @@
 /**
- * Text formatting of the page. Amounts and durations read as the tasks print them
- * (src/app/format.ts; test/web/model.test.ts checks they agree), without importing the tasks'
- * Node-side modules into the browser bundle.
+ * Text formatting of the page. Amounts and durations come from src/chain/format.ts, the same
+ * functions the tasks print with.
  */
-import { formatUnits } from "ethers";
+import { formatDuration } from "../../src/chain/format.js";
 
-/** `1.5 ETH` / `100.0 USDC`, as the tasks print amounts. */
-export function formatAmount(v: bigint, token: { symbol: string; decimals: number }): string {
-  return `${formatUnits(v, token.decimals)} ${token.symbol}`;
-}
-
-/** Seconds as `1 h 2 min` / `35 s`, as the tasks print durations. */
-export function formatDuration(seconds: bigint | number): string {
-  let s = Number(seconds);
-  const neg = s < 0;
-  s = Math.abs(s);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const parts =
-    d > 0
-      ? [`${d} d`, `${h} h`]
-      : h > 0
-        ? [`${h} h`, `${m} min`]
-        : m > 0
-          ? [`${m} min`, `${s % 60} s`]
-          : [`${s} s`];
-  return (neg ? "-" : "") + parts.join(" ");
-}
+export { formatAmount, formatDuration } from "../../src/chain/format.js";
 
 /** `0x1234abcd…ef01` (the full value stays in the element's title). */
 export function shortHex(hex: string, head = 10, tail = 4): string {
