@@ -176,12 +176,14 @@ export async function startE2e(
   let started: { node: Background; url: string } | undefined;
   try {
     started = await startHardhatNode();
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       ZKLORA_LOCALHOST_URL: started.url,
       ZKLORA_DEPLOYMENTS_DIR: path.join(tmp, "deployments"),
       FORCE_COLOR: "0",
     };
+    // Hardhat prints stack traces on purpose under CI (CI=true): the tasks' output as a user sees it.
+    delete env.CI;
     await writeTinyDealInputs(tmp, inputs);
     return { tmp, node: started.node, rpc: started.url, env };
   } catch (e) {
