@@ -22,9 +22,17 @@ import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 import { PROJECT_ROOT, cached, type KeyPart } from "../../common/cache.js";
 import { TOOL_VERSIONS, compileMain, type CompiledCircuit } from "../compile.js";
 import type { ProgressFn } from "../progress.js";
-import type { PtauChoice } from "../ptau.js";
 import { applyBeacon, checkDeltaUpdate, verifyContributions, type ContributionRecord } from "../v2/delta.js";
-import { g1FromLem, g2FromLem, pointsHash, type G1Point, type G2Point, initialKey } from "../v2/key.js";
+import {
+  g1FromLem,
+  g2FromLem,
+  pointsHash,
+  type G1Point,
+  type G2Point,
+  type CircuitKey,
+  circuitKeyFields,
+  initialKey,
+} from "../v2/key.js";
 import { DeliveryKeyError } from "./errors.js";
 import {
   DELIVERY_CIRCUITS_DIR,
@@ -69,19 +77,9 @@ export interface DeliveryVk {
 }
 
 /** A delivery shape's key: circuit files, the initial zkey (δ = 1) and what it splits into. */
-export interface DeliveryKey {
+export interface DeliveryKey extends CircuitKey {
   shape: DeliveryShape;
-  name: string;
   shapeId: string;
-  r1cs: string;
-  wasm: string;
-  /** The initial key (`newZKey`, δ = 1): the base of every ceremony. Never used to prove for value. */
-  zkey: string;
-  r1csSha256: string;
-  ptau: Pick<PtauChoice, "path" | "file" | "sha256" | "power" | "source">;
-  constraints: number;
-  publicInputs: number;
-  domainSize: number;
   vk: DeliveryVk;
   /** IC'[ct_0..ct_NCT-1] in ffjavascript's LEM form (64 bytes each), for the verifier's MSM. */
   ctBases: Uint8Array;
@@ -200,11 +198,12 @@ async function buildDeliveryKeyUncached(
   const name = deliveryShapeName(shape);
   const compiled = await compileDelivery(shape, opts.onProgress);
   const nPublic = deliveryPublicInputCount(shape);
-  const { zkey, r1csSha256, ptau, constraints, sec2, hdr, ic } = await initialKey(name, compiled, nPublic, {
+  const k = await initialKey(name, compiled, nPublic, {
     ptau: opts.ptau,
     onProgress: opts.onProgress,
     cacheNs: "zk-delivery-key",
   });
+  const { r1csSha256, ptau, sec2, hdr, ic } = k;
   const { NCT } = deliveryLayout(shape);
   const g1At = (o: number) => g1FromLem(ic.slice(o * 64, o * 64 + 64));
   const ctBases = ic.slice(3 * 64, (3 + NCT) * 64);
@@ -223,17 +222,9 @@ async function buildDeliveryKeyUncached(
   const ctBasesHash = await pointsHash(ctBases);
   const basesHash = await pointsHash(bases);
   return {
+    ...circuitKeyFields(name, compiled, k),
     shape,
-    name,
     shapeId: deliveryShapeId(shape),
-    r1cs: compiled.r1cs,
-    wasm: compiled.wasm,
-    zkey,
-    r1csSha256,
-    ptau: { path: ptau.path, file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
-    constraints,
-    publicInputs: nPublic,
-    domainSize: hdr.domainSize,
     vk,
     ctBases,
     bases,

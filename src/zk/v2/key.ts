@@ -128,20 +128,40 @@ export interface OnchainKey {
   icFY: G1Point;
 }
 
-/** A shape's key: its circuit files, the initial zkey (δ = 1) and what it splits into. */
-export interface ShapeKey {
-  shape: V2Shape;
+/** What every circuit key has (module, delivery and key-wrap circuits): files and the initial zkey. */
+export interface CircuitKey {
   name: string;
-  shapeId: string;
   r1cs: string;
   wasm: string;
-  /** The initial key (`newZKey`, δ = 1): the base of every deal key. Never used to prove for value. */
+  /** The initial key (`newZKey`, δ = 1): the base of every deal key or ceremony. Never used to prove for value. */
   zkey: string;
   r1csSha256: string;
   ptau: Pick<PtauChoice, "path" | "file" | "sha256" | "power" | "source">;
   constraints: number;
   publicInputs: number;
   domainSize: number;
+}
+
+/** The {@link CircuitKey} fields of a compiled circuit and its initial key. */
+export function circuitKeyFields(name: string, compiled: CompiledCircuit, k: InitialKey): CircuitKey {
+  const { ptau } = k;
+  return {
+    name,
+    r1cs: compiled.r1cs,
+    wasm: compiled.wasm,
+    zkey: k.zkey,
+    r1csSha256: k.r1csSha256,
+    ptau: { path: ptau.path, file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
+    constraints: k.constraints,
+    publicInputs: k.hdr.nPublic,
+    domainSize: k.hdr.domainSize,
+  };
+}
+
+/** A shape's key: its circuit files, the initial zkey (δ = 1) and what it splits into. */
+export interface ShapeKey extends CircuitKey {
+  shape: V2Shape;
+  shapeId: string;
   onchain: OnchainKey;
   /** IC[x_0..x_DIN-1], IC[w_0..w_N-1], IC[salt]: affine G1 points in ffjavascript's internal (LEM) form, 64 bytes each. */
   bases: Uint8Array;
@@ -484,8 +504,7 @@ async function buildShapeKeyUncached(shape: V2Shape, opts: ShapeKeyOptions): Pro
 
 /** Splits an initial zkey into the on-chain part and the commitment bases (see the module comment). */
 async function splitKey(shape: V2Shape, compiled: CompiledCircuit, k: InitialKey): Promise<ShapeKey> {
-  const { sec2, hdr, ic, zkey, r1csSha256, ptau, constraints } = k;
-  const nPublic = publicInputCount(shape);
+  const { sec2, hdr, ic, r1csSha256, ptau } = k;
   const g1At = (buf: Uint8Array, o: number) => g1FromLem(buf.slice(o, o + 64));
   const onchain: OnchainKey = {
     alpha1: await g1At(sec2, hdr.at.alpha1),
@@ -498,17 +517,9 @@ async function splitKey(shape: V2Shape, compiled: CompiledCircuit, k: InitialKey
   const bases = ic.slice(3 * 64);
   const basesHash = await pointsHash(bases);
   return {
+    ...circuitKeyFields(v2ShapeName(shape), compiled, k),
     shape,
-    name: v2ShapeName(shape),
     shapeId: v2ShapeId(shape),
-    r1cs: compiled.r1cs,
-    wasm: compiled.wasm,
-    zkey,
-    r1csSha256,
-    ptau: { path: ptau.path, file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
-    constraints,
-    publicInputs: nPublic,
-    domainSize: hdr.domainSize,
     onchain,
     bases,
     basesHash,

@@ -18,8 +18,15 @@ import { AbiCoder, encodeBytes32String, keccak256 } from "ethers";
 import { PROJECT_ROOT, cached, type KeyPart } from "../../common/cache.js";
 import { compileMain, type CompiledCircuit } from "../compile.js";
 import type { ProgressFn } from "../progress.js";
-import type { PtauChoice } from "../ptau.js";
-import { g1FromLem, g2FromLem, type G1Point, type G2Point, initialKey } from "../v2/key.js";
+import {
+  g1FromLem,
+  g2FromLem,
+  type G1Point,
+  type G2Point,
+  type CircuitKey,
+  circuitKeyFields,
+  initialKey,
+} from "../v2/key.js";
 
 /** Module slots of one wrap proof. */
 export const WRAP_SLOTS = 16;
@@ -80,18 +87,8 @@ export interface WrapOnchainKey {
 }
 
 /** The wrap circuit's key: its circuit files, the initial zkey (δ = 1) and its on-chain part. */
-export interface WrapKey {
-  name: string;
+export interface WrapKey extends CircuitKey {
   slots: number;
-  r1cs: string;
-  wasm: string;
-  /** The initial key (`newZKey`, δ = 1): the base of every per-deal wrap key. Never used to prove for value. */
-  zkey: string;
-  r1csSha256: string;
-  ptau: Pick<PtauChoice, "path" | "file" | "sha256" | "power" | "source">;
-  constraints: number;
-  publicInputs: number;
-  domainSize: number;
   onchain: WrapOnchainKey;
   /** See {@link computeWrapKeyHash}. */
   keyHash: string;
@@ -139,19 +136,12 @@ export function buildWrapKey(opts: WrapKeyOptions = {}): Promise<WrapKey> {
 
 async function buildWrapKeyUncached(opts: WrapKeyOptions): Promise<WrapKey> {
   const compiled = await compileWrap(opts.onProgress);
-  const {
-    zkey,
-    r1csSha256,
-    ptau,
-    constraints,
-    sec2,
-    hdr,
-    ic: icSec,
-  } = await initialKey(WRAP_NAME, compiled, WRAP_PUBLIC_INPUTS, {
+  const k = await initialKey(WRAP_NAME, compiled, WRAP_PUBLIC_INPUTS, {
     ptau: opts.ptau,
     onProgress: opts.onProgress,
     cacheNs: "zk-wrap-key",
   });
+  const { r1csSha256, ptau, sec2, hdr, ic: icSec } = k;
   const ic: G1Point[] = [];
   for (let i = 0; i <= WRAP_PUBLIC_INPUTS; i++) ic.push(await g1FromLem(icSec.slice(64 * i, 64 * i + 64)));
   const onchain: WrapOnchainKey = {
@@ -161,16 +151,8 @@ async function buildWrapKeyUncached(opts: WrapKeyOptions): Promise<WrapKey> {
     ic,
   };
   return {
-    name: WRAP_NAME,
+    ...circuitKeyFields(WRAP_NAME, compiled, k),
     slots: WRAP_SLOTS,
-    r1cs: compiled.r1cs,
-    wasm: compiled.wasm,
-    zkey,
-    r1csSha256,
-    ptau: { path: ptau.path, file: ptau.file, sha256: ptau.sha256, power: ptau.power, source: ptau.source },
-    constraints,
-    publicInputs: WRAP_PUBLIC_INPUTS,
-    domainSize: hdr.domainSize,
     onchain,
     keyHash: computeWrapKeyHash(r1csSha256, ptau.sha256, onchain),
   };
