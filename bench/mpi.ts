@@ -2,28 +2,31 @@
  * Benchmark of multi-party inference, protocol v2, on loopback: the round trip of one module call
  * as the buyer sees it — quantized rows -> hX, the buyer's EIP-712 InferenceRequest signature ->
  * HTTP -> the server's checks (body, shape, the buyer's signature, nonce, row budget, hX),
- * Y = X·A·B, hY, the contributor's InferenceResponse signature, the fsynced call-log append (before
- * the reply) -> the client's checks (Y's shape, hY, the response signature) — per shape, rows per
- * call (1 and 8) and concurrency (1 and 8 clients in flight); and the parts of one call measured
- * alone. Each side recovers the other's public key from its first signature (the warm-up call) and
+ * Y = X·A·B, hY, the contributor's InferenceResponse signature, the call committed to the server's
+ * SQLite database (before the reply) -> the client's checks (Y's shape, hY, the response signature) — per shape, rows per
+ * call (1 and 8) and concurrency (1, 8 and 32 clients in flight), with the event-loop delay; the parts
+ * of one call measured alone; and calls under stress (proofs running, abusive clients: bench/mpi-stress.ts). Each side recovers the other's public key from its first signature (the warm-up call) and
  * then verifies signatures against it (src/mpi/eip712.ts); partsMs also times the recovery.
  *
  *   npm run bench:mpi [-- --calls N --shapes stories260k_q_r8,distilgpt2_c_attn]
  *
  * Shapes: stories260k q_proj (DIN, DOUT from models/stories260k/config.json) at the demo's rank 8
  * and at rank 4, distilgpt2 attn.c_attn (768, 8, 2304). Each shape gets its real key (the cached
- * development ptau), W_m and proof of knowledge, a deal, a server with its own log.
- * Goal: <= 5 ms per call at stories260k q (one row, one call in flight).
+ * development ptau), W_m and proof of knowledge, a deal, a server with its own database.
+ * Goals: <= 5 ms per call at stories260k q (one row, one call in flight); p99 <= 50 ms at concurrency 8
+ * under abusive clients (issue #17).
  * Writes bench/results/mpi-<ISO date>.json.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { TypedDataEncoder, Wallet } from "ethers";
 import { STORIES260K_DIR } from "../src/model/index.js";
 import {
   CallLog,
+  CallStore,
   ContributorServer,
   RemoteLoraClient,
   eip712Domain,
@@ -49,6 +52,7 @@ import {
   type V2Shape,
 } from "../src/zk/v2/index.js";
 import { machineInfo, matrix, runBench, writeBenchResult } from "./common.js";
+import { stress } from "./mpi-stress.js";
 
 const { values } = parseArgs({
   options: {
@@ -111,6 +115,7 @@ async function shapes(): Promise<MpiBenchShape[]> {
 interface Dist {
   median: number;
   p90: number;
+  p99: number;
   mean: number;
   min: number;
   max: number;
@@ -123,6 +128,7 @@ function dist(xs: number[]): Dist {
   return {
     median: round(s[Math.floor(s.length / 2)]),
     p90: round(s[Math.min(s.length - 1, Math.floor(s.length * 0.9))]),
+    p99: round(s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]),
     mean: round(xs.reduce((a, b) => a + b, 0) / xs.length),
     min: round(s[0]),
     max: round(s[s.length - 1]),
@@ -204,6 +210,8 @@ interface Run {
   rowsPerSecond: number;
   /** The client's own split per call (ms, means): prepare = hX + sign, http = round trip with the server's work, check = hY + signature check. */
   clientMsPerCall: { prepare: number; http: number; check: number };
+  /** This process's event-loop delay during the run (ms; server and clients share the loop). */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
 }
 
 /** `calls` calls of `rows` rows, `concurrency` clients in flight, fresh rows every call. */
@@ -233,6 +241,8 @@ async function run(
   await Promise.all(clients.map((c, k) => c.infer(0, matrix(rows, DIN, 7 + k, 4096))));
   const s0 = clients.map((c) => ({ ...c.stats }));
   const lat: number[] = [];
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
   const t0 = performance.now();
   await Promise.all(
     clients.map(async (c, k) => {
@@ -245,6 +255,7 @@ async function run(
     }),
   );
   const wall = (performance.now() - t0) / 1000;
+  loop.disable();
   const n = lat.length;
   const sum = (f: (s: RemoteLoraClient["stats"], i: number) => number) =>
     clients.reduce((a, c, i) => a + f(c.stats, i), 0);
@@ -260,6 +271,11 @@ async function run(
       prepare: round(sum((s, i) => s.prepareMs - s0[i].prepareMs) / n),
       http: round(sum((s, i) => s.httpMs - s0[i].httpMs) / n),
       check: round(sum((s, i) => s.checkMs - s0[i].checkMs) / n),
+    },
+    eventLoopDelayMs: {
+      p50: round(loop.percentile(50) / 1e6),
+      p99: round(loop.percentile(99) / 1e6),
+      max: round(loop.max / 1e6),
     },
   };
   await Promise.all(clients.map((c) => c.close()));
@@ -325,20 +341,17 @@ async function parts(
   };
 }
 
-/** One fsynced append of a record of `rows` rows, alone (ms). */
-async function logAppend(dir: string, deal: DealContext, rows: number, n: number): Promise<Dist> {
+/** A call record of `rows` rows for the append benchmarks. */
+function benchRecord(deal: DealContext, rows: number, seq: number): CallRecord {
   const mod = deal.manifest.modules[0];
-  const file = path.join(dir, `append-${mod.DIN}-${mod.DOUT}-${rows}.jsonl`);
-  const log = await CallLog.open(file);
-  const X = matrix(rows, mod.DIN, 5, 4096).map((r) => r.map(String));
-  const Y = matrix(rows, mod.DOUT, 6, 2 ** 40).map((r) => r.map(String));
-  const rec = (seq: number): CallRecord => ({
+  return {
     chainId: "31337",
     escrow: ESCROW,
     dealId: "1",
     module: 0,
     seq,
     adapterModule: mod.W[0],
+    budgetKey: "bench",
     rows,
     nonce: String(seq),
     buyer: deal.buyer,
@@ -346,12 +359,27 @@ async function logAppend(dir: string, deal: DealContext, rows: number, n: number
     responseSignature: "0x" + "22".repeat(65),
     hX: "0x" + "33".repeat(32),
     hY: "0x" + "44".repeat(32),
-    X,
-    Y,
+    X: matrix(rows, mod.DIN, 5, 4096).map((r) => r.map(String)),
+    Y: matrix(rows, mod.DOUT, 6, 2 ** 40).map((r) => r.map(String)),
     time: new Date().toISOString(),
-  });
-  const d = await timeN(n, (i) => log.append(rec(i)));
+  };
+}
+
+/** One fsynced append to the buyer's call log, alone (ms). */
+async function logAppend(dir: string, deal: DealContext, rows: number, n: number): Promise<Dist> {
+  const mod = deal.manifest.modules[0];
+  const log = await CallLog.open(path.join(dir, `append-${mod.DIN}-${mod.DOUT}-${rows}.jsonl`));
+  const d = await timeN(n, (i) => log.append(benchRecord(deal, rows, i)));
   await log.close();
+  return d;
+}
+
+/** One commit of a call and its budget row to the server's database (WAL, full sync), alone (ms). */
+async function storeCommit(dir: string, deal: DealContext, rows: number, n: number): Promise<Dist> {
+  const mod = deal.manifest.modules[0];
+  const store = CallStore.open(path.join(dir, `commit-${mod.DIN}-${mod.DOUT}-${rows}.sqlite`));
+  const d = await timeN(n, (i) => store.append(benchRecord(deal, rows, i)));
+  await store.close();
   return d;
 }
 
@@ -373,19 +401,25 @@ async function main(): Promise<void> {
     for (const shape of all.filter((s) => wanted.includes(s.name))) {
       const loadBefore = os.loadavg().map((v) => round(v, 2));
       const { deal, secrets, keyS, commitS } = await dealOf(shape, buyer, contributor);
-      const logFile = path.join(dir, `${shape.name}.jsonl`);
-      const server = new ContributorServer({ signer: contributor, logFile, rowBudget: 1e9 });
+      const database = path.join(dir, `${shape.name}.sqlite`);
+      // rows unlimited for the throughput runs, but bodies limited as the default budget would (4 MiB)
+      const server = new ContributorServer({
+        signer: contributor,
+        database,
+        rowBudget: 1e9,
+        maxBodyBytes: 4 * 2 ** 20,
+      });
       await server.addDeal(deal, secrets);
       const { url } = await server.listen();
       const n = Math.max(16, Math.round(calls * shape.callsFactor));
       const runs: Run[] = [];
       try {
         for (const rows of [1, 8])
-          for (const concurrency of [1, 8]) {
+          for (const concurrency of [1, 8, 32]) {
             const r = await run(url, deal, buyer, rows, concurrency, n);
             runs.push(r);
             console.log(
-              `${shape.name.padEnd(18)} rows ${rows} x${concurrency}: median ${r.latencyMs.median.toFixed(2)} ms, p90 ${r.latencyMs.p90.toFixed(2)} ms, ${r.callsPerSecond} calls/s (${r.calls} calls)`,
+              `${shape.name.padEnd(18)} rows ${rows} x${concurrency}: median ${r.latencyMs.median.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, ${r.callsPerSecond} calls/s (${r.calls} calls), event-loop delay p99 ${r.eventLoopDelayMs.p99} ms`,
             );
           }
         // the buyer's own durable record adds its fsync to every call
@@ -401,9 +435,14 @@ async function main(): Promise<void> {
           rows8: await parts(deal, secrets, buyer, contributor, 8, np),
         };
         const appendMs = {
-          rows1: await logAppend(dir, deal, 1, 50),
-          rows8: await logAppend(dir, deal, 8, 50),
+          serverCommitRows1: await storeCommit(dir, deal, 1, 50),
+          serverCommitRows8: await storeCommit(dir, deal, 8, 50),
+          buyerLogRows1: await logAppend(dir, deal, 1, 50),
+          buyerLogRows8: await logAppend(dir, deal, 8, 50),
         };
+        // under stress: proofs running beside the server, then abusive clients (first shape only)
+        const underStress =
+          shape.name === "stories260k_q_r8" ? await stress(url, deal, secrets, buyer) : undefined;
         const single = runs[0];
         if (shape.name === "stories260k_q_r8") {
           goal = {
@@ -425,7 +464,8 @@ async function main(): Promise<void> {
           runs,
           healthRoundTripMs: health,
           partsMs,
-          logAppendFsyncMs: appendMs,
+          durableWriteMs: appendMs,
+          underStress,
           load: { before: loadBefore, after: os.loadavg().map((v) => round(v, 2)) },
         });
       } finally {
@@ -441,15 +481,16 @@ async function main(): Promise<void> {
     );
   await writeBenchResult(`mpi-${new Date().toISOString().replace(/[:.]/g, "-")}`, {
     bench:
-      "multi-party inference round trip, protocol v2 (client sign -> server checks -> fsynced log -> client checks), loopback",
+      "multi-party inference round trip, protocol v2 (client sign -> server checks -> call committed to SQLite -> client checks), loopback",
     date: new Date().toISOString(),
     machine: machineInfo(),
     goal,
     notes: [
-      "latencyMs: one call as the buyer's caller sees it: quantized rows in, checked Y out; every call has fresh rows, a fresh nonce, and is fsynced to the server's log before the reply",
-      "concurrency 8: 8 clients each with one call in flight; the server's log commits their appends in groups (one write + fdatasync per group)",
+      "latencyMs: one call as the buyer's caller sees it: quantized rows in, checked Y out; every call has fresh rows, a fresh nonce, and is committed to the server's database before the reply",
+      "concurrency 8 and 32: that many clients each with one call in flight; the server commits the calls that wait together in one transaction (one WAL sync per group); eventLoopDelayMs: this process's loop (server and clients share it)",
       "buyerLog: the buyer's RemoteLoraClient also appends every checked call to its own fsynced log",
-      "partsMs: the pieces of one call, each alone; logAppendFsyncMs: one CallLog append (write + fdatasync) alone",
+      "partsMs: the pieces of one call, each alone; durableWriteMs: one server commit (call + budget rows, SQLite WAL, synchronous=FULL) and one buyer call-log append (write + fdatasync), each alone",
+      "underStress (stories260k q r8): calls at concurrency 8 while 2 prover processes prove this shape back to back, then while 1,100 idle sockets, slow clients, 100 MB bodies and wrong content types hit the server; the statuses the abusers got; goal p99 <= 50 ms",
       "signatures: each side recovers the other's key from its first signature (firstRequestCheck: recovery + window table), then verifies against it (verifyRequest, verifyResponse); recoverRequest/recoverResponse: recovery alone, for comparison",
       "load: the machine's load average (another process may be running)",
     ],

@@ -164,7 +164,7 @@ export const proposeTask = task(
 
 export const serveTask = task(
   "zklora:serve",
-  "Contributor: serve the adapter's contribution for <workspace>/deal.json over HTTP (multi-party inference): every answered call is fsynced to the call log before the reply, the row budget counts every deal of the adapter, and the buyer uploads its deal keys here. Prints its URL; runs until Ctrl-C. Out: <workspace>/server-calls.jsonl, <workspace>/server-keys/",
+  "Contributor: serve the adapter's contribution for <workspace>/deal.json over HTTP (multi-party inference): every answered call is committed to the server's SQLite database before the reply, the row budget counts every deal of the adapter, and the buyer uploads its deal keys here. Prints its URL; runs until Ctrl-C. With --export-calls FILE: writes the deal's answered calls as a JSON-lines transcript (the buyer's call-log format) and exits. Out: <workspace>/server.sqlite, <workspace>/server-keys/",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -198,6 +198,13 @@ export const serveTask = task(
     description:
       "Browser origins (comma-separated, or *) allowed to call the server from a web page (default: none)",
     type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
+  })
+  .addOption({
+    name: "exportCalls",
+    description:
+      "Write the deal's answered calls from the database to FILE (JSON lines, the buyer's call-log format) and exit",
+    type: ArgumentType.FILE_WITHOUT_DEFAULT,
     defaultValue: undefined,
   })
   .addOption(PTAU)
@@ -293,7 +300,7 @@ export const fundTask = task(
 
 export const proveTask = task(
   "zklora:prove",
-  "Contributor: accept each of the buyer's deal keys after the full δ check (against the initial key derived here and δ' on-chain), recompute every module's entry from <workspace>/server-calls.jsonl and refuse on any difference, prove each unproven module once (all its rows folded) and verify the proof locally. Out: <workspace>/proofs/module-<m>.json",
+  "Contributor: accept each of the buyer's deal keys after the full δ check (against the initial key derived here and δ' on-chain), recompute every module's entry from the server's calls in <workspace>/server.sqlite and refuse on any difference, prove each unproven module once (all its rows folded) as a durable job (retried when a prover dies, resumed by a rerun, never proved twice; --redis: by zklora:worker processes) and verify the proof locally. Out: <workspace>/proofs/module-<m>.json",
 )
   .addOption(WORKSPACE)
   .addOption(DEPLOYMENT)
@@ -308,6 +315,19 @@ export const proveTask = task(
     description: "Deal key files SHAPE_ID=FILE,... (default: the ones the buyer uploaded to zklora:serve)",
     type: ArgumentType.STRING_WITHOUT_DEFAULT,
     defaultValue: undefined,
+  })
+  .addOption({
+    name: "redis",
+    description:
+      "Queue the proof jobs in Redis (redis://host:port) for zklora:worker processes on any machine (default: the embedded queue in <workspace>/server.sqlite, proved here)",
+    type: ArgumentType.STRING_WITHOUT_DEFAULT,
+    defaultValue: undefined,
+  })
+  .addOption({
+    name: "attempts",
+    description: "Starts per proof job before it fails (a prover that dies mid-proof uses one)",
+    type: ArgumentType.INT,
+    defaultValue: 3,
   })
   .addOption(PTAU)
   .addFlag(VERBOSE)

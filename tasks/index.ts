@@ -8,10 +8,12 @@ import { dealTasks } from "./deal.js";
 import { demoTask } from "./demo.js";
 import { deployTask } from "./deploy.js";
 import { beaconTask, contributeTask, verifyKeyTask } from "./key.js";
+import { workerTask } from "./worker.js";
 
 export const zkloraTasks: TaskDefinition[] = [
   deployTask,
   ...dealTasks,
+  workerTask,
   contributeTask,
   beaconTask,
   verifyKeyTask,

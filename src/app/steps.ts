@@ -42,6 +42,7 @@ import {
   moduleW,
   modulePok,
   readCallLog,
+  readServerCalls,
   rowsOf,
   saveCommit,
   saveDealContext,
@@ -54,11 +55,25 @@ import {
   type ShapeRef,
 } from "../mpi/index.js";
 import {
+  ProofJobsFailedError,
+  QueueFullError,
+  SqliteProofJobs,
+  keccakFile,
+  proofJobId,
+  proofJobProver,
+  type ProofJobPayload,
+  type ProofJobQueue,
+  type ProofJobRecord,
+} from "../mpi/jobs.js";
+import {
   buildShapeKey,
+  checkFoldedEntry,
   deltaOf,
   solidityShapeKey,
+  type FoldedEntry,
   type G2Point,
   type ShapeKey,
+  type SolidityProofV2,
   type V2Shape,
 } from "../zk/v2/index.js";
 import type { ProvingPool } from "../zk/pool.js";
@@ -73,7 +88,6 @@ import {
   buyerEntry,
   checkOfferV2,
   makeDealKeys,
-  proveModuleV2,
   verifyClaimOffchain,
 } from "./v2.js";
 import type { Workspace } from "./workspace.js";
@@ -316,7 +330,7 @@ export async function startServe(
     port: o.port ?? 0,
     rowBudget: o.rowBudget,
     corsOrigins: o.corsOrigins,
-    logFile: o.workspace.serverCalls,
+    database: o.workspace.serverDb,
     keysDir: o.workspace.serverKeys,
     shapeKey: (s) => shapeKeyOf(s, o.ptau, progress.zk()),
     getDealBuyer:
@@ -803,21 +817,31 @@ export interface ProveStepOptions {
    * false: the `log` lines only.
    */
   progress?: Progress | false;
+  /**
+   * The proof job queue: by default the embedded one (tables `proof_jobs*` in
+   * `<workspace>/server.sqlite`, proved by `pool` or in this process); with `redis` (a URL) BullMQ
+   * over Redis, proved by `zklora:worker` processes. `capacity`: most jobs queued at once (more wait
+   * for room); `maxAttempts`: starts per job before it fails (default 3).
+   */
+  jobs?: { redis?: string; capacity?: number; maxAttempts?: number };
 }
 
 /**
  * Contributor (PROTOCOL.md step 5): for each shape, accepts the buyer's deal key only after the
  * full δ check against its own initial key and the δ' on-chain; for each unproven module,
- * recomputes the entry from its own call log and refuses on any difference, proves, verifies
- * the proof locally under the deal's δ', and writes it.
+ * recomputes the entry from its own call log and refuses on any difference, proves it as a durable
+ * proof job (src/mpi/jobs.ts: retried when a prover dies, resumed by the next run, never proved
+ * twice), verifies the proof locally under the deal's δ', and writes it. Modules proven on-chain
+ * (`skipped`) or whose proof file already verifies for the recomputed statement (`reused`) get no
+ * job. Throws ProofJobsFailedError naming each failed module after writing the others.
  */
 export async function proveStep(
   o: ProveStepOptions,
-): Promise<{ proven: number[]; skipped: number[]; ms: number }> {
+): Promise<{ proven: number[]; skipped: number[]; reused: number[]; ms: number }> {
   const t0 = performance.now();
   const deal = await loadDealContext(o.workspace.need(o.workspace.deal, "zklora:propose"));
   const secrets = await loadSecrets(o.workspace.need(o.workspace.secrets, "zklora:commit"), deal.manifest);
-  const calls = await readCallLog(o.workspace.need(o.workspace.serverCalls, "zklora:serve"));
+  const calls = await readServerCalls(o.workspace.need(o.workspace.serverDb, "zklora:serve"), deal);
   const info = await o.client.getDeal(deal.dealId);
   if (info.status !== "Funded")
     throw new UsageError(`deal ${deal.dealId} is ${info.status}: proofs are made for a funded deal`);
@@ -851,60 +875,218 @@ export async function proveStep(
     keys.set(id, { key, zkey, delta });
   }
   await mkdir(o.workspace.proofs, { recursive: true });
-  const todo = deal.manifest.modules.filter((m) => !mods[m.index]?.proven);
+  const unproven = deal.manifest.modules.filter((m) => !mods[m.index]?.proven);
   const skipped = deal.manifest.modules.filter((m) => mods[m.index]?.proven).map((m) => m.index);
-  const bar = progress.bar("proofs", todo.length);
-  const proven: number[] = [];
-  const proveOne = async (m: (typeof todo)[number]) => {
+  // Each unproven module's statement, from the own call log checked against the entry on-chain; a
+  // module whose proof file already holds a proof of exactly this statement needs no job.
+  const chainId = (await escrow.runner!.provider!.getNetwork()).chainId;
+  const escrowAddress = getAddress(await escrow.getAddress());
+  const keyFiles = new Map<string, { file: string; keccak: string }>();
+  const reused: number[] = [];
+  const jobs: { m: (typeof unproven)[number]; payload: ProofJobPayload; claim: ModuleProofFile["claim"] }[] =
+    [];
+  for (const m of unproven) {
     const k = keys.get(m.shape.shapeId)!;
     const rows = rowsOf(calls, deal, m.index);
-    const { claim, proof } = await proveModuleV2(
-      escrow,
-      deal.dealId,
-      m.index,
-      { key: k.key, W: moduleW(m), opening: secrets.modules[m.index] },
-      rows,
-      k.zkey,
-      { pool: o.pool, onProgress: bar.zk() },
-    );
-    if (!(await verifyClaimOffchain(k.key, k.delta, claim, proof))) {
-      throw new DealCheckError(
-        `module ${m.index}: the proof does not verify locally under the deal's δ'; not released`,
-      );
-    }
+    const fold = await moduleFold(escrow, deal.dealId, m.index, k.key, rows, chainId, escrowAddress);
     const s = (x: bigint) => x.toString();
-    const file: ModuleProofFile = {
-      dealId: deal.dealId.toString(),
+    const W = moduleW(m);
+    const claim: ModuleProofFile["claim"] = {
       module: m.index,
       shapeId: m.shape.shapeId,
-      claim: {
-        module: m.index,
-        shapeId: m.shape.shapeId,
-        wM: [s(claim.wM[0]), s(claim.wM[1])],
-        rho: s(claim.rho),
-        fY: s(claim.fY),
-        dX: [s(claim.dX[0]), s(claim.dX[1])],
-      },
-      proof: {
-        a: [s(proof.a[0]), s(proof.a[1])],
-        b: [s(proof.b[0]), s(proof.b[1]), s(proof.b[2]), s(proof.b[3])],
-        c: [s(proof.c[0]), s(proof.c[1])],
-      },
-      delta: [s(k.delta[0]), s(k.delta[1]), s(k.delta[2]), s(k.delta[3])],
+      wM: [s(W[0]), s(W[1])],
+      rho: s(fold.rho),
+      fY: s(fold.fY),
+      dX: [s(fold.D_X[0]), s(fold.D_X[1])],
     };
-    await writeJsonAtomic(o.workspace.proofFile(m.index), file);
-    proven.push(m.index);
-    bar.tick(m.target);
-  };
-  // With a proving pool the proofs run in its processes side by side; without, one at a time here.
+    if (await proofFileHolds(o.workspace.proofFile(m.index), deal.dealId, claim, k)) {
+      reused.push(m.index);
+      continue;
+    }
+    let kf = keyFiles.get(k.zkey);
+    if (kf === undefined) {
+      kf = { file: path.basename(k.zkey), keccak: await keccakFile(k.zkey) };
+      keyFiles.set(k.zkey, kf);
+    }
+    const opening = secrets.modules[m.index];
+    jobs.push({
+      m,
+      claim,
+      payload: {
+        id: proofJobId({ chainId, escrow: escrowAddress, dealId: deal.dealId, module: m.index }),
+        chainId: s(chainId),
+        escrow: escrowAddress,
+        dealId: s(deal.dealId),
+        module: m.index,
+        shape: { name: m.shape.name, DIN: m.shape.DIN, R: m.shape.R, DOUT: m.shape.DOUT, ptau: m.shape.ptau },
+        shapeId: m.shape.shapeId,
+        keyHash: k.key.keyHash,
+        dealKey: kf,
+        wM: claim.wM,
+        fold: { rho: claim.rho, fY: claim.fY, x: fold.x.map(s), dX: claim.dX },
+        opening: {
+          A: opening.A.map((r) => r.map(s)),
+          B: opening.B.map((r) => r.map(s)),
+          salt: s(opening.salt),
+        },
+      },
+    });
+  }
+  const proven: number[] = [];
+  if (jobs.length === 0) return { proven, skipped, reused, ms: performance.now() - t0 };
+  // The jobs: durable in <workspace>/server.sqlite and proved here (default), or in Redis and proved
+  // by zklora:worker processes. A job done by an earlier run is not proved again.
+  const queue: ProofJobQueue =
+    o.jobs?.redis !== undefined
+      ? await (
+          await import("../mpi/jobs-redis.js")
+        ).RedisProofJobs.connect({
+          url: o.jobs.redis,
+          capacity: o.jobs.capacity,
+          maxAttempts: o.jobs.maxAttempts,
+        })
+      : SqliteProofJobs.open(o.workspace.serverDb, {
+          capacity: o.jobs?.capacity,
+          maxAttempts: o.jobs?.maxAttempts,
+        });
+  const bar = progress.bar("proofs", jobs.length);
+  const failures: ProofJobRecord[] = [];
   try {
-    if (o.pool !== undefined) await Promise.all(todo.map(proveOne));
-    else for (const m of todo) await proveOne(m);
+    if (queue instanceof SqliteProofJobs) {
+      const byName = new Map([...keyFiles].map(([file, kf]) => [kf.file, file]));
+      queue.start(
+        proofJobProver({
+          keys: (file) => byName.get(file),
+          ptau: o.ptau,
+          pool: o.pool,
+          onProgress: o.pool === undefined ? bar.zk() : undefined,
+        }),
+        { concurrency: o.pool?.maxWorkers ?? 1, ids: jobs.map((j) => j.payload.id) },
+      );
+    } else {
+      progress.log(
+        `${jobs.length} proof jobs on Redis; zklora:worker processes (--redis, --keys with ${[...keyFiles.values()].map((k) => k.file).join(", ")}) prove them`,
+      );
+    }
+    // Back-pressure: a full queue takes the next job once some have finished.
+    for (const j of jobs) {
+      for (;;) {
+        try {
+          await queue.enqueue(j.payload, { retryFailed: true });
+          break;
+        } catch (err) {
+          if (!(err instanceof QueueFullError)) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
+    const byId = new Map(jobs.map((j) => [j.payload.id, j]));
+    const records = await queue.wait([...byId.keys()], (r) => {
+      if (r.state === "done") bar.tick(byId.get(r.id)!.m.target);
+    });
+    for (const r of records) {
+      const j = byId.get(r.id)!;
+      const k = keys.get(j.m.shape.shapeId)!;
+      if (r.state !== "done" || r.result === null) {
+        failures.push(r);
+        continue;
+      }
+      const file: ModuleProofFile = {
+        dealId: deal.dealId.toString(),
+        module: j.m.index,
+        shapeId: j.m.shape.shapeId,
+        claim: r.result.claim,
+        proof: r.result.proof,
+        delta: r.result.delta,
+      };
+      // Released only when it is a proof of this statement that verifies under the deal's δ'.
+      if (!(await proofFileHolds(file, deal.dealId, j.claim, k))) {
+        failures.push({
+          ...r,
+          state: "failed",
+          reason: `module ${j.m.index}: the job's proof does not verify locally under the deal's δ' for the statement recomputed here; not released`,
+        });
+        continue;
+      }
+      await writeJsonAtomic(o.workspace.proofFile(j.m.index), file);
+      proven.push(j.m.index);
+    }
+    if (failures.length > 0) throw new ProofJobsFailedError(failures);
     bar.done();
   } finally {
     bar.fail();
+    await queue.close();
   }
-  return { proven: proven.sort((a, b) => a - b), skipped, ms: performance.now() - t0 };
+  return { proven: proven.sort((a, b) => a - b), skipped, reused, ms: performance.now() - t0 };
+}
+
+/**
+ * The fold of module m's rows: recomputed from the contributor's own record and refused on any
+ * difference with the entry on-chain (hX, hY, fY, D_X, rho).
+ */
+async function moduleFold(
+  escrow: ZkloraClient["escrow"],
+  dealId: bigint,
+  m: number,
+  key: ShapeKey,
+  rows: { X: bigint[][]; Y: bigint[][] },
+  chainId: bigint,
+  escrowAddress: string,
+): Promise<FoldedEntry> {
+  const ev = (await escrow.queryFilter(escrow.filters.EntryRegistered(dealId, BigInt(m))))[0];
+  if (ev === undefined) throw new DealCheckError(`deal ${dealId} module ${m}: no entry on-chain`);
+  const mine = await checkFoldedEntry(
+    key,
+    rows.X,
+    rows.Y,
+    { chainId, escrow: escrowAddress, dealId, module: BigInt(m) },
+    { hX: ev.args.hX, hY: ev.args.hY, fY: ev.args.fY, D_X: [ev.args.dX[0], ev.args.dX[1]] },
+  );
+  if (mine.rho !== ev.args.rho)
+    throw new DealCheckError(
+      `deal ${dealId} module ${m}: the contract's rho differs from the recomputed one`,
+    );
+  return mine;
+}
+
+/**
+ * Whether a proof file (a path, or its content) holds a proof of exactly `claim` for this deal that
+ * verifies locally under the deal's δ' of the shape.
+ */
+async function proofFileHolds(
+  f: string | ModuleProofFile,
+  dealId: bigint,
+  claim: ModuleProofFile["claim"],
+  k: { key: ShapeKey; delta: G2Point },
+): Promise<boolean> {
+  try {
+    if (typeof f === "string" && !existsSync(f)) return false;
+    const file = typeof f === "string" ? ((await readJsonFile(f)) as ModuleProofFile) : f;
+    const same = (a: readonly string[], b: readonly string[]) =>
+      a.length === b.length && a.every((x, i) => x === b[i]);
+    if (
+      file.dealId !== dealId.toString() ||
+      file.module !== claim.module ||
+      file.claim.module !== claim.module ||
+      file.claim.shapeId !== claim.shapeId ||
+      !same(file.claim.wM, claim.wM) ||
+      file.claim.rho !== claim.rho ||
+      file.claim.fY !== claim.fY ||
+      !same(file.claim.dX, claim.dX) ||
+      !same(file.delta, k.delta.map(String))
+    )
+      return false;
+    const c = claimOf(file);
+    const p = proofOf(file);
+    return await verifyClaimOffchain(
+      k.key,
+      k.delta,
+      { rho: c.rho, fY: c.fY, dX: [c.dX[0], c.dX[1]], wM: [c.wM[0], c.wM[1]] },
+      { a: [...p.a], b: [...p.b], c: [...p.c] } as SolidityProofV2,
+    );
+  } catch {
+    return false; // unreadable or malformed: proved anew
+  }
 }
 
 /** The deal key the buyer uploaded to this workspace's server, if any. */

@@ -9,7 +9,7 @@
  * | `manifest.json` | commit | PUBLIC commit manifest: base model hash, per module target, shape, scales, W_m and its proof of knowledge |
  * | `secrets.json` | commit | PRIVATE (mode 0600): quantized A, B and the salt per module; never share |
  * | `deal.json` | propose | PUBLIC deal context: chainId, escrow, dealId, buyer, contributor, manifest |
- * | `server-calls.jsonl` | serve | contributor: every answered call in full (X, Y, digests, signatures), fsynced before the reply |
+ * | `server.sqlite` | serve | contributor: the server's database (SQLite, WAL): every answered call in full (X, Y, digests, signatures), committed before the reply; row budgets; uploaded keys; and (prove) the proof jobs, tables `proof_jobs*` (state, attempts, results, history) |
  * | `server-keys/` | serve | contributor: the buyer's uploaded deal keys (one zkey per shape) |
  * | `buyer-calls.jsonl` | infer | buyer: every answered call in full, as the buyer checked it |
  * | `evaluation.json` | infer | buyer: loss/perplexity with and without the adapter, tokens used |
@@ -44,8 +44,8 @@ export class Workspace {
   get deal(): string {
     return path.join(this.dir, "deal.json");
   }
-  get serverCalls(): string {
-    return path.join(this.dir, "server-calls.jsonl");
+  get serverDb(): string {
+    return path.join(this.dir, "server.sqlite");
   }
   get serverKeys(): string {
     return path.join(this.dir, "server-keys");

@@ -171,8 +171,8 @@ export class RemoteLoraClient {
     this.stats.prepareMs += t1 - t0;
     const url = `${this.base}/v2/deals/${dealId}/modules/${module}/infer`;
     // The same signed request is sent again when the answer was lost (network error, server
-    // restart) or the first copy is still being answered: the server answers an exact replay with
-    // the call it recorded, so both sides keep the same rows.
+    // restart) or the first copy is still being answered: the server refuses an exact replay with
+    // 409 but attaches the call it recorded, so both sides keep the same rows.
     const text = JSON.stringify(body);
     const retries = this.opts.retries ?? 3;
     let res: { status: number; json: unknown };
@@ -199,8 +199,16 @@ export class RemoteLoraClient {
     }
     const t2 = performance.now();
     this.stats.httpMs += t2 - t1;
-    if (res.status !== 200) throw remoteError(res, url);
-    const r = res.json as Record<string, unknown>;
+    // A 409 for a nonce the server answered before carries the recorded answer (a retry after a
+    // lost answer): it is checked exactly like a 200.
+    const replayed = (res.json as { answer?: unknown } | null)?.answer;
+    const recovered =
+      res.status === 409 &&
+      (res.json as { error?: unknown }).error === "nonce_replayed" &&
+      typeof replayed === "object" &&
+      replayed !== null;
+    if (res.status !== 200 && !recovered) throw remoteError(res, url);
+    const r = (recovered ? replayed : res.json) as Record<string, unknown>;
 
     const Y = parseIntMatrix(r.Y, rows, mod.DOUT);
     if (Y === null)

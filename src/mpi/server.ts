@@ -1,30 +1,35 @@
 /**
- * The contributor's HTTP server (node:http), protocol v2: answers the buyer's per-module inference
+ * The contributor's HTTP server (fastify), protocol v2: answers the buyer's per-module inference
  * calls with Y = X·A·B and an EIP-712 signature, enforces a row budget per adapter module across
- * all deals and buyers, records every answered call durably (fsynced) BEFORE replying, and
- * receives the buyer's deal keys.
+ * all deals and buyers, commits every answered call to its SQLite database (src/mpi/store.ts)
+ * BEFORE replying, and receives the buyer's deal keys.
  *
- * Routes (errors are JSON `{ error: code, reason }`):
+ * Routes (errors are JSON `{ error: code, reason }`; every body and parameter has a JSON schema):
  *   GET  /v2/health
  *   GET  /v2/deals/:dealId
  *   POST /v2/deals/:dealId/modules/:m/infer      {X, hX, nonce, signature}
  *   PUT  /v2/deals/:dealId/keys/:shapeId         the deal zkey of a module shape or of the key-wrap
  *                                                circuit (WRAP_CIRCUIT_ID), header x-zklora-signature
  *
- * Every check happens before any output is computed, in this order: route (404), content type
- * (415), body size (413), JSON (400), shape and values (400), signature form (401), signer is the
- * deal's buyer (403), nonce unused (409; an exact replay of an answered call gets its recorded answer
- * again, rows not charged twice), row budget (429), hX == activationDigest(X) (400). The
- * server never crashes on a request: anything unexpected is a 500 with a reason, and it keeps
- * serving. A restart restores used nonces, sequence numbers and row budgets from the call log.
+ * Every check happens before any output is computed, in this order: concurrent-request cap (503),
+ * route (404/405), content type (415), body size (413), JSON (400), schema, shape and values (400),
+ * signature form (401), signer is the deal's buyer (403), nonce unused (409; an exact replay of an
+ * answered call gets its recorded answer again, rows not charged twice), row budget (429), hX ==
+ * activationDigest(X) (400). The server never crashes on a request: anything unexpected is a 500
+ * with a reason, and it keeps serving. A restart restores used nonces, sequence numbers, row
+ * budgets and uploaded keys from the database.
  */
 import { createHash } from "node:crypto";
 import { createServer } from "node:http";
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createWriteStream, statSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { Transform, type Readable } from "node:stream";
+import cors from "@fastify/cors";
+import Fastify from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { getAddress } from "ethers";
 import type { TypedDataDomain } from "ethers";
 import { createKeccak } from "hash-wasm";
@@ -45,7 +50,8 @@ import {
   signInferenceResponse,
 } from "./eip712.js";
 import type { TypedDataSigner } from "./eip712.js";
-import { CallLog, readCallLog, type CallRecord } from "./log.js";
+import type { CallRecord } from "./log.js";
+import { CallStore } from "./store.js";
 import type { CommitSecrets, DealContext, ManifestModule, ShapeRef } from "./types.js";
 import { moduleW, v2ShapeOf } from "./types.js";
 import { MAX_ABS_X, parseInferRequest, parseUint } from "./wire.js";
@@ -57,9 +63,9 @@ export type HostedDeal = Omit<DealContext, "buyer"> & { buyer?: string };
 export interface ContributorServerOptions {
   /** Signs InferenceResponses; its address must be each deal's contributor. */
   signer: TypedDataSigner;
-  /** The durable call log (JSON lines). Restored at `listen()`. */
-  logFile: string;
-  /** Where uploaded deal keys are stored; default `<logFile's folder>/deal-keys`. */
+  /** The server's SQLite database (calls, row budgets, hosted deals, uploaded keys). Opened at `listen()`. */
+  database: string;
+  /** Where uploaded deal keys are stored; default `<database's folder>/deal-keys`. */
   keysDir?: string;
   /** Interface to bind; default 127.0.0.1 (loopback only). */
   host?: string;
@@ -78,10 +84,14 @@ export interface ContributorServerOptions {
    * any. Default none: no CORS headers, so browsers refuse cross-origin calls.
    */
   corsOrigins?: readonly string[];
-  /** Time to receive a request's headers, and the whole request (ms); defaults 10 000 and 120 000. */
+  /**
+   * Time to receive a request's headers, an infer call's body, and any whole request (a deal key
+   * upload) (ms); defaults 10 000, 15 000 and 600 000. Beyond: 408 and the connection is closed.
+   */
   headersTimeoutMs?: number;
+  bodyTimeoutMs?: number;
   requestTimeoutMs?: number;
-  /** Open connections at most (beyond, new ones are refused); default 1024. */
+  /** Open connections at most (beyond, new ones are closed at once); default 4096. */
   maxConnections?: number;
   /**
    * Requests handled at once at most; beyond, 503 `busy` with `Retry-After: 1` (nothing is read or
@@ -105,8 +115,6 @@ interface DealState {
   seq: number[];
   calls: number[];
   rows: number[];
-  /** Answered calls by `dealId:nonce` (an exact replay gets the recorded answer again). */
-  nonces: Map<string, CallRecord>;
   /** Uploaded deal key files per shape id. */
   keys: Map<string, string>;
 }
@@ -136,15 +144,118 @@ function safeDecode(s: string): string {
   }
 }
 
-const INFER = /^\/v2\/deals\/([^/]+)\/modules\/([^/]+)\/infer$/;
-const KEY = /^\/v2\/deals\/([^/]+)\/keys\/([^/]+)$/;
-const DEAL = /^\/v2\/deals\/([^/]+)$/;
+/** The routes' paths and methods (a known path with another method is a 405, not a 404). */
+const ROUTES: { re: RegExp; method: string }[] = [
+  { re: /^\/v2\/health$/, method: "GET" },
+  { re: /^\/v2\/deals\/[^/]+$/, method: "GET" },
+  { re: /^\/v2\/deals\/[^/]+\/modules\/[^/]+\/infer$/, method: "POST" },
+  { re: /^\/v2\/deals\/[^/]+\/keys\/[^/]+$/, method: "PUT" },
+];
+
+const DEAL_PARAMS = {
+  type: "object",
+  properties: { dealId: { type: "string", minLength: 1, maxLength: 256 } },
+  required: ["dealId"],
+} as const;
+
+/** The infer body's structure; values, lengths against DIN and signatures are checked by parseInferRequest. */
+const INFER_BODY = {
+  type: "object",
+  required: ["X", "hX", "nonce", "signature"],
+  properties: {
+    X: { type: "array", minItems: 1, items: { type: "array", items: { type: "string", maxLength: 20 } } },
+    hX: { type: "string", pattern: "^0x[0-9a-fA-F]{64}$" },
+    nonce: { type: "string", maxLength: 80 },
+    signature: { type: "string", pattern: "^0x[0-9a-fA-F]{130}$" },
+  },
+} as const;
+
+const STRING_MATRIX = { type: "array", items: { type: "array", items: { type: "string" } } } as const;
+
+const INFER_RESPONSE = {
+  type: "object",
+  properties: {
+    dealId: { type: "string" },
+    module: { type: "integer" },
+    seq: { type: "integer" },
+    rows: { type: "integer" },
+    Y: STRING_MATRIX,
+    hX: { type: "string" },
+    hY: { type: "string" },
+    signature: { type: "string" },
+  },
+  required: ["dealId", "module", "seq", "rows", "Y", "hX", "hY", "signature"],
+} as const;
+
+/** The 400 code of a schema error at a body path (the same codes parseInferRequest gives). */
+function schemaErrorCode(instancePath: string, keyword: string): { code: string; status: number } {
+  if (instancePath.startsWith("/X/") && instancePath.split("/").length >= 4)
+    return { code: "bad_value", status: 400 };
+  if (instancePath.startsWith("/X")) return { code: "bad_shape", status: 400 };
+  if (instancePath === "/hX") return { code: "bad_hx", status: 400 };
+  if (instancePath === "/nonce") return { code: "bad_nonce", status: 400 };
+  if (instancePath === "/signature") return { code: "bad_signature", status: 401 };
+  return { code: keyword === "required" || instancePath === "" ? "bad_request" : "bad_request", status: 400 };
+}
+
+/** 409 `nonce_replayed`: the nonce was answered before; an exact replay carries the recorded answer. */
+export class ReplayedRequestError extends HttpRequestError {
+  constructor(
+    message: string,
+    readonly answer: InferResponseBody | undefined,
+  ) {
+    super(409, "nonce_replayed", message);
+  }
+}
+
+/**
+ * Counts a request body's bytes and fails with 413 past `limit`, or with 408 when the whole body has
+ * not arrived within `timeoutMs` (a client dripping its body would hold a request slot).
+ */
+function limitStream(limit: number, what: string, timeoutMs: number): Transform {
+  let size = 0;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size > limit) cb(tooLarge(limit, what));
+      else cb(null, chunk);
+    },
+    flush(cb) {
+      clearTimeout(timer);
+      cb();
+    },
+  });
+  const timer = setTimeout(() => {
+    t.destroy(
+      new HttpRequestError(408, "body_timeout", `the request body did not arrive within ${timeoutMs} ms`),
+    );
+  }, timeoutMs);
+  t.on("close", () => clearTimeout(timer));
+  return t;
+}
+
+function tooLarge(limit: number, what: string): HttpRequestError {
+  return new HttpRequestError(413, "body_too_large", `the ${what} exceeds ${limit} bytes`);
+}
+
+function mediaType(req: FastifyRequest): string {
+  return String(req.headers["content-type"] ?? "")
+    .split(";")[0]
+    .trim()
+    .toLowerCase();
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /** The one content type a route with a body takes (415 for anything else). */
+    accepts?: string;
+  }
+}
 
 export class ContributorServer {
   private readonly deals = new Map<string, DealState>();
-  private readonly http: Server;
-  private log: CallLog | null = null;
-  private restored: CallRecord[] = [];
+  private readonly app: FastifyInstance;
+  private store: CallStore | null = null;
   /** Rows used per adapter module (its budget key) across all deals, answered or in flight. */
   private readonly used = new Map<string, number>();
   /** W_m's x of each hosted module -> its budget key, a digest of its quantized weights. */
@@ -154,29 +265,209 @@ export class ContributorServer {
   private inFlight = 0;
 
   constructor(private readonly opts: ContributorServerOptions) {
-    this.http = createServer(
-      {
-        headersTimeout: opts.headersTimeoutMs ?? 10_000,
-        requestTimeout: opts.requestTimeoutMs ?? 120_000,
-        keepAliveTimeout: 5_000,
-        // how often node enforces the two timeouts above (its default, 30 s, lets slow clients linger)
-        connectionsCheckingInterval: Math.min(1_000, opts.headersTimeoutMs ?? 10_000),
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    this.app = Fastify({
+      logger: false,
+      // bodies are limited per request (preParsing) by maxBody(), which follows the hosted deals
+      bodyLimit: 2 ** 31 - 1,
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+      forceCloseConnections: "idle",
+      // a path that is not valid percent-encoding names no deal and no route
+      frameworkErrors: (err, req, reply) => {
+        if (err.code === "FST_ERR_BAD_URL") {
+          const deal = req.url.startsWith("/v2/deals/");
+          return this.send(
+            reply,
+            404,
+            deal ? "unknown_deal" : "not_found",
+            `${deal ? "no deal at" : "no route"} ${req.url.slice(0, 80)} (malformed percent-encoding)`,
+          );
+        }
+        return this.onError(err, req, reply);
       },
-      (req, res) => {
-        this.handle(req, res).catch((err: unknown) => this.internal(res, err));
+      return503OnClosing: true,
+      serverFactory: (handler) => {
+        const server: Server = createServer(
+          {
+            headersTimeout,
+            // request line and headers at most 16 KiB (beyond: 431)
+            maxHeaderSize: 16 * 1024,
+            requestTimeout: opts.requestTimeoutMs ?? 600_000,
+            keepAliveTimeout: 5_000,
+            // how often node enforces the two timeouts above (its default, 30 s, lets slow clients linger)
+            connectionsCheckingInterval: Math.min(1_000, headersTimeout),
+          },
+          handler,
+        );
+        server.maxConnections = opts.maxConnections ?? 4096;
+        return server;
       },
-    );
-    this.http.maxConnections = opts.maxConnections ?? 1024;
-    this.http.on("clientError", (err: NodeJS.ErrnoException, socket) => {
-      const timeout = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
-      const status = timeout ? "408 Request Timeout" : "400 Bad Request";
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
-      else socket.destroy();
     });
+    this.setup();
+  }
+
+  private setup(): void {
+    const app = this.app;
+    const allowed = this.opts.corsOrigins ?? [];
+    // the cap comes first: beyond it nothing is read, parsed or charged
+    app.addHook("onRequest", (req, reply, done) => {
+      if (this.inFlight >= (this.opts.maxConcurrentRequests ?? 64)) {
+        reply.header("retry-after", "1").header("connection", "close");
+        this.send(
+          reply,
+          503,
+          "busy",
+          `the server is answering ${this.inFlight} requests; retry after a second`,
+        );
+        return;
+      }
+      this.inFlight++;
+      reply.raw.once("close", () => this.inFlight--);
+      done();
+    });
+    void app.register(cors, {
+      origin: (origin, cb) => {
+        cb(
+          null,
+          origin !== undefined && (allowed.includes("*") || allowed.includes(origin)) ? origin : false,
+        );
+      },
+      methods: ["GET", "POST", "PUT", "OPTIONS"],
+      allowedHeaders: ["content-type", "x-zklora-signature"],
+      maxAge: 600,
+      strictPreflight: false,
+    });
+    app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
+    app.addHook("preParsing", async (req, _reply, payload) => {
+      const accepts = req.routeOptions.config.accepts;
+      if (accepts === undefined) return payload;
+      // route first (404 before 415), then content type, then size: nothing parsed yet
+      const params = req.params as { dealId: string; m?: string };
+      const d = this.findDeal(params.dealId);
+      if (params.m !== undefined) this.findModule(d, params.m);
+      const got = mediaType(req);
+      if (got !== accepts)
+        throw new HttpRequestError(
+          415,
+          "unsupported_media_type",
+          `send the body as ${accepts}, not "${got}"`,
+        );
+      if (accepts === "application/octet-stream") return payload; // the key upload limits its own stream
+      const limit = this.maxBody();
+      const what = "request body (send fewer rows per call)";
+      if (Number(req.headers["content-length"] ?? "0") > limit) throw tooLarge(limit, what);
+      const body = limitStream(limit, what, this.opts.bodyTimeoutMs ?? 15_000);
+      payload.on("error", (err) => body.destroy(err));
+      return payload.pipe(body) as unknown as typeof payload;
+    });
+    app.setErrorHandler((err: FastifyError, req, reply) => this.onError(err, req, reply));
+    app.setNotFoundHandler((req, reply) => {
+      const p = new URL(req.url, "http://localhost").pathname;
+      const route = ROUTES.find((r) => r.re.test(p));
+      if (route !== undefined)
+        return this.send(reply, 405, "method_not_allowed", `${p} takes ${route.method}, not ${req.method}`);
+      return this.send(reply, 404, "not_found", `no route ${req.method} ${p}`);
+    });
+    app.addHook("onSend", async (_req, reply, payload) => {
+      reply.header("cache-control", "no-store");
+      return payload;
+    });
+
+    app.get(
+      "/v2/health",
+      { schema: { response: { 200: { type: "object", additionalProperties: true } } } },
+      () => this.health(),
+    );
+    app.get<{ Params: { dealId: string } }>(
+      "/v2/deals/:dealId",
+      { schema: { params: DEAL_PARAMS, response: { 200: { type: "object", additionalProperties: true } } } },
+      (req) => this.dealStatus(req.params.dealId),
+    );
+    app.post<{ Params: { dealId: string; m: string }; Body: unknown }>(
+      "/v2/deals/:dealId/modules/:m/infer",
+      {
+        config: { accepts: "application/json" },
+        schema: {
+          params: {
+            type: "object",
+            properties: { ...DEAL_PARAMS.properties, m: { type: "string", minLength: 1, maxLength: 64 } },
+            required: ["dealId", "m"],
+          },
+          body: INFER_BODY,
+          response: { 200: INFER_RESPONSE },
+        },
+      },
+      (req) => this.infer(req.body, req.params.dealId, req.params.m),
+    );
+    app.put<{ Params: { dealId: string; shapeId: string }; Body: Readable }>(
+      "/v2/deals/:dealId/keys/:shapeId",
+      {
+        config: { accepts: "application/octet-stream" },
+        schema: {
+          params: {
+            type: "object",
+            properties: {
+              ...DEAL_PARAMS.properties,
+              shapeId: { type: "string", minLength: 1, maxLength: 256 },
+            },
+            required: ["dealId", "shapeId"],
+          },
+          headers: {
+            type: "object",
+            properties: { "x-zklora-signature": { type: "string" } },
+          },
+        },
+      },
+      (req) => this.uploadKey(req.raw, req.body, req.params.dealId, req.params.shapeId),
+    );
+  }
+
+  private onError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+    if (err instanceof ReplayedRequestError && err.answer !== undefined) {
+      if (reply.sent) return;
+      void reply
+        .code(409)
+        .type("application/json; charset=utf-8")
+        .send({ error: err.code, reason: err.message, answer: err.answer });
+      return;
+    }
+    if (err instanceof HttpRequestError) {
+      if (err.status === 408 || err.status === 413 || err.status === 415) reply.header("connection", "close");
+      return this.send(reply, err.status, err.code, err.message);
+    }
+    if (err.validation !== undefined && err.validation.length > 0) {
+      const v = err.validation[0];
+      if (err.validationContext === "params")
+        return this.send(reply, 404, "not_found", `bad path: ${err.message}`);
+      const { code, status } = schemaErrorCode(v.instancePath, v.keyword);
+      const where = v.instancePath === "" ? "the body" : v.instancePath.slice(1).replaceAll("/", ".");
+      return this.send(reply, status, code, `${where} ${v.message ?? "is invalid"}`);
+    }
+    switch (err.code) {
+      case "FST_ERR_CTP_BODY_TOO_LARGE":
+        reply.header("connection", "close");
+        return this.send(reply, 413, "body_too_large", err.message);
+      case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+        return this.send(reply, 415, "unsupported_media_type", err.message);
+      case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      case "FST_ERR_CTP_INVALID_JSON_BODY":
+        return this.send(reply, 400, "bad_json", `the body is not valid JSON: ${err.message}`);
+    }
+    if (err instanceof SyntaxError || err.statusCode === 400)
+      return this.send(reply, 400, "bad_json", `the body is not valid JSON: ${err.message}`);
+    if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500)
+      return this.send(reply, err.statusCode, "bad_request", err.message);
+    this.report(`internal error on ${req.method} ${req.url}: ${err.message}`);
+    return this.send(reply, 500, "internal", err.message);
+  }
+
+  private send(reply: FastifyReply, status: number, error: string, reason: string): void {
+    if (reply.sent) return;
+    void reply.code(status).type("application/json; charset=utf-8").send({ error, reason });
   }
 
   private get keysDir(): string {
-    return this.opts.keysDir ?? path.join(path.dirname(path.resolve(this.opts.logFile)), "deal-keys");
+    return this.opts.keysDir ?? path.join(path.dirname(path.resolve(this.opts.database)), "deal-keys");
   }
 
   /**
@@ -226,51 +517,47 @@ export class ContributorServer {
       seq: mods.map(() => 0),
       calls: mods.map(() => 0),
       rows: mods.map(() => 0),
-      nonces: new Map(),
       keys: new Map(),
     };
     this.deals.set(key, state);
-    if (prev === undefined) this.restoreDeal(state);
+    if (prev === undefined && this.store !== null) this.restoreDeal(state);
   }
 
-  /** Opens the call log, restores counters from it, and starts listening; resolves with the address. */
+  /** Opens the database, restores counters from it, and starts listening; resolves with the address. */
   async listen(): Promise<{ host: string; port: number; url: string }> {
     this.contributor = getAddress(await this.opts.signer.getAddress());
-    this.restored = await readCallLog(this.opts.logFile);
-    this.log = await CallLog.open(this.opts.logFile);
+    this.store = CallStore.open(this.opts.database);
     this.used.clear();
-    for (const r of this.restored)
-      this.used.set(
-        r.budgetKey ?? r.adapterModule,
-        (this.used.get(r.budgetKey ?? r.adapterModule) ?? 0) + r.rows,
-      );
+    for (const [k, rows] of this.store.budgets()) this.used.set(k, rows);
     for (const d of this.deals.values()) this.restoreDeal(d);
-    await new Promise<void>((resolve, reject) => {
-      this.http.once("error", reject);
-      this.http.listen(this.opts.port ?? 0, this.opts.host ?? "127.0.0.1", () => {
-        this.http.off("error", reject);
-        resolve();
+    try {
+      // a deep accept queue: a burst of connections waits there instead of in SYN retries
+      await this.app.listen({
+        port: this.opts.port ?? 0,
+        host: this.opts.host ?? "127.0.0.1",
+        backlog: 4096,
       });
-    });
+    } catch (err) {
+      await this.store.close();
+      this.store = null;
+      throw err;
+    }
     return this.address();
   }
 
   /** The bound address. */
   address(): { host: string; port: number; url: string } {
-    const a = this.http.address() as AddressInfo | null;
+    const a = this.app.server.address() as AddressInfo | null;
     if (a === null) throw new MpiError("not_listening", "the server is not listening: call listen() first");
     const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
     return { host: a.address, port: a.port, url: `http://${host}:${a.port}` };
   }
 
-  /** Stops accepting connections, waits for answered calls to be on disk, closes the log. */
+  /** Stops accepting connections, waits for answered calls to be committed, closes the database. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeIdleConnections();
-    });
-    await this.log?.close();
-    this.log = null;
+    await this.app.close();
+    await this.store?.close();
+    this.store = null;
   }
 
   /** The uploaded deal key of a shape, or undefined. */
@@ -308,177 +595,24 @@ export class ContributorServer {
     return 64 * 1024 + 24 * most;
   }
 
-  /** Recomputes a deal's sequence numbers, counters, nonces and uploaded keys from the log and disk. */
+  /** Recomputes a deal's sequence numbers, counters and uploaded keys from the database. */
   private restoreDeal(d: DealState): void {
-    const { dealId, chainId, escrow } = d.deal;
-    for (const r of this.restored) {
-      if (
-        r.dealId !== dealId.toString() ||
-        r.chainId !== chainId.toString() ||
-        getAddress(r.escrow) !== getAddress(escrow)
-      )
-        continue;
-      if (r.module < 0 || r.module >= d.seq.length) continue;
-      d.seq[r.module] = Math.max(d.seq[r.module], r.seq + 1);
-      d.calls[r.module]++;
-      d.rows[r.module] += r.rows;
-      d.nonces.set(`${dealId}:${r.nonce}`, r); // the key infer() checks
+    const store = this.store!;
+    store.hostDeal({ ...d.deal, modules: d.seq.length });
+    for (const c of store.counters(d.deal)) {
+      if (c.module < 0 || c.module >= d.seq.length) continue;
+      d.seq[c.module] = c.nextSeq;
+      d.calls[c.module] = c.calls;
+      d.rows[c.module] = c.rows;
     }
-    for (const id of dealKeyIds(d.deal)) {
-      const file = this.keyPath(d, id);
-      if (existsSyncSafe(file)) d.keys.set(id.toLowerCase(), file);
+    const ids = new Set(dealKeyIds(d.deal).map((s) => s.toLowerCase()));
+    for (const k of store.dealKeys(d.deal)) {
+      if (ids.has(k.shapeId) && existsSyncSafe(k.file)) d.keys.set(k.shapeId, k.file);
     }
   }
 
   private keyPath(d: DealState, shapeId: string): string {
     return path.join(this.keysDir, dealKeyFileName(d.deal, shapeId));
-  }
-
-  // ------------------------------------------------------------------ HTTP plumbing
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.cors(req, res);
-    if (this.inFlight >= (this.opts.maxConcurrentRequests ?? 64)) {
-      res.setHeader("retry-after", "1");
-      this.drain(req, 1 << 20);
-      return this.send(res, 503, {
-        error: "busy",
-        reason: `the server is answering ${this.inFlight} requests; retry after a second`,
-      });
-    }
-    this.inFlight++;
-    try {
-      await this.route(req, res);
-    } finally {
-      this.inFlight--;
-    }
-  }
-
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    try {
-      const url = new URL(req.url ?? "/", "http://localhost");
-      const p = url.pathname;
-      let m: RegExpExecArray | null;
-      if (req.method === "OPTIONS") {
-        // CORS preflight: the allowed origin got its headers above; anything else gets none.
-        res.writeHead(204, { "content-length": 0 });
-        res.end();
-        return;
-      }
-      if (p === "/v2/health") {
-        this.allow(req, "GET");
-        return this.send(res, 200, this.health());
-      }
-      if ((m = INFER.exec(p)) !== null) {
-        this.allow(req, "POST");
-        this.contentType(req, "application/json");
-        return this.send(res, 200, await this.infer(req, m[1], m[2]));
-      }
-      if ((m = KEY.exec(p)) !== null) {
-        this.allow(req, "PUT");
-        this.contentType(req, "application/octet-stream");
-        return this.send(res, 200, await this.uploadKey(req, m[1], m[2]));
-      }
-      if ((m = DEAL.exec(p)) !== null) {
-        this.allow(req, "GET");
-        return this.send(res, 200, this.dealStatus(m[1]));
-      }
-      throw new HttpRequestError(404, "not_found", `no route ${req.method} ${p}`);
-    } catch (err) {
-      if (err instanceof HttpRequestError) {
-        if (!req.complete) this.drain(req, 1 << 20);
-        return this.send(res, err.status, { error: err.code, reason: err.message });
-      }
-      throw err;
-    }
-  }
-
-  /** CORS headers for an allowed browser origin (none for any other: the browser then refuses). */
-  private cors(req: IncomingMessage, res: ServerResponse): void {
-    const origin = req.headers.origin;
-    const allowed = this.opts.corsOrigins ?? [];
-    if (origin === undefined || !(allowed.includes("*") || allowed.includes(origin))) return;
-    res.setHeader("access-control-allow-origin", allowed.includes("*") ? "*" : origin);
-    res.setHeader("vary", "Origin");
-    res.setHeader("access-control-allow-methods", "GET, POST, PUT, OPTIONS");
-    res.setHeader("access-control-allow-headers", "content-type, x-zklora-signature");
-    res.setHeader("access-control-max-age", "600");
-  }
-
-  private allow(req: IncomingMessage, method: string): void {
-    if (req.method !== method) {
-      throw new HttpRequestError(405, "method_not_allowed", `${req.url} takes ${method}, not ${req.method}`);
-    }
-  }
-
-  private contentType(req: IncomingMessage, want: string): void {
-    const got = String(req.headers["content-type"] ?? "")
-      .split(";")[0]
-      .trim()
-      .toLowerCase();
-    if (got !== want) {
-      throw new HttpRequestError(415, "unsupported_media_type", `send the body as ${want}, not "${got}"`);
-    }
-  }
-
-  private send(res: ServerResponse, status: number, body: unknown): void {
-    if (res.headersSent) return;
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      "content-type": "application/json; charset=utf-8",
-      "content-length": Buffer.byteLength(text),
-      "cache-control": "no-store",
-    });
-    res.end(text);
-  }
-
-  private internal(res: ServerResponse, err: unknown): void {
-    const reason = err instanceof Error ? err.message : String(err);
-    this.report(`internal error: ${reason}`);
-    try {
-      this.send(res, 500, { error: "internal", reason });
-    } catch {
-      res.destroy();
-    }
-  }
-
-  private tooLarge(limit: number, what: string): HttpRequestError {
-    return new HttpRequestError(413, "body_too_large", `the ${what} exceeds ${limit} bytes`);
-  }
-
-  /** Reads the body up to `limit` bytes; beyond it 413 (the rest is drained, then discarded). */
-  private readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-    const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > limit)
-      return Promise.reject(this.tooLarge(limit, "request body (send fewer rows per call)"));
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const onData = (c: Buffer) => {
-        size += c.length;
-        if (size > limit) {
-          req.off("data", onData);
-          req.off("end", onEnd);
-          chunks.length = 0;
-          reject(this.tooLarge(limit, "request body (send fewer rows per call)"));
-        } else chunks.push(c);
-      };
-      const onEnd = () => resolve(Buffer.concat(chunks));
-      req.on("data", onData);
-      req.on("end", onEnd);
-      req.on("error", reject);
-    });
-  }
-
-  /** Discards the rest of a refused body so the client can read the answer; cuts off floods. */
-  private drain(req: IncomingMessage, limit: number): void {
-    let dropped = 0;
-    req.removeAllListeners("data");
-    req.on("data", (c: Buffer) => {
-      dropped += c.length;
-      if (dropped > 16 * limit + (1 << 20)) req.destroy();
-    });
-    req.resume();
   }
 
   // ------------------------------------------------------------------ routes
@@ -551,17 +685,10 @@ export class ContributorServer {
     return buyer;
   }
 
-  private async infer(req: IncomingMessage, rawDeal: string, rawModule: string): Promise<InferResponseBody> {
+  private async infer(body: unknown, rawDeal: string, rawModule: string): Promise<InferResponseBody> {
     const d = this.findDeal(rawDeal);
     const mod = this.findModule(d, rawModule);
     const m = mod.index;
-    const raw = await this.readBody(req, this.maxBody());
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString("utf8"));
-    } catch (err) {
-      throw new HttpRequestError(400, "bad_json", `the body is not valid JSON: ${(err as Error).message}`);
-    }
     const r = parseInferRequest(body, mod.DIN, this.opts.maxAbsX ?? MAX_ABS_X);
     const dealId = d.deal.dealId;
 
@@ -589,26 +716,30 @@ export class ContributorServer {
       );
     }
     const nonceKey = `${dealId}:${r.nonce}`;
-    const done = d.nonces.get(nonceKey);
+    const store = this.store;
+    if (store === null) throw new HttpRequestError(503, "closing", "the server is closing");
+    const done = store.callByNonce(d.deal, r.nonce);
     if (done !== undefined) {
-      // An exact replay (a retry after a lost answer or a crash) gets the recorded answer again,
-      // without using rows: both sides then hold the same rows. Anything else under this nonce: 409.
-      if (done.module === m && done.requestSignature === r.signature) {
-        return {
-          dealId: done.dealId,
-          module: done.module,
-          seq: done.seq,
-          rows: done.rows,
-          Y: done.Y,
-          hX: done.hX,
-          hY: done.hY,
-          signature: done.responseSignature,
-        };
-      }
-      throw new HttpRequestError(
-        409,
-        "nonce_replayed",
-        `nonce ${r.nonce} was already used in deal ${dealId}; sign a fresh nonce`,
+      // A nonce is answered once. An exact replay (a retry after a lost answer or a crash) is refused
+      // with 409 like any reuse, but carries the recorded answer (no rows used, nothing computed), so
+      // the buyer's client recovers the call it signed and both sides hold the same rows.
+      const exact = done.module === m && done.requestSignature === r.signature;
+      throw new ReplayedRequestError(
+        exact
+          ? `nonce ${r.nonce} of deal ${dealId} was already answered (seq ${done.seq}); the recorded answer is attached`
+          : `nonce ${r.nonce} was already used in deal ${dealId}; sign a fresh nonce`,
+        exact
+          ? {
+              dealId: done.dealId,
+              module: done.module,
+              seq: done.seq,
+              rows: done.rows,
+              Y: done.Y,
+              hX: done.hX,
+              hY: done.hY,
+              signature: done.responseSignature,
+            }
+          : undefined,
       );
     }
     if (this.pendingNonces.has(nonceKey)) {
@@ -670,10 +801,8 @@ export class ContributorServer {
         Y: Ys,
         time: new Date().toISOString(),
       };
-      if (this.log === null) throw new Error("the server is closing");
-      await this.log.append(record); // on disk before the reply
+      await store.append(record); // committed (call and budget rows) before the reply
       answered = true;
-      d.nonces.set(nonceKey, record);
       d.calls[m]++;
       d.rows[m] += r.rows;
       return { dealId: dealId.toString(), module: m, seq, rows: r.rows, Y: Ys, hX, hY, signature };
@@ -684,7 +813,12 @@ export class ContributorServer {
   }
 
   /** Stores the buyer's deal key of one shape (streamed to disk, keccak-hashed, signature checked). */
-  private async uploadKey(req: IncomingMessage, rawDeal: string, rawShape: string): Promise<KeyUploadBody> {
+  private async uploadKey(
+    req: IncomingMessage,
+    body: Readable,
+    rawDeal: string,
+    rawShape: string,
+  ): Promise<KeyUploadBody> {
     const d = this.findDeal(rawDeal);
     const shapeId = safeDecode(rawShape).toLowerCase();
     // A key per module shape of the deal, and the buyer's key-wrap key of a delivery deal.
@@ -705,7 +839,7 @@ export class ContributorServer {
       );
     }
     const limit = this.opts.maxKeyBytes ?? 4 * 2 ** 30;
-    if (Number(req.headers["content-length"] ?? "0") > limit) throw this.tooLarge(limit, "deal key");
+    if (Number(req.headers["content-length"] ?? "0") > limit) throw tooLarge(limit, "deal key");
     await mkdir(this.keysDir, { recursive: true });
     const final = this.keyPath(d, id);
     const tmp = `${final}.${process.pid}.${Math.random().toString(36).slice(2)}.part`;
@@ -716,18 +850,18 @@ export class ContributorServer {
       await new Promise<void>((resolve, reject) => {
         const out = createWriteStream(tmp, { mode: 0o600 });
         out.on("error", reject);
-        req.on("error", reject);
-        req.on("data", (c: Buffer) => {
+        body.on("error", reject);
+        body.on("data", (c: Buffer) => {
           size += c.length;
           if (size > limit) {
-            req.unpipe(out);
+            body.unpipe(out);
             out.destroy();
-            reject(this.tooLarge(limit, "deal key"));
+            reject(tooLarge(limit, "deal key"));
             return;
           }
           k.update(c);
         });
-        req.pipe(out);
+        body.pipe(out);
         out.on("finish", resolve);
       });
       const zkeyHash = "0x" + k.digest("hex");
@@ -746,6 +880,7 @@ export class ContributorServer {
         );
       }
       await rename(tmp, final);
+      this.store?.putDealKey(d.deal, { shapeId: id, file: final, zkeyHash, bytes: size });
       d.keys.set(id.toLowerCase(), final);
       return { dealId: d.deal.dealId.toString(), shapeId: id, zkeyHash, bytes: size };
     } finally {

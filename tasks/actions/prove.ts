@@ -5,13 +5,15 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { UsageError } from "../../src/app/errors.js";
 import { proveStep } from "../../src/app/steps.js";
 import { ProvingPool } from "../../src/zk/pool.js";
-import { clientOf, connect, fileOf, intOption, runTask, workspaceOf } from "./lib.js";
+import { clientOf, connect, fileOf, given, intOption, runTask, workspaceOf } from "./lib.js";
 
 interface Args {
   workspace: string | undefined;
   deployment: string | undefined;
   jobs: number;
   keys: string | undefined;
+  redis: string | undefined;
+  attempts: number;
   ptau: string | undefined;
   verbose?: boolean;
 }
@@ -26,6 +28,8 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
     const ws = workspaceOf(args.workspace);
     const jobs =
       intOption(args.jobs, "--jobs", 0, Number.MAX_SAFE_INTEGER, "0: the default") || defaultJobs();
+    const attempts = intOption(args.attempts, "--attempts", 1, 100);
+    const redis = given(args.redis) ? args.redis : undefined;
     const dealKeys: Record<string, string> = {};
     for (const part of (args.keys ?? "").split(",").filter((x) => x.trim() !== "")) {
       const [shapeId, file] = part.split("=");
@@ -35,7 +39,8 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
     }
     const connection = await connect(hre);
     const client = await clientOf(connection, args.deployment);
-    const pool = jobs > 1 ? new ProvingPool({ maxWorkers: jobs }) : undefined;
+    // with --redis the zklora:worker processes prove; this process only queues and checks
+    const pool = jobs > 1 && redis === undefined ? new ProvingPool({ maxWorkers: jobs }) : undefined;
     try {
       const r = await proveStep({
         workspace: ws,
@@ -44,8 +49,11 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
         ptau: fileOf(args.ptau),
         pool,
         progress,
+        jobs: { redis, maxAttempts: attempts },
       });
       if (r.skipped.length > 0) console.log(`already proven on-chain: modules ${r.skipped.join(", ")}`);
+      if (r.reused.length > 0)
+        console.log(`proof files already verify (not proved again): modules ${r.reused.join(", ")}`);
       console.log(
         `proved modules ${r.proven.join(", ") || "none"} in ${(r.ms / 1000).toFixed(1)} s, each verified locally under the deal's δ'; wrote ${ws.proofs}`,
       );

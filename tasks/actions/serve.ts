@@ -1,7 +1,8 @@
 /** Action of `zklora:serve`: runs the contributor's MPI server until Ctrl-C (SIGINT) or SIGTERM. */
 import { isAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { loadDealContext } from "../../src/mpi/index.js";
+import path from "node:path";
+import { exportCallLog, loadDealContext } from "../../src/mpi/index.js";
 import { startServe } from "../../src/app/steps.js";
 import { UsageError } from "../../src/app/errors.js";
 import { clientOf, connect, fileOf, given, intOption, pickSigner, runTask, workspaceOf } from "./lib.js";
@@ -15,6 +16,7 @@ interface Args {
   buyer: string | undefined;
   rowBudget: number;
   corsOrigins: string | undefined;
+  exportCalls: string | undefined;
   ptau: string | undefined;
   verbose?: boolean;
 }
@@ -27,6 +29,15 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
     if (given(args.buyer) && !isAddress(args.buyer))
       throw new UsageError(`--buyer must be the buyer's address, got ${args.buyer}`);
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
+    if (given(args.exportCalls)) {
+      const n = await exportCallLog(
+        ws.need(ws.serverDb, "zklora:serve"),
+        path.resolve(args.exportCalls),
+        deal,
+      );
+      console.log(`${n} answered calls of deal ${deal.dealId} written to ${path.resolve(args.exportCalls)}`);
+      return;
+    }
     const connection = await connect(hre);
     const signer = await pickSigner(connection, args.from, deal.contributor);
     let client;
@@ -51,7 +62,9 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
       progress,
     });
     console.log(`zklora server for deal ${deal.dealId} listening on ${url}`);
-    console.log(`call log: ${ws.serverCalls}; uploaded deal keys: ${ws.serverKeys}; Ctrl-C to stop`);
+    console.log(
+      `database (answered calls, budgets): ${ws.serverDb}; uploaded deal keys: ${ws.serverKeys}; Ctrl-C to stop`,
+    );
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());

@@ -15,7 +15,7 @@ import { Contract, ContractFactory, JsonRpcProvider, getAddress, parseEther } fr
 import { loadPeftAdapter } from "../../src/model/index.js";
 import { ZkloraClient, addressesOf } from "../../src/chain/index.js";
 import { parseDeployment } from "../../src/chain/deployments.js";
-import { readCallLog } from "../../src/mpi/index.js";
+import { readCallLog, readServerCalls } from "../../src/mpi/index.js";
 import {
   Background,
   HARDHAT_CLI,
@@ -114,6 +114,15 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     expect((await client.getDeal(dealId)).status).to.equal("Funded");
     const proved = await hardhatOk([...net, "zklora:prove", ...ws, "--jobs", "1"], env);
     expect(proved).to.match(/proved modules 0, 1, 2, 3/);
+    // the contributor's transcript, exported from its database, holds the buyer's calls row for row
+    const transcript = path.join(tmp, "transcript.jsonl");
+    const exported = await hardhatOk([...net, "zklora:serve", ...ws, "--export-calls", transcript], env);
+    expect(exported).to.match(/4 answered calls of deal 1 written to/);
+    const theirs = await readCallLog(transcript);
+    const mine = await readCallLog(path.join(tmp, "deal", "buyer-calls.jsonl"));
+    expect(theirs.map((r) => [r.module, r.seq, r.hX, r.hY, r.responseSignature]).sort()).to.deep.equal(
+      mine.map((r) => [r.module, r.seq, r.hX, r.hY, r.responseSignature]).sort(),
+    );
     // Anyone may submit and settle: a third account does, so the contributor pays only for propose.
     const submitted = await hardhatOk([...net, "zklora:submit", ...ws, "--from", "3"], env);
     expect(submitted).to.match(/4 of 4 modules proven/);
@@ -156,9 +165,9 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     expect(status).to.match(/deal 1: Settled/);
     expect(status).to.match(/modules \(4, 4 proven\)/);
 
-    // The server stops cleanly on SIGINT; its call log holds the 4 answered calls.
+    // The server stops cleanly on SIGINT; its database holds the 4 answered calls.
     expect(await serve.stop("SIGINT")).to.equal(0);
-    expect(await readCallLog(path.join(tmp, "deal", "server-calls.jsonl"))).to.have.length(4);
+    expect(await readServerCalls(path.join(tmp, "deal", "server.sqlite"))).to.have.length(4);
 
     // The dApp example (ethers + src/chain + the deployments file, no Hardhat runtime).
     const dapp = await run(

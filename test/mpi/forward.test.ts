@@ -28,6 +28,7 @@ import {
   loadManifest,
   loadSecrets,
   readCallLog,
+  readServerCalls,
   rowsOf,
   saveCommit,
 } from "../../src/mpi/index.js";
@@ -101,7 +102,7 @@ describe("# mpi v2 multi-party forward (tiny Llama, LoRA r=2 on q_proj, shape v2
     deal = { ...CONTEXT, dealId: 5n, buyer: buyer.address, contributor: contributor.address, manifest };
     server = new ContributorServer({
       signer: contributor,
-      logFile: path.join(dir, "server.jsonl"),
+      database: path.join(dir, "server.sqlite"),
       rowBudget: 12,
     });
     await server.addDeal(deal, secrets);
@@ -144,7 +145,7 @@ describe("# mpi v2 multi-party forward (tiny Llama, LoRA r=2 on q_proj, shape v2
       [1, 5, 0],
     ]);
     await client.close();
-    const serverLog = await readCallLog(path.join(dir, "server.jsonl"));
+    const serverLog = await readServerCalls(path.join(dir, "server.sqlite"));
     for (const m of [0, 1]) expect(rowsOf(client.records, deal, m)).to.deep.equal(rowsOf(serverLog, deal, m));
     expect(await readCallLog(path.join(dir, "buyer.jsonl"))).to.deep.equal(client.records);
     expect(client.stats.calls).to.equal(2);

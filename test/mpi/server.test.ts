@@ -22,7 +22,9 @@ import {
   RemoteLoraClient,
   ResponseSignatureError,
   eip712Domain,
+  exportCallLog,
   readCallLog,
+  readServerCalls,
   recoverInferenceRequest,
   recoverInferenceResponse,
   rowsOf,
@@ -121,7 +123,7 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
   let server: ContributorServer;
   let url: string;
   let nonce = 1000n;
-  const logFile = () => path.join(dir, "server", "calls.jsonl");
+  const dbFile = () => path.join(dir, "server", "server.sqlite");
   const answered: Answered[] = [];
 
   /** POSTs a body to deal `d`'s module `m` and keeps every 200 answer. */
@@ -144,7 +146,7 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
     deal2 = dealOf(commit, 2n);
     server = new ContributorServer({
       signer: contributor,
-      logFile: logFile(),
+      database: dbFile(),
       rowBudget: 1000,
       // deals 3 and 4 are hosted without a buyer: the server reads it (e.g. from the chain)
       getDealBuyer: (id) =>
@@ -362,33 +364,36 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
     expect(r.json.reason).to.contain("rpc down");
   });
 
-  it("Should answer an exact replay with the recorded call, and refuse the nonce with 409 for anything else", async function () {
+  it("Should refuse a replayed nonce with 409, an exact replay carrying the recorded answer (rows not charged)", async function () {
     const b = await signedBody(deal, 0, xRows(1, 18), nonce++);
     const first = await call(deal, 0, b);
     expect(first.status).to.equal(200);
     const used = server.rowsUsed(commit.manifest.modules[0]);
-    // a retry of the same signed request (a lost answer) gets the same answer, rows not charged again
+    // a replay of the same signed request (a lost answer) is refused, with the recorded answer
+    // attached: rows not charged again, nothing computed
     const again = await post(inferUrl(url, 1n, 0), b);
-    expect(again.status).to.equal(200);
-    expect(again.json).to.deep.equal(first.json);
+    expect([again.status, again.json.error]).to.deep.equal([409, "nonce_replayed"]);
+    expect(again.json.answer).to.deep.equal(first.json);
     expect(server.rowsUsed(commit.manifest.modules[0])).to.equal(used);
     const otherRows = await signedBody(deal, 0, xRows(2, 19), BigInt(b.nonce));
     const other = await post(inferUrl(url, 1n, 0), otherRows);
     expect([other.status, other.json.error]).to.deep.equal([409, "nonce_replayed"]);
+    expect(other.json.answer).to.equal(undefined);
     // a nonce is per deal: deal 2 may use the same number
     expect((await call(deal2, 0, await signedBody(deal2, 0, xRows(1, 20), BigInt(b.nonce)))).status).to.equal(
       200,
     );
-    // five copies at once: one call is answered and charged; a copy is refused while it is in flight
-    // (409 nonce_in_flight) or gets the same answer after it
+    // five copies at once: exactly one call is answered and charged; a copy is refused while it is in
+    // flight (409 nonce_in_flight) or after it with the same answer attached (409 nonce_replayed)
     const fresh = await signedBody(deal, 0, xRows(1, 21), nonce++);
     const before = server.rowsUsed(commit.manifest.modules[0]);
     const rs = await Promise.all(Array.from({ length: 5 }, () => call(deal, 0, fresh)));
     const ok = rs.filter((r) => r.status === 200);
-    expect(ok.length).to.be.at.least(1);
-    for (const r of ok) expect(r.json).to.deep.equal(ok[0].json);
+    expect(ok.length).to.equal(1);
     for (const r of rs.filter((x) => x.status !== 200)) {
-      expect([r.status, r.json.error]).to.deep.equal([409, "nonce_in_flight"]);
+      expect(r.status).to.equal(409);
+      if (r.json.error === "nonce_replayed") expect(r.json.answer).to.deep.equal(ok[0].json);
+      else expect(r.json.error).to.equal("nonce_in_flight");
     }
     expect(server.rowsUsed(commit.manifest.modules[0])).to.equal(before + 1);
   });
@@ -477,7 +482,7 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
     const bySeq = (rs: CallRecord[]) => [...rs].sort((a, b) => a.seq - b.seq);
     expect(bySeq(await readCallLog(buyerLog))).to.deep.equal(bySeq(client.records));
     const mine = rowsOf(client.records, deal, 1);
-    const theirs = rowsOf(await readCallLog(logFile()), deal, 1);
+    const theirs = rowsOf(await readServerCalls(dbFile()), deal, 1);
     expect(mine.X).to.have.length(10);
     expect(mine).to.deep.equal(theirs);
     // the buyer posts (hX, hY, fY, D_X) from its rows; the contributor recomputes them from its log
@@ -562,18 +567,21 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
     const unknown = v2ShapeId({ DIN: 8, R: 2, DOUT: 6 });
     const e404 = await rejection(client.uploadDealKey(unknown, zkey));
     expect([(e404 as RemoteError).status, (e404 as RemoteError).code]).to.deep.equal([404, "unknown_shape"]);
-    // the stored key is found again by a restarted server
-    const again = new ContributorServer({
-      signer: contributor,
-      logFile: path.join(dir, "other.jsonl"),
-      keysDir,
-    });
-    await again.addDeal(deal, commit.secrets);
-    expect(again.dealKeyFile(1n, key.shapeId)).to.equal(stored);
+    // the stored key is found again by a server restarted on the same database; not by one on another
+    for (const [database, want] of [
+      [dbFile(), stored],
+      [path.join(dir, "other.sqlite"), undefined],
+    ] as const) {
+      const again = new ContributorServer({ signer: contributor, database, keysDir });
+      await again.addDeal(deal, commit.secrets);
+      await again.listen();
+      expect(again.dealKeyFile(1n, key.shapeId), database).to.equal(want);
+      await again.close();
+    }
   });
 
   it("Should refuse to host a deal whose secrets do not open its W_m, or one of another contributor", async function () {
-    const s = new ContributorServer({ signer: contributor, logFile: path.join(dir, "refuse.jsonl") });
+    const s = new ContributorServer({ signer: contributor, database: path.join(dir, "refuse.sqlite") });
     const A = commit.secrets.modules[1].A.map((r) => [...r]);
     A[0][0] += 1n;
     const bad = {
@@ -589,15 +597,15 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
     expect((e2 as MpiError).code).to.equal("not_contributor");
   });
 
-  it("Should have every answered call in the log after close, each once, and nothing refused", async function () {
+  it("Should have every answered call in the database after close, each once, and nothing refused", async function () {
     await server.close();
-    const recs = await readCallLog(logFile());
+    const recs = await readServerCalls(dbFile());
     for (const a of answered) {
       const r = recs.filter((x) => x.dealId === a.dealId && x.module === a.module && x.seq === a.seq);
       expect(r, `call ${a.dealId}/${a.module} seq ${a.seq}`).to.have.length(1);
       expect(r[0]).to.include({ rows: a.rows, hY: a.hY, responseSignature: a.signature });
     }
-    // an exact replay is answered from the log, not logged again
+    // an exact replay is answered from the database, not recorded again
     expect(recs).to.have.length(new Set(answered.map((a) => `${a.dealId}/${a.module}/${a.seq}`)).size);
     // seq numbers of each deal's module are distinct
     for (const d of ["1", "2", "3"])
@@ -605,12 +613,13 @@ describe("# mpi v2 contributor server and buyer client (tiny shape, loopback)", 
         const seqs = recs.filter((r) => r.dealId === d && r.module === m).map((r) => r.seq);
         expect(new Set(seqs).size).to.equal(seqs.length);
       }
-    // the log is a valid call log and nothing else: a malformed line would make it unreadable
-    await writeFile(
-      path.join(dir, "copy.jsonl"),
-      (await readFile(logFile(), "utf8")).replace("\n", "\n{oops\n"),
-    );
-    expect(await rejection(readCallLog(path.join(dir, "copy.jsonl")))).to.be.instanceOf(FileFormatError);
+    // the exported transcript is a valid call log with the same calls, and nothing else: a malformed
+    // line would make it unreadable
+    const copy = path.join(dir, "copy.jsonl");
+    expect(await exportCallLog(dbFile(), copy)).to.equal(recs.length);
+    expect(await readCallLog(copy)).to.deep.equal(recs);
+    await writeFile(copy, (await readFile(copy, "utf8")).replace("\n", "\n{oops\n"));
+    expect(await rejection(readCallLog(copy))).to.be.instanceOf(FileFormatError);
   });
 });
 
@@ -628,12 +637,12 @@ describe("# mpi v2 row budget per adapter module across deals, and a server rest
   let server: ContributorServer;
   let url: string;
   let nonce = 5000n;
-  const logFile = () => path.join(dir, "calls.jsonl");
+  const dbFile = () => path.join(dir, "server.sqlite");
   const acked: { deal: DealContext; module: number; body: InferRequestBody; answer: InferResponseBody }[] =
     [];
 
   async function start(): Promise<void> {
-    server = new ContributorServer({ signer: contributor, logFile: logFile(), rowBudget: 6 });
+    server = new ContributorServer({ signer: contributor, database: dbFile(), rowBudget: 6 });
     await server.addDeal(d21, commit.secrets);
     await server.addDeal(d22, commit.secrets);
     ({ url } = await server.listen());
@@ -700,15 +709,20 @@ describe("# mpi v2 row budget per adapter module across deals, and a server rest
     expect([r.status, r.json.error]).to.deep.equal([429, "row_budget_exhausted"]);
   });
 
-  it("Should restore used rows, nonces and sequence numbers after a restart on the same log", async function () {
+  it("Should restore used rows, nonces and sequence numbers after a restart on the same database", async function () {
     await server.close();
     await start();
     expect(server.rowsUsed(commit.manifest.modules[0])).to.equal(6);
     expect(server.rowsUsed(commit.manifest.modules[1])).to.equal(5);
-    // every acknowledged request replayed after the restart gets its recorded answer, rows not charged again
+    // every acknowledged request replayed after the restart is refused with its recorded answer, rows
+    // not charged again
     for (const a of acked) {
       const r = await post(inferUrl(url, a.deal.dealId, a.module), a.body);
-      expect(r.status, `deal ${a.deal.dealId} module ${a.module}`).to.equal(200);
+      expect([r.status, r.json.error], `deal ${a.deal.dealId} module ${a.module}`).to.deep.equal([
+        409,
+        "nonce_replayed",
+      ]);
+      expect(r.json.answer).to.deep.equal(a.answer);
     }
     expect(server.rowsUsed(commit.manifest.modules[0])).to.equal(6);
     // the budget still holds across both deals
@@ -728,9 +742,9 @@ describe("# mpi v2 row budget per adapter module across deals, and a server rest
     expect((await call(d21, 1, 1)).status).to.equal(429);
   });
 
-  it("Should have every acknowledged call in the log after close, and rows used equal the logged rows", async function () {
+  it("Should have every acknowledged call in the database after close, and rows used equal the recorded rows", async function () {
     await server.close();
-    const recs = await readCallLog(logFile());
+    const recs = await readServerCalls(dbFile());
     expect(recs).to.have.length(acked.length);
     for (const a of acked) {
       const r = recs.find(
@@ -758,9 +772,10 @@ describe("# mpi v2 server limits: CORS for configured origins, header timeout, c
     const commit = await tinyCommit(9);
     server = new ContributorServer({
       signer: contributor,
-      logFile: path.join(dir, "calls.jsonl"),
+      database: path.join(dir, "server.sqlite"),
       corsOrigins: ["https://dapp.example"],
       headersTimeoutMs: 300,
+      bodyTimeoutMs: 500,
       requestTimeoutMs: 1000,
       maxConnections: 4,
       maxConcurrentRequests: 1,
@@ -803,6 +818,36 @@ describe("# mpi v2 server limits: CORS for configured origins, header timeout, c
     });
     expect(closed.ms).to.be.lessThan(5000);
     expect(closed.data === "" || /^HTTP\/1\.1 408/.test(closed.data), closed.data).to.equal(true);
+    expect((await fetch(`${url}/v2/health`)).status).to.equal(200);
+  });
+
+  it("Should answer 408 to a body that drips in, 431 to oversized headers, and keep serving", async function () {
+    const { connect } = await import("node:net");
+    const exchange = (head: string, drip: boolean) =>
+      new Promise<string>((resolve) => {
+        let data = "";
+        const s = connect(port, "127.0.0.1", () => {
+          s.write(head);
+          if (drip) {
+            const t = setInterval(() => (s.writable ? s.write(" ") : clearInterval(t)), 100);
+            s.on("close", () => clearInterval(t));
+          }
+        });
+        s.on("data", (d: Buffer) => (data += d.toString()));
+        s.on("close", () => resolve(data));
+        s.on("error", () => {});
+      });
+    const slow = await exchange(
+      "POST /v2/deals/1/modules/0/infer HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{",
+      true,
+    );
+    expect(slow).to.match(/^HTTP\/1\.1 408/);
+    expect(slow).to.contain('"error":"body_timeout"');
+    const big = await exchange(
+      `GET /v2/health HTTP/1.1\r\nHost: x\r\nx-big: ${"a".repeat(20_000)}\r\n\r\n`,
+      false,
+    );
+    expect(big).to.match(/^HTTP\/1\.1 431/);
     expect((await fetch(`${url}/v2/health`)).status).to.equal(200);
   });
 

@@ -15,7 +15,7 @@ import hre from "hardhat";
 import type { DemoReport } from "../../src/app/demo.js";
 import { Workspace } from "../../src/app/workspace.js";
 import { loadPeftAdapter } from "../../src/model/index.js";
-import { loadDealContext, readCallLog, rowsOf } from "../../src/mpi/index.js";
+import { loadDealContext, readCallLog, readServerCalls, rowsOf } from "../../src/mpi/index.js";
 
 describe("# zklora:demo (embedded network, stories260k)", function () {
   this.timeout(3_600_000); // the first run on an empty cache includes the shapes' key setup
@@ -71,7 +71,7 @@ describe("# zklora:demo (embedded network, stories260k)", function () {
 
     // Both sides recorded the same rows, in the same order; the proofs cover them.
     const deal = await loadDealContext(ws.deal);
-    const server = await readCallLog(ws.serverCalls);
+    const server = await readServerCalls(ws.serverDb);
     const buyer = await readCallLog(ws.buyerCalls);
     for (const m of [0, 1]) {
       expect(rowsOf(buyer, deal, m)).to.deep.equal(rowsOf(server, deal, m));
