@@ -17,8 +17,7 @@ import * as snarkjs from "snarkjs";
 before(async () => {
   // dynamic imports: the ES-module builds (a static import here becomes a require of the CommonJS
   // build, which snarkjs has already loaded)
-  await import("ffjavascript");
-  await import("r1csfile");
+  for (const m of ["ffjavascript", "r1csfile"]) await import(m);
   await snarkjs.curves.getCurveFromName("bn128");
 });
 
