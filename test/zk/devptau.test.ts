@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -46,6 +47,25 @@ describe("# development ptau (deterministic, FORGEABLE) and public ceremony file
     expect(a.length).to.equal(b.length);
     expect(a.equals(b), "byte-identical to snarkjs's slow path").to.equal(true);
     expect(await snarkjs.powersOfTau.verify(mine)).to.equal(true);
+  });
+
+  it("Should keep the bytes of 2^8 and 2^10 (committed verifiers and key hashes derive from them)", async function () {
+    // sha256 of the files the snarkjs new + beacon + prepare phase2 path wrote before the direct
+    // generator replaced it; a change here changes every development key
+    const pinned: [number, string][] = [
+      [8, "a61733650f9fc06e73663b79794b30b815f11dcc55f9f526ae8e54684929fb09"],
+      [10, "fe29d4db1147faf0ece3b0f71d19108a6b998223c8b031b2feb35c09fa00c40f"],
+    ];
+    for (const [power, sha] of pinned) {
+      const file = path.join(dir, `pinned${power}.ptau`);
+      await writeDevPtau(power, file);
+      expect(
+        createHash("sha256")
+          .update(await readFile(file))
+          .digest("hex"),
+        `2^${power}`,
+      ).to.equal(sha);
+    }
   });
 
   it("Should be the same file on every call (cached by content) and recorded as source dev", async function () {
