@@ -7,8 +7,10 @@
  * (`newZKey`) into a fresh cache folder (the ptau cache is shared, its generation is not counted);
  * W_m + proof of knowledge; its verification; the buyer's fold (hX, hY, rho, x, fY, D_X) at T = 15
  * and T = 1024 rows; the buyer's δ contribution and the contributor's check of it; witness, prove
- * (median of --reps) and off-chain verify (prepared, median of 20) with the deal key; peak RSS and
- * the load average around each shape. Ratios to ZKLoRA's published figures where it published them.
+ * (median of --reps, with the process's CPU time of each: snarkjs's worker threads included) and
+ * off-chain verify (prepared, median of 50) with the deal key; peak RSS and the load average around
+ * each shape and around its proofs (2 shared cores: other work on the machine slows the wall-clock
+ * figures, not the CPU ones). Ratios to ZKLoRA's published figures where it published them.
  *
  * The development ptau of the shape's power is generated first if the cache lacks it
  * (src/zk/devptau.ts); that time is reported apart (`ptau`), not counted in the setup.
@@ -100,12 +102,14 @@ interface ShapeResult extends ShapeCircuit {
     checkDeltaUpdate: number;
     witness: number;
     prove: number[];
+    /** CPU seconds (user + system, all threads of the process) of each proof. */
+    proveCpu: number[];
     proveMedian: number;
     verifierPrepare: number;
     verifyMedian: number;
   };
   peakRssBytes: number;
-  load: { before: number[]; after: number[] };
+  load: { before: number[]; after: number[]; proveBefore: number[]; proveAfter: number[] };
   zkloraRatio?: { prove: number; setup?: number; verify: number };
   goals?: Record<string, { goal: number; measured: number; met: boolean }>;
 }
@@ -185,9 +189,12 @@ async function measureShape(shape: V2BenchShape, reps: number): Promise<ShapeRes
     const [, contribute] = await lap(() => contributeDelta(key.zkey, dealZkey));
     const [, checkDelta] = await lap(() => checkDeltaUpdate(key.zkey, dealZkey));
     const prove: number[] = [];
+    const proveCpu: number[] = [];
     let witness = 0;
     let proof;
+    const proveLoad0 = os.loadavg();
     for (let i = 0; i < reps; i++) {
+      const cpu0 = process.cpuUsage();
       const r = await proveV2(
         key,
         dealZkey,
@@ -197,14 +204,17 @@ async function measureShape(shape: V2BenchShape, reps: number): Promise<ShapeRes
         { onProgress: i === 0 ? progress : undefined },
       );
       prove.push(r.proveMs / 1000);
+      const cpu = process.cpuUsage(cpu0); // includes the witness and the local verification
+      proveCpu.push((cpu.user + cpu.system) / 1e6);
       witness = r.witnessMs / 1000;
       proof = r.proof;
     }
     const [verifier, verifierPrepare] = await lap(async () =>
       V2Verifier.create(key.onchain, (await deltaOf(dealZkey)).delta2),
     );
+    const proveLoad1 = os.loadavg();
     const vt: number[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 50; i++) {
       const [v, s] = await lap(() =>
         verifier.check(proof!, { rho: entry.rho, fY: entry.fY, D_X: entry.D_X, W_m: W }),
       );
@@ -237,12 +247,13 @@ async function measureShape(shape: V2BenchShape, reps: number): Promise<ShapeRes
         checkDeltaUpdate: checkDelta,
         witness,
         prove,
+        proveCpu,
         proveMedian: median(prove),
         verifierPrepare,
         verifyMedian: median(vt),
       },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
-      load: { before: load0, after: os.loadavg() },
+      load: { before: load0, after: os.loadavg(), proveBefore: proveLoad0, proveAfter: proveLoad1 },
     };
     return r;
   } finally {
@@ -307,7 +318,7 @@ async function main(): Promise<void> {
       `   ${r.constraints} constraints (floor N+DIN+DOUT ${r.constraintFloor}), ${r.publicInputs} public inputs, 2^${Math.log2(r.domainSize)}, ptau ${r.ptau.file} (${r.ptauGenerate.wasCached ? "cached" : `generated in ${r.ptauGenerate.seconds.toFixed(0)} s`})\n` +
         `   compile ${s.compileCold.toFixed(1)} s, setup ${s.setupCold.toFixed(1)} s (cold, both), W_m+PoK ${s.commitAndPok.toFixed(2)} s, PoK verify ${s.pokVerify.toFixed(2)} s\n` +
         `   fold T=15 ${s.foldT15.toFixed(2)} s, T=1024 ${s.foldT1024.toFixed(2)} s, δ contribution ${s.contribute.toFixed(1)} s, its check ${s.checkDeltaUpdate.toFixed(1)} s\n` +
-        `   witness ${s.witness.toFixed(2)} s, prove ${s.proveMedian.toFixed(2)} s (median of ${s.prove.length}), verify ${(s.verifyMedian * 1000).toFixed(1)} ms, peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB, load ${r.load.before[0].toFixed(1)}→${r.load.after[0].toFixed(1)}`,
+        `   witness ${s.witness.toFixed(2)} s, prove ${s.proveMedian.toFixed(2)} s (median of ${s.prove.length}: ${s.prove.map((x) => x.toFixed(2)).join(", ")} s; CPU ${s.proveCpu.map((x) => x.toFixed(1)).join(", ")} s with witness and check; load ${r.load.proveBefore[0].toFixed(1)}→${r.load.proveAfter[0].toFixed(1)}), verify ${(s.verifyMedian * 1000).toFixed(1)} ms, peak RSS ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB, load ${r.load.before[0].toFixed(1)}→${r.load.after[0].toFixed(1)}`,
     );
     if (r.goals)
       for (const [k, g] of Object.entries(r.goals))

@@ -482,6 +482,25 @@ describe("# protocol v2: proving and verifying", function () {
     expect((await v.check(proof, { ...st(), fY: P })).ok).to.equal(false);
   });
 
+  it("Should prove with the deal key the file holds now (a key replaced at the same path is read again)", async function () {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "zklora-v2-rekey-"));
+    const zkey = path.join(dir, "deal.zkey");
+    await copyFile(f.dealZkey, zkey);
+    const prove = async () =>
+      (await proveV2(f.key, zkey, f.entry, f.opening, { D_X: f.entry.D_X, W_m: f.W })).proof;
+    const vOld = await V2Verifier.create(f.key.onchain, f.delta2);
+    const p1 = await prove();
+    const p2 = await prove();
+    expect(await vOld.verify(p1, st())).to.equal(true);
+    expect(await vOld.verify(p2, st())).to.equal(true);
+    expect(p2).to.not.deep.equal(p1); // fresh blinding per proof
+    await contributeDelta(f.key.zkey, zkey); // another δ' at the same path
+    const vNew = await V2Verifier.create(f.key.onchain, (await deltaOf(zkey)).delta2);
+    const p3 = await prove();
+    expect(await vNew.verify(p3, st())).to.equal(true);
+    expect(await vOld.verify(p3, st())).to.equal(false);
+  });
+
   it("Should refuse to prove outputs that are not X·A·B (nothing released)", async function () {
     const Y = f.Y.map((r) => [...r]);
     Y[1][2] += 1n;

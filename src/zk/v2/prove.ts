@@ -7,6 +7,8 @@
  * snarkjs's `publicSignals` hold w and salt: they are never returned or published. What leaves is
  * the proof (A, B, C); the contract recomputes vk_x from rho, fY, D_X and W_m.
  */
+import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import * as snarkjs from "snarkjs";
 import { ShapeError, WitnessError } from "../errors.js";
 import { P, toField } from "../field.js";
@@ -16,7 +18,7 @@ import type { Groth16Proof } from "../verifier.js";
 import { calculateWitness } from "../witness.js";
 import { weightVector, type ModuleOpening } from "./commit.js";
 import { deltaOf } from "./delta.js";
-import type { ShapeKey } from "./key.js";
+import type { G2Point, OnchainKey, ShapeKey } from "./key.js";
 import { V2Verifier, type V2Statement } from "./verify.js";
 
 /** What the prover needs of the buyer's entry. */
@@ -67,6 +69,54 @@ export interface ProveV2Options {
   onProgress?: ProgressFn;
 }
 
+/** Deal keys up to this size stay in memory between proofs (the last one used only). */
+const ZKEY_MEMO_MAX_BYTES = 256 * 2 ** 20;
+
+/** The last deal key proved with: its file's identity, its bytes and its δ'. */
+let zkeyMemo: { id: string; data: Uint8Array | undefined; delta2: G2Point } | undefined;
+
+/** What identifies a file's content here: path, device, inode, size, modification and change times. */
+async function fileId(file: string): Promise<{ id: string; size: bigint }> {
+  const s = await stat(file, { bigint: true });
+  return { id: [path.resolve(file), s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].join("\0"), size: s.size };
+}
+
+/**
+ * The deal key for snarkjs (`inProcess`: its bytes, else its path) and its δ': successive proofs
+ * with the same, unchanged file (a deal's modules of one shape) read it once instead of once per
+ * proof (25 MB for distilgpt2 c_attn).
+ */
+async function dealKeySource(
+  dealZkey: string,
+  inProcess: boolean,
+): Promise<{ zkey: string | { type: "mem"; data: Uint8Array }; delta2: G2Point }> {
+  const before = await fileId(dealZkey);
+  let memo = zkeyMemo?.id === before.id ? zkeyMemo : undefined;
+  const wantData = inProcess && before.size <= ZKEY_MEMO_MAX_BYTES;
+  if (memo === undefined || (wantData && memo.data === undefined)) {
+    const data = wantData ? await readFile(dealZkey) : undefined;
+    const { delta2 } = await deltaOf(dealZkey);
+    // memoize only what was read from one version of the file
+    if ((await fileId(dealZkey)).id !== before.id) return { zkey: dealZkey, delta2 };
+    memo = zkeyMemo = { id: before.id, data, delta2 };
+  }
+  const { data, delta2 } = memo;
+  return { zkey: inProcess && data !== undefined ? { type: "mem", data } : dealZkey, delta2 };
+}
+
+/** The verifier of the last (shape key, δ') a proof was checked against. */
+let verifierMemo: { key: OnchainKey; delta2: string; verifier: Promise<V2Verifier> } | undefined;
+
+function verifierFor(key: OnchainKey, delta2: G2Point): Promise<V2Verifier> {
+  const d = delta2.join(",");
+  if (verifierMemo?.key !== key || verifierMemo.delta2 !== d) {
+    const verifier = V2Verifier.create(key, delta2);
+    verifier.catch(() => (verifierMemo = undefined));
+    verifierMemo = { key, delta2: d, verifier };
+  }
+  return verifierMemo.verifier;
+}
+
 /**
  * Proves one module with a deal key (`dealZkey`: the buyer's key for this deal and shape, already
  * checked with checkDeltaUpdate) and verifies the proof locally against the statement the contract
@@ -82,6 +132,7 @@ export async function proveV2(
   opts: ProveV2Options = {},
 ): Promise<V2Proof> {
   const input = v2CircuitInput(key, fold, o);
+  const deal = await dealKeySource(dealZkey, opts.pool === undefined);
   let proof: Groth16Proof;
   let witnessMs: number;
   let proveMs: number;
@@ -100,13 +151,13 @@ export async function proveV2(
     witnessMs = performance.now() - t;
     t = performance.now();
     const out = await timed(opts.onProgress, `${key.name}: prove`, () =>
-      snarkjs.groth16.prove(dealZkey, { type: "mem", data: wtns }),
+      snarkjs.groth16.prove(deal.zkey, { type: "mem", data: wtns }),
     );
     proveMs = performance.now() - t;
     proof = out.proof as Groth16Proof;
   }
   const t = performance.now();
-  const verifier = await V2Verifier.create(key.onchain, (await deltaOf(dealZkey)).delta2);
+  const verifier = await verifierFor(key.onchain, deal.delta2);
   const ok = await verifier.check(proof, { rho: fold.rho, fY: fold.fY, ...st });
   const verifyMs = performance.now() - t;
   if (!ok.ok)

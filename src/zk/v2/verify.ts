@@ -8,13 +8,16 @@
  * input as src/zk/verifier.ts (coordinates below q, B in G2, no point at infinity in the proof,
  * rho and fY below p). Batch: n proofs under one δ' with fresh random 128-bit coefficients r_i,
  *   Π e(−r_i·A_i, B_i) · e(Σ r_i·vk_x_i, γ) · e(Σ r_i·C_i, δ') · e(α, β)^(Σ r_i) = 1
- * (n + 2 Miller loops, one final exponentiation).
+ * (n + 2 Miller loops sharing their squarings, one final exponentiation). rho·IC[rho] and fY·IC[fY]
+ * from fixed-base tables made once per verifier.
  */
 import { type Bn128 } from "ffjavascript";
 import {
   BatchInputError,
   engine,
+  FixedBaseG1,
   inG2Subgroup,
+  multiMillerLoop,
   parseProof,
   random128,
   type Groth16Proof,
@@ -85,8 +88,9 @@ export class V2Verifier {
   private constructor(
     private readonly c: Bn128,
     private readonly ic0: Uint8Array,
-    private readonly icRho: Uint8Array,
-    private readonly icFY: Uint8Array,
+    /** IC[rho] and IC[fY] as fixed-base tables */
+    private readonly icRho: FixedBaseG1,
+    private readonly icFY: FixedBaseG1,
     private readonly gammaPre: Uint8Array,
     private readonly deltaPre: Uint8Array,
     /** e(α, β)^-1 */
@@ -99,8 +103,8 @@ export class V2Verifier {
     return new V2Verifier(
       pk.c,
       await pk.g1(k.ic0, "IC_0"),
-      await pk.g1(k.icRho, "IC[rho]"),
-      await pk.g1(k.icFY, "IC[fY]"),
+      FixedBaseG1.create(pk.c, await pk.g1(k.icRho, "IC[rho]")),
+      FixedBaseG1.create(pk.c, await pk.g1(k.icFY, "IC[fY]")),
       pk.gammaPre,
       pk.deltaPre,
       pk.target,
@@ -128,16 +132,33 @@ export class V2Verifier {
       if (!c.G1.isZero(pt) && !c.G1.isValid(pt)) return `${what} is not on the curve`;
       pts.push(pt);
     }
-    let acc = c.G1.add(this.ic0, c.G1.timesScalar(this.icRho, st.rho));
-    acc = c.G1.add(acc, c.G1.timesScalar(this.icFY, st.fY));
-    acc = c.G1.add(acc, pts[0]);
-    return c.G1.add(acc, pts[1]);
+    const acc = FixedBaseG1.sum(c, this.ic0, [
+      [this.icRho, st.rho],
+      [this.icFY, st.fY],
+    ]);
+    return c.G1.add(c.G1.add(acc, pts[0]), pts[1]);
   }
 
-  private miller(P1: Uint8Array, preQ: Uint8Array): Uint8Array | undefined {
+  /**
+   * Π e(P_i, B_i) · e(vk_x, γ) · e(C, δ') before the final exponentiation, in one multi-Miller
+   * loop; a G1 point O contributes 1 (EIP-197's convention; the engine's Miller loop does not
+   * handle it).
+   */
+  private miller(
+    PB: readonly (readonly [Uint8Array, Uint8Array])[],
+    vkx: Uint8Array,
+    C: Uint8Array,
+  ): Uint8Array {
     const { c } = this;
-    if (c.G1.isZero(P1)) return undefined;
-    return c.millerLoop(c.prepareG1(c.G1.toJacobian(P1)), preQ);
+    const pairs: [Uint8Array, Uint8Array][] = [];
+    for (const [p, preQ] of [
+      ...PB.map(([P, B]) => [P, () => c.prepareG2(c.G2.toJacobian(B))] as const),
+      [vkx, () => this.gammaPre] as const,
+      [C, () => this.deltaPre] as const,
+    ]) {
+      if (!c.G1.isZero(p)) pairs.push([c.prepareG1(c.G1.toJacobian(p)), preQ()]);
+    }
+    return pairs.length === 0 ? c.Gt.one : multiMillerLoop(c, pairs);
   }
 
   /** Verifies one proof; says why it was rejected. Never throws on untrusted input. */
@@ -153,14 +174,7 @@ export class V2Verifier {
     }
     if (typeof parsed === "string") return { ok: false, reason: parsed };
     if (typeof vkx === "string") return { ok: false, reason: vkx };
-    let f = c.millerLoop(
-      c.prepareG1(c.G1.toJacobian(c.G1.neg(parsed.A))),
-      c.prepareG2(c.G2.toJacobian(parsed.B)),
-    );
-    const fx = this.miller(vkx, this.gammaPre);
-    if (fx !== undefined) f = c.Gt.mul(f, fx);
-    const fc = this.miller(parsed.C, this.deltaPre);
-    if (fc !== undefined) f = c.Gt.mul(f, fc);
+    const f = this.miller([[c.G1.neg(parsed.A), parsed.B]], vkx, parsed.C);
     if (!c.Gt.eq(c.finalExponentiation(f), this.target))
       return { ok: false, reason: "the pairing equation does not hold" };
     return { ok: true };
@@ -181,7 +195,7 @@ export class V2Verifier {
     if (proofs.length !== sts.length)
       throw new BatchInputError(`${proofs.length} proofs but ${sts.length} statements`);
     if (proofs.length === 0) throw new BatchInputError("an empty batch proves nothing");
-    let f: Uint8Array | undefined;
+    const PB: [Uint8Array, Uint8Array][] = [];
     let sumVkx: Uint8Array = c.G1.zero;
     let sumC: Uint8Array = c.G1.zero;
     let sumR = 0n;
@@ -197,17 +211,12 @@ export class V2Verifier {
       if (typeof parsed === "string" || typeof vkx === "string") return false;
       const r = i === 0 ? 1n : random128();
       sumR += r;
-      const negA = c.G1.timesScalar(c.G1.neg(parsed.A), r);
-      const m = c.millerLoop(c.prepareG1(c.G1.toJacobian(negA)), c.prepareG2(c.G2.toJacobian(parsed.B)));
-      f = f === undefined ? m : c.Gt.mul(f, m);
+      PB.push([c.G1.timesScalar(c.G1.neg(parsed.A), r), parsed.B]);
       sumVkx = c.G1.add(sumVkx, c.G1.timesScalar(vkx, r));
       sumC = c.G1.add(sumC, c.G1.timesScalar(parsed.C, r));
     }
-    const fx = this.miller(sumVkx, this.gammaPre);
-    if (fx !== undefined) f = c.Gt.mul(f!, fx);
-    const fc = this.miller(sumC, this.deltaPre);
-    if (fc !== undefined) f = c.Gt.mul(f!, fc);
-    return c.Gt.eq(c.finalExponentiation(f!), c.Gt.exp(this.target, sumR % c.r));
+    const f = this.miller(PB, sumVkx, sumC);
+    return c.Gt.eq(c.finalExponentiation(f), c.Gt.exp(this.target, sumR % c.r));
   }
 }
 
