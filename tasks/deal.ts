@@ -306,7 +306,8 @@ export const proveTask = task(
   .addOption(DEPLOYMENT)
   .addOption({
     name: "jobs",
-    description: "Proofs at a time (0: one per two cores, at most 4)",
+    description:
+      "Proofs at a time, each in its own prover process (the native prover when built, else snarkjs; 0: one per two cores, at most 4)",
     type: ArgumentType.INT,
     defaultValue: 0,
   })

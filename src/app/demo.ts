@@ -17,11 +17,13 @@
  * `delivery: false` runs the plain deal (settle without keys).
  */
 import { rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import type { Signer } from "ethers";
 import { ZkloraClient, addressesOf, type TxResult } from "../chain/index.js";
 import { deployZklora, registerShapes, type ZkloraArtifacts } from "../chain/deploy.js";
 import { buildWrapKey } from "../zk/wrap/index.js";
+import { ProvingPool } from "../zk/pool.js";
 import { decryptStep, deliverStep, settleStep } from "./delivery.js";
 import { PROJECT_ROOT } from "../common/cache.js";
 import {
@@ -115,6 +117,21 @@ export interface DemoReport {
 }
 
 /** Runs the complete demo deal; returns the report (also printed through `log`). */
+/**
+ * Runs `f` with prover processes (the native prover when it is built, else snarkjs), one per two
+ * cores and at most 4, closed afterwards.
+ */
+async function withProvers<T>(f: (pool: ProvingPool) => Promise<T>): Promise<T> {
+  const pool = new ProvingPool({
+    maxWorkers: Math.max(1, Math.min(4, Math.floor(os.availableParallelism() / 2))),
+  });
+  try {
+    return await f(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoReport> {
   const t00 = performance.now();
   const progress =
@@ -219,7 +236,7 @@ async function demoDeal(
     step(
       `deliver: each module's weights encrypted once per adapter (Poseidon cipher, range-checked), a delivery proof per chunk, the link to W_m`,
     );
-    delivered = await deliverStep({ workspace: ws, progress: sub });
+    delivered = await withProvers((pool) => deliverStep({ workspace: ws, progress: sub, pool }));
     lap("deliver");
   }
 
@@ -302,7 +319,9 @@ async function demoDeal(
   step(
     `prove: the contributor checks each deal key, proves each module once (all its rows folded), verifies locally`,
   );
-  const proved = await proveStep({ workspace: ws, client: asContributor, progress: sub });
+  const proved = await withProvers((pool) =>
+    proveStep({ workspace: ws, client: asContributor, progress: sub, pool }),
+  );
   log(`      ${proved.proven.length} proofs`);
   lap("prove");
 

@@ -23,12 +23,18 @@
  *
  * Idle provers are unref'd (a forgotten pool does not keep a process alive) and exit after
  * `idleTimeoutMs` without work; `close()` ends every prover together with its snarkjs curve.
+ *
+ * The prover (issue #20): when the native Groth16 prover is built (native/, src/zk/native.ts) each
+ * prover process pipes its witness to it, one native process per proof with `nativeThreads`
+ * threads; otherwise snarkjs proves, and the first pool of the process says so once on stderr.
+ * `prover: "snarkjs"` (or `ZKLORA_PROVER=snarkjs`) forces snarkjs, `"native"` requires the binary.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { statSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { WitnessError, ZkError } from "./errors.js";
+import { nativeProverStatus, proverChoiceFromEnv, type ProverChoice } from "./native.js";
 import type { Groth16Proof } from "./verifier.js";
 
 const WORKER_FILE = fileURLToPath(new URL("./pool-worker.mjs", import.meta.url));
@@ -56,10 +62,17 @@ export class PoolClosedError extends ProvingPoolError {
   }
 }
 
-/** snarkjs's Groth16 prover threw (unreadable or mismatched zkey, ...): the witness itself was fine. */
+/** The Groth16 prover (native or snarkjs) failed (unreadable, corrupt or mismatched zkey, ...): the witness itself was fine. */
 export class ProverFailedError extends ProvingPoolError {
   constructor(message: string) {
     super("PROVER_FAILED", message);
+  }
+}
+
+/** `prover: "native"` was asked for and the native prover is not built (or cannot run here). */
+export class NativeProverUnavailableError extends ProvingPoolError {
+  constructor(message: string) {
+    super("NATIVE_PROVER_UNAVAILABLE", message);
   }
 }
 
@@ -87,7 +100,20 @@ export interface ProvingPoolOptions {
    * prover holds ~450 MiB); the next proof starts a new one (~1 s). Default 60 000; Infinity keeps them.
    */
   idleTimeoutMs?: number;
+  /**
+   * "auto" (default, or `ZKLORA_PROVER`): the native prover when built, else snarkjs; "native":
+   * the native prover or a NativeProverUnavailableError now; "snarkjs": always snarkjs.
+   */
+  prover?: ProverChoice;
+  /**
+   * Threads of each native proof (default max(1, floor(cores / maxWorkers)), 1 with singleThread):
+   * proofs run side by side in separate processes, so more would oversubscribe the cores.
+   */
+  nativeThreads?: number;
 }
+
+/** Whether the snarkjs fallback was already stated on stderr in this process. */
+let fallbackStated = false;
 
 /** A circuit for {@link ProvingPool.proveInput}: a name (for errors and stats) and its wasm and zkey. */
 export interface PoolCircuit {
@@ -109,6 +135,8 @@ export interface PoolInputProof {
   queuedMs: number;
   /** The prover process's pid. */
   pid: number;
+  /** Which prover made the proof. */
+  prover: "native" | "snarkjs";
   /** That prover's peak RSS so far (bytes). */
   proverPeakRssBytes: number;
 }
@@ -173,6 +201,7 @@ interface ResultMessage {
   ok: boolean;
   stage?: "witness" | "prove";
   message?: string;
+  prover?: "native" | "snarkjs";
   proof?: Groth16Proof;
   publicSignals?: string[];
   witnessMs?: number;
@@ -186,6 +215,9 @@ export class ProvingPool {
   private readonly memOf: (zkeyBytes: number) => number;
   private readonly singleThread: boolean;
   private readonly idleTimeoutMs: number;
+  /** The prover this pool uses: the native binary (its path and threads) or snarkjs. */
+  readonly prover: "native" | "snarkjs";
+  private readonly native: { binary: string; threads: number } | null;
   private readonly zkeyBytes = new Map<string, number>();
   /** Largest measured prover peak RSS per zkey path, and per circuit name (for stats). */
   private readonly measured = new Map<string, number>();
@@ -217,6 +249,29 @@ export class ProvingPool {
     this.idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
     if (!(this.idleTimeoutMs >= 0))
       throw new RangeError(`idleTimeoutMs must be >= 0, got ${opts.idleTimeoutMs}`);
+    const choice = opts.prover ?? proverChoiceFromEnv();
+    const threads =
+      opts.nativeThreads ??
+      (this.singleThread ? 1 : Math.max(1, Math.floor(os.availableParallelism() / this.maxWorkers)));
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new RangeError(`nativeThreads must be an integer in [1, 256], got ${opts.nativeThreads}`);
+    }
+    const st = choice === "snarkjs" ? null : nativeProverStatus();
+    if (st !== null && st.available) {
+      this.native = { binary: st.path, threads };
+    } else {
+      this.native = null;
+      if (choice === "native") {
+        throw new NativeProverUnavailableError(`the native Groth16 prover was asked for: ${st?.reason}`);
+      }
+      if (st !== null && !fallbackStated) {
+        fallbackStated = true;
+        process.stderr.write(
+          `proving pool: native Groth16 prover not used: ${st.reason}; proving with snarkjs\n`,
+        );
+      }
+    }
+    this.prover = this.native !== null ? "native" : "snarkjs";
   }
 
   /**
@@ -447,6 +502,7 @@ export class ProvingPool {
       zkey: job.zkey,
       input: job.input,
       singleThread: this.singleThread,
+      native: this.native,
     });
   }
 
@@ -490,7 +546,7 @@ export class ProvingPool {
       } else {
         job.reject(
           new ProverFailedError(
-            `snarkjs groth16 prove failed for ${name} (zkey ${job.zkey}): ${m.message}; check that the zkey belongs to this circuit or rebuild it`,
+            `${m.prover ?? "snarkjs"} groth16 prove failed for ${name} (zkey ${job.zkey}): ${m.message}; check that the zkey belongs to this circuit or rebuild it`,
           ),
         );
       }
@@ -514,6 +570,7 @@ export class ProvingPool {
       proveMs: m.proveMs ?? 0,
       queuedMs: job.queuedMs ?? 0,
       pid,
+      prover: m.prover ?? "snarkjs",
       proverPeakRssBytes: m.maxRssBytes ?? 0,
     });
   }

@@ -39,8 +39,9 @@ export default async function proveAction(args: Args, hre: HardhatRuntimeEnviron
     }
     const connection = await connect(hre);
     const client = await clientOf(connection, args.deployment);
-    // with --redis the zklora:worker processes prove; this process only queues and checks
-    const pool = jobs > 1 && redis === undefined ? new ProvingPool({ maxWorkers: jobs }) : undefined;
+    // with --redis the zklora:worker processes prove; this process only queues and checks. Otherwise
+    // the proofs run in prover processes (the native prover when it is built), `jobs` at a time.
+    const pool = redis === undefined ? new ProvingPool({ maxWorkers: jobs }) : undefined;
     try {
       const r = await proveStep({
         workspace: ws,
