@@ -1,20 +1,28 @@
 /**
- * bench:mpi under stress (issue #17): legitimate calls at concurrency 8 against the contributor's
- * server (in this process, so its event-loop delay is measured) while
+ * bench:mpi under stress (issue #17): legitimate calls at concurrency 8 from a buyer process of their
+ * own (bench/mpi-load-client.ts) against the contributor's server (in this process, so its
+ * event-loop delay is measured) while
  *  1. two prover processes of the proving pool prove the shape's module back to back, and
  *  2. abusive clients hit it: 1,100 idle sockets, slow headers, slow bodies, 100 MB bodies (declared
  *     and chunked) and wrong content types.
  * Reports latency (p50/p99), the event-loop delay, and what each abuser got. Used by bench/mpi.ts.
  */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Wallet } from "ethers";
-import { RemoteLoraClient } from "../src/mpi/index.js";
+import { saveDealContext } from "../src/mpi/index.js";
 import type { CommitSecrets, DealContext } from "../src/mpi/index.js";
 import { ProvingPool } from "../src/zk/pool.js";
 import { loraProduct } from "../src/zk/statement.js";
 import { buildShapeKey, foldEntry, v2CircuitInput, v2PublicInputs } from "../src/zk/v2/index.js";
 import { matrix } from "./common.js";
+
+const LOAD_CLIENT = fileURLToPath(new URL("./mpi-load-client.ts", import.meta.url));
 
 /** The p99 latency goal at concurrency 8 under abusive clients (ms). */
 export const STRESS_P99_GOAL_MS = 50;
@@ -34,45 +42,47 @@ export interface StressRun {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
 }
 
-/** `calls` one-row calls from `concurrency` clients, each with one call in flight. */
+/**
+ * `calls` one-row calls from `concurrency` clients, each with one call in flight, sent by a buyer
+ * process of their own (bench/mpi-load-client.ts); this process's event-loop delay (the server's)
+ * is measured meanwhile.
+ */
 async function callsAt(
   url: string,
-  deal: DealContext,
+  dealFile: string,
   buyer: Wallet,
   concurrency: number,
   calls: number,
   seed: number,
 ): Promise<StressRun> {
-  const { DIN } = deal.manifest.modules[0];
-  const clients = Array.from(
-    { length: concurrency },
-    () => new RemoteLoraClient({ url, deal, signer: buyer }),
-  );
-  await Promise.all(clients.map((c, k) => c.infer(0, matrix(1, DIN, seed + k, 4096))));
-  const per = Math.ceil(calls / concurrency);
-  const lat: number[] = [];
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
-  const t0 = performance.now();
-  await Promise.all(
-    clients.map(async (c, k) => {
-      for (let i = 0; i < per; i++) {
-        const X = matrix(1, DIN, seed + 1000 + k * per + i, 4096);
-        const t = performance.now();
-        await c.infer(0, X);
-        lat.push(performance.now() - t);
-        c.records.length = 0;
-      }
-    }),
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      LOAD_CLIENT,
+      url,
+      dealFile,
+      buyer.privateKey,
+      String(concurrency),
+      String(calls),
+      String(seed),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
   );
-  const wall = (performance.now() - t0) / 1000;
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on("exit", r));
   loop.disable();
-  await Promise.all(clients.map((c) => c.close()));
+  if (code !== 0) throw new Error(`the load client exited with ${code}`);
+  const { lat, wallS } = JSON.parse(out.trim().split("\n").pop()!) as { lat: number[]; wallS: number };
   return {
     calls: lat.length,
     concurrency,
     latencyMs: { p50: pct(lat, 50), p99: pct(lat, 99), max: round(Math.max(...lat)) },
-    callsPerSecond: round(lat.length / wall, 1),
+    callsPerSecond: round(lat.length / wallS, 1),
     eventLoopDelayMs: {
       p50: round(loop.percentile(50) / 1e6),
       p99: round(loop.percentile(99) / 1e6),
@@ -174,14 +184,33 @@ export async function stress(
   calls = 800,
 ): Promise<unknown> {
   const port = Number(new URL(url).port);
-  const baseline = await callsAt(url, deal, buyer, 8, calls, 10_000);
+  const dir = await mkdtemp(path.join(os.tmpdir(), "zklora-stress-"));
+  const dealFile = path.join(dir, "deal.json");
+  await saveDealContext(dealFile, deal);
+  try {
+    return await stressRuns(url, port, dealFile, deal, secrets, buyer, calls);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function stressRuns(
+  url: string,
+  port: number,
+  dealFile: string,
+  deal: DealContext,
+  secrets: CommitSecrets,
+  buyer: Wallet,
+  calls: number,
+): Promise<unknown> {
+  const baseline = await callsAt(url, dealFile, buyer, 8, calls, 10_000);
   console.log(
     `stress: baseline x8 p99 ${baseline.latencyMs.p99} ms, loop p99 ${baseline.eventLoopDelayMs.p99} ms`,
   );
 
   const provers = await busyProvers(deal, secrets);
   const t0 = performance.now();
-  const withProofs = await callsAt(url, deal, buyer, 8, calls, 20_000);
+  const withProofs = await callsAt(url, dealFile, buyer, 8, calls, 20_000);
   const proofsDuring = await provers.stop();
   const proofSeconds = (performance.now() - t0) / 1000;
   console.log(
@@ -260,7 +289,7 @@ export async function stress(
     ),
   );
   await new Promise((r) => setTimeout(r, 300)); // let the sockets connect
-  const underAbuse = await callsAt(url, deal, buyer, 8, calls, 30_000);
+  const underAbuse = await callsAt(url, dealFile, buyer, 8, calls, 30_000);
   console.log(
     `stress: under abuse x8 p99 ${underAbuse.latencyMs.p99} ms (goal ≤ ${STRESS_P99_GOAL_MS}), loop p99 ${underAbuse.eventLoopDelayMs.p99} ms`,
   );
@@ -275,7 +304,7 @@ export async function stress(
     wrongContentType21: tally(await Promise.all(wrongTypes.map((x) => x.outcome))),
   };
   console.log(`stress: abusers got ${JSON.stringify(outcomes)}`);
-  const after = await callsAt(url, deal, buyer, 8, 80, 40_000);
+  const after = await callsAt(url, dealFile, buyer, 8, 80, 40_000);
   return {
     baseline,
     withProofs: { ...withProofs, proversBusy: 2, proofsDuring, proofSeconds: round(proofSeconds, 1) },

@@ -490,7 +490,7 @@ async function main(): Promise<void> {
       "concurrency 8 and 32: that many clients each with one call in flight; the server commits the calls that wait together in one transaction (one WAL sync per group); eventLoopDelayMs: this process's loop (server and clients share it)",
       "buyerLog: the buyer's RemoteLoraClient also appends every checked call to its own fsynced log",
       "partsMs: the pieces of one call, each alone; durableWriteMs: one server commit (call + budget rows, SQLite WAL, synchronous=FULL) and one buyer call-log append (write + fdatasync), each alone",
-      "underStress (stories260k q r8): calls at concurrency 8 while 2 prover processes prove this shape back to back, then while 1,100 idle sockets, slow clients, 100 MB bodies and wrong content types hit the server; the statuses the abusers got; goal p99 <= 50 ms",
+      "underStress (stories260k q r8): calls at concurrency 8 from a buyer process of their own (bench/mpi-load-client.ts; the runs above share this process with the server) while 2 prover processes prove this shape back to back, then while 1,100 idle sockets, slow clients, 100 MB bodies and wrong content types hit the server; the statuses the abusers got; goal p99 <= 50 ms",
       "signatures: each side recovers the other's key from its first signature (firstRequestCheck: recovery + window table), then verifies against it (verifyRequest, verifyResponse); recoverRequest/recoverResponse: recovery alone, for comparison",
       "load: the machine's load average (another process may be running)",
     ],
