@@ -64,6 +64,7 @@ import {
   type ProofJobPayload,
   type ProofJobQueue,
   type ProofJobRecord,
+  type ProofJobResult,
 } from "../mpi/jobs.js";
 import {
   buildShapeKey,
@@ -786,21 +787,10 @@ export async function uploadFundKeysStep(o: UploadFundKeysOptions): Promise<{
 // ---------------------------------------------------------------- prove
 
 /** One module's proof file (`proofs/module-<m>.json`). */
-export interface ModuleProofFile {
+export interface ModuleProofFile extends Pick<ProofJobResult, "claim" | "proof" | "delta"> {
   dealId: string;
   module: number;
   shapeId: string;
-  claim: {
-    module: number;
-    shapeId: string;
-    wM: [string, string];
-    rho: string;
-    fY: string;
-    dX: [string, string];
-  };
-  proof: { a: [string, string]; b: [string, string, string, string]; c: [string, string] };
-  /** The deal's δ' of the shape (EIP-197 order). */
-  delta: [string, string, string, string];
 }
 
 export interface ProveStepOptions {

@@ -26,6 +26,7 @@ import {
   isRetryable,
   parsePayload,
   payloadJson,
+  waitForJobs,
   workerName,
   type EnqueueOptions,
   type ProofJobPayload,
@@ -106,8 +107,6 @@ const STATE: Record<string, ProofJobState> = {
   completed: "done",
   failed: "failed",
 };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Options of {@link RedisProofJobs.connect}. */
 export interface RedisProofJobsOptions extends RedisJobsConnection {
@@ -238,26 +237,15 @@ export class RedisProofJobs implements ProofJobQueue {
   }
 
   async wait(ids: readonly string[], onSettled?: (r: ProofJobRecord) => void): Promise<ProofJobRecord[]> {
-    const seen = new Set<string>();
-    for (;;) {
-      const out: ProofJobRecord[] = [];
-      for (const id of ids) {
+    return waitForJobs(
+      ids,
+      async (id) => {
         const r = await this.get(id);
         if (r === undefined) throw new ProofJobError("unknown_job", `no proof job ${id} in Redis`);
-        if ((r.state === "done" || r.state === "failed") && !seen.has(id)) {
-          seen.add(id);
-          onSettled?.(r);
-        }
-        out.push(r);
-      }
-      if (out.every((r) => r.state === "done" || r.state === "failed")) return out;
-      if (this.closed) throw new ProofJobError("queue_closed", "the proof job queue was closed", false);
-      let wake!: () => void;
-      const woken = new Promise<void>((r) => (wake = r));
-      this.waiters.add(wake);
-      await Promise.race([sleep(1000), woken]);
-      this.waiters.delete(wake);
-    }
+        return r;
+      },
+      { onSettled, closed: () => this.closed, waiters: this.waiters, pollMs: 1000 },
+    );
   }
 
   async close(): Promise<void> {

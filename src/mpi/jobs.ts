@@ -464,6 +464,42 @@ function ownerAlive(owner: string | null): boolean {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
+ * The wait loop of both queues: reads every job, reports each newly settled one (done or failed)
+ * once, returns when all are settled; otherwise sleeps `pollMs` or until woken (a function put in
+ * `waiters` and called by the queue on a change). Throws `queue_closed` once the queue is closed.
+ */
+export async function waitForJobs(
+  ids: readonly string[],
+  read: (id: string) => ProofJobRecord | Promise<ProofJobRecord>,
+  o: {
+    onSettled?: (r: ProofJobRecord) => void;
+    closed: () => boolean;
+    waiters: Set<() => void>;
+    pollMs: number;
+  },
+): Promise<ProofJobRecord[]> {
+  const seen = new Set<string>();
+  for (;;) {
+    const out: ProofJobRecord[] = [];
+    for (const id of ids) {
+      const rec = await read(id);
+      if ((rec.state === "done" || rec.state === "failed") && !seen.has(id)) {
+        seen.add(id);
+        o.onSettled?.(rec);
+      }
+      out.push(rec);
+    }
+    if (out.every((r) => r.state === "done" || r.state === "failed")) return out;
+    if (o.closed()) throw new ProofJobError("queue_closed", "the proof job queue was closed", false);
+    let wake!: () => void;
+    const woken = new Promise<void>((r) => (wake = r));
+    o.waiters.add(wake);
+    await Promise.race([sleep(o.pollMs), woken]);
+    o.waiters.delete(wake);
+  }
+}
+
+/**
  * The embedded queue: tables `proof_jobs` (state, payload, attempts), `proof_jobs_results` (one
  * result per job: a second completion is refused by the primary key) and `proof_jobs_events` (the
  * history: enqueued, started, done, retry, failed, released, recovered) in one SQLite file. Every
@@ -766,30 +802,16 @@ export class SqliteProofJobs implements ProofJobQueue {
 
   async wait(ids: readonly string[], onSettled?: (r: ProofJobRecord) => void): Promise<ProofJobRecord[]> {
     this.open();
-    const seen = new Set<string>();
-    for (;;) {
-      const out: ProofJobRecord[] = [];
-      for (const id of ids) {
+    // woken by this process's changes; other processes' every 250 ms
+    return waitForJobs(
+      ids,
+      (id) => {
         const r = this.row(id);
         if (r === undefined) throw new ProofJobError("unknown_job", `no proof job ${id}`, true);
-        const rec = SqliteProofJobs.record(r);
-        if (rec.state === "done" || rec.state === "failed") {
-          if (!seen.has(id)) {
-            seen.add(id);
-            onSettled?.(rec);
-          }
-        }
-        out.push(rec);
-      }
-      if (out.every((r) => r.state === "done" || r.state === "failed")) return out;
-      if (this.closed) throw new ProofJobError("queue_closed", "the proof job queue was closed", false);
-      // woken by this process's changes; other processes' every 250 ms
-      let wake!: () => void;
-      const woken = new Promise<void>((r) => (wake = r));
-      this.waiters.add(wake);
-      await Promise.race([sleep(250), woken]);
-      this.waiters.delete(wake);
-    }
+        return SqliteProofJobs.record(r);
+      },
+      { onSettled, closed: () => this.closed, waiters: this.waiters, pollMs: 250 },
+    );
   }
 
   /**
