@@ -86,3 +86,16 @@ export function machineInfo(): {
     loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
   };
 }
+
+/** A rows x cols matrix of integers in [-bound, bound], deterministic in `seed` (xorshift64*). */
+export function randMatrix(rows: number, cols: number, bound: number, seed: number): bigint[][] {
+  let s = BigInt(seed) * 0x9e3779b97f4a7c15n + 1n;
+  const M = (1n << 64n) - 1n;
+  const next = () => {
+    s ^= s >> 12n;
+    s ^= (s << 25n) & M;
+    s ^= s >> 27n;
+    return BigInt(-bound) + (((s * 0x2545f4914f6cdd1dn) & M) % BigInt(2 * bound + 1));
+  };
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, next));
+}

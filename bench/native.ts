@@ -42,7 +42,7 @@ import {
   type ShapeKey,
   type V2Shape,
 } from "../src/zk/v2/index.js";
-import { childResult, emitResult, machineInfo, runBench, writeBenchResult } from "./common.js";
+import { childResult, emitResult, machineInfo, randMatrix, runBench, writeBenchResult } from "./common.js";
 
 interface BenchShape extends V2Shape {
   name: string;
@@ -71,18 +71,6 @@ const WEIGHT_BOUND = 127;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const progress = (m: string) => process.stderr.write(`  ${m}\n`);
-
-function randMatrix(rows: number, cols: number, bound: number, seed: number): bigint[][] {
-  let s = BigInt(seed) * 0x9e3779b97f4a7c15n + 1n;
-  const M = (1n << 64n) - 1n;
-  const next = () => {
-    s ^= s >> 12n;
-    s ^= (s << 25n) & M;
-    s ^= s >> 27n;
-    return BigInt(-bound) + (((s * 0x2545f4914f6cdd1dn) & M) % BigInt(2 * bound + 1));
-  };
-  return Array.from({ length: rows }, () => Array.from({ length: cols }, next));
-}
 
 const CTX = {
   chainId: 31337n,

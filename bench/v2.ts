@@ -41,7 +41,7 @@ import {
   weightCount,
   type V2Shape,
 } from "../src/zk/v2/index.js";
-import { childResult, emitResult, machineInfo, runBench, writeBenchResult } from "./common.js";
+import { childResult, emitResult, machineInfo, randMatrix, runBench, writeBenchResult } from "./common.js";
 
 /** ZKLoRA's published per-module figures (hardware unreported). */
 const ZKLORA_PUBLISHED = {
@@ -121,18 +121,6 @@ const lap = async <T>(f: () => Promise<T>): Promise<[T, number]> => {
   return [r, (performance.now() - t) / 1000];
 };
 const progress = (m: string) => process.stderr.write(`  ${m}\n`);
-
-function randMatrix(rows: number, cols: number, bound: number, seed: number): bigint[][] {
-  let s = BigInt(seed) * 0x9e3779b97f4a7c15n + 1n;
-  const M = (1n << 64n) - 1n;
-  const next = () => {
-    s ^= s >> 12n;
-    s ^= (s << 25n) & M;
-    s ^= s >> 27n;
-    return BigInt(-bound) + (((s * 0x2545f4914f6cdd1dn) & M) % BigInt(2 * bound + 1));
-  };
-  return Array.from({ length: rows }, () => Array.from({ length: cols }, next));
-}
 
 async function measureShape(shape: V2BenchShape, reps: number): Promise<ShapeResult> {
   const load0 = os.loadavg();

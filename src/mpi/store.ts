@@ -58,6 +58,11 @@ export interface DealRef {
   dealId: bigint;
 }
 
+/** A deal's key columns (chain_id, escrow, deal_id) as stored: decimal, checksummed, decimal. */
+function dealKey(deal: DealRef): [string, string, string] {
+  return [deal.chainId.toString(), getAddress(deal.escrow), deal.dealId.toString()];
+}
+
 /** Counters of one deal module, as restored from the calls table. */
 export interface ModuleCounters {
   module: number;
@@ -187,14 +192,7 @@ export class CallStore {
         "INSERT INTO deals (chain_id, escrow, deal_id, contributor, modules, hosted_at) VALUES (?, ?, ?, ?, ?, ?) " +
           "ON CONFLICT DO NOTHING",
       )
-      .run(
-        deal.chainId.toString(),
-        getAddress(deal.escrow),
-        deal.dealId.toString(),
-        getAddress(deal.contributor),
-        deal.modules,
-        new Date().toISOString(),
-      );
+      .run(...dealKey(deal), getAddress(deal.contributor), deal.modules, new Date().toISOString());
   }
 
   /** The deals ever hosted in this database. */
@@ -231,19 +229,14 @@ export class CallStore {
         "SELECT module, MAX(seq) + 1 AS nextSeq, COUNT(*) AS calls, SUM(rows) AS rows FROM calls " +
           "WHERE chain_id = ? AND escrow = ? AND deal_id = ? GROUP BY module ORDER BY module",
       )
-      .all(
-        deal.chainId.toString(),
-        getAddress(deal.escrow),
-        deal.dealId.toString(),
-      ) as unknown as ModuleCounters[];
+      .all(...dealKey(deal)) as unknown as ModuleCounters[];
   }
 
   /** The answered call of a deal under a nonce, or undefined. */
   callByNonce(deal: DealRef, nonce: bigint): CallRecord | undefined {
     const r = this.db
       .prepare("SELECT * FROM calls WHERE chain_id = ? AND escrow = ? AND deal_id = ? AND nonce = ?")
-      .get(deal.chainId.toString(), getAddress(deal.escrow), deal.dealId.toString(), nonce.toString()) as
-      CallRow | undefined;
+      .get(...dealKey(deal), nonce.toString()) as CallRow | undefined;
     return r === undefined ? undefined : recordOf(r);
   }
 
@@ -256,7 +249,7 @@ export class CallStore {
     if (deal === undefined) {
       rows = this.db.prepare("SELECT * FROM calls ORDER BY id").all() as unknown as CallRow[];
     } else {
-      const args = [deal.chainId.toString(), getAddress(deal.escrow), deal.dealId.toString()];
+      const args = dealKey(deal);
       rows = (module === undefined
         ? this.db
             .prepare(
@@ -352,9 +345,7 @@ export class CallStore {
           "zkey_hash = excluded.zkey_hash, bytes = excluded.bytes, time = excluded.time",
       )
       .run(
-        deal.chainId.toString(),
-        getAddress(deal.escrow),
-        deal.dealId.toString(),
+        ...dealKey(deal),
         key.shapeId.toLowerCase(),
         key.file,
         key.zkeyHash,
@@ -369,7 +360,7 @@ export class CallStore {
       .prepare(
         "SELECT shape_id, file, zkey_hash, bytes FROM deal_keys WHERE chain_id = ? AND escrow = ? AND deal_id = ?",
       )
-      .all(deal.chainId.toString(), getAddress(deal.escrow), deal.dealId.toString()) as unknown as {
+      .all(...dealKey(deal)) as unknown as {
       shape_id: string;
       file: string;
       zkey_hash: string;

@@ -197,6 +197,8 @@ describe("# mpi v2 durability: 1,000 calls, the server killed with SIGKILL at ra
     }
     const store = CallStore.open(files.db);
     const budgets = store.budgets();
+    expect(store.totals()).to.deep.equal({ calls: CALLS, rows: calls.reduce((s, c) => s + c.rows, 0) });
+    expect(store.hostedDeals().map((d) => d.dealId)).to.deep.equal([deal.dealId]);
     await store.close();
 
     // a server restarted on the same database
