@@ -8,7 +8,7 @@
  * of one call measured alone; and calls under stress (proofs running, abusive clients: bench/mpi-stress.ts). Each side recovers the other's public key from its first signature (the warm-up call) and
  * then verifies signatures against it (src/mpi/eip712.ts); partsMs also times the recovery.
  *
- *   npm run bench:mpi [-- --calls N --shapes stories260k_q_r8,distilgpt2_c_attn]
+ *   npm run bench:mpi [-- --calls N --shapes stories260k_q_r8,distilgpt2_c_attn --sync full|normal]
  *
  * Shapes: stories260k q_proj (DIN, DOUT from models/stories260k/config.json) at the demo's rank 8
  * and at rank 4, distilgpt2 attn.c_attn (768, 8, 2304). Each shape gets its real key (the cached
@@ -59,6 +59,8 @@ const { values } = parseArgs({
     // calls per (rows, concurrency) run; the largest shape runs a quarter of them
     calls: { type: "string", default: "400" },
     shapes: { type: "string" },
+    // how the server's commits reach the disk: full (synced) or normal (synced at checkpoints)
+    sync: { type: "string", default: "full" },
   },
 });
 
@@ -375,9 +377,15 @@ async function logAppend(dir: string, deal: DealContext, rows: number, n: number
 }
 
 /** One commit of a call and its budget row to the server's database (WAL, full sync), alone (ms). */
-async function storeCommit(dir: string, deal: DealContext, rows: number, n: number): Promise<Dist> {
+async function storeCommit(
+  dir: string,
+  deal: DealContext,
+  rows: number,
+  n: number,
+  sync: "full" | "normal",
+): Promise<Dist> {
   const mod = deal.manifest.modules[0];
-  const store = CallStore.open(path.join(dir, `commit-${mod.DIN}-${mod.DOUT}-${rows}.sqlite`));
+  const store = CallStore.open(path.join(dir, `commit-${mod.DIN}-${mod.DOUT}-${rows}.sqlite`), { sync });
   const d = await timeN(n, (i) => store.append(benchRecord(deal, rows, i)));
   await store.close();
   return d;
@@ -390,6 +398,8 @@ async function main(): Promise<void> {
     if (!all.some((s) => s.name === w))
       throw new Error(`unknown shape ${w}; have ${all.map((s) => s.name).join(", ")}`);
   const calls = Number(values.calls);
+  if (values.sync !== "full" && values.sync !== "normal") throw new Error("--sync is full or normal");
+  const sync: "full" | "normal" = values.sync;
   const dir = await mkdtemp(path.join(os.tmpdir(), "zklora-bench-mpi-"));
   const buyer = new Wallet(Wallet.createRandom().privateKey);
   const contributor = new Wallet(Wallet.createRandom().privateKey);
@@ -408,6 +418,7 @@ async function main(): Promise<void> {
         database,
         rowBudget: 1e9,
         maxBodyBytes: 4 * 2 ** 20,
+        sync,
       });
       await server.addDeal(deal, secrets);
       const { url } = await server.listen();
@@ -435,8 +446,8 @@ async function main(): Promise<void> {
           rows8: await parts(deal, secrets, buyer, contributor, 8, np),
         };
         const appendMs = {
-          serverCommitRows1: await storeCommit(dir, deal, 1, 50),
-          serverCommitRows8: await storeCommit(dir, deal, 8, 50),
+          serverCommitRows1: await storeCommit(dir, deal, 1, 50, sync),
+          serverCommitRows8: await storeCommit(dir, deal, 8, 50, sync),
           buyerLogRows1: await logAppend(dir, deal, 1, 50),
           buyerLogRows8: await logAppend(dir, deal, 8, 50),
         };
@@ -484,6 +495,7 @@ async function main(): Promise<void> {
       "multi-party inference round trip, protocol v2 (client sign -> server checks -> call committed to SQLite -> client checks), loopback",
     date: new Date().toISOString(),
     machine: machineInfo(),
+    serverSync: sync,
     goal,
     notes: [
       "latencyMs: one call as the buyer's caller sees it: quantized rows in, checked Y out; every call has fresh rows, a fresh nonce, and is committed to the server's database before the reply",

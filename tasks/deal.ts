@@ -201,6 +201,13 @@ export const serveTask = task(
     defaultValue: undefined,
   })
   .addOption({
+    name: "sync",
+    description:
+      "How each commit of answered calls reaches the disk before the reply: full (synced: survives a power loss) or normal (written, synced at checkpoints: survives a killed server, not a power loss; faster on slow disks)",
+    type: ArgumentType.STRING,
+    defaultValue: "full",
+  })
+  .addOption({
     name: "exportCalls",
     description:
       "Write the deal's answered calls from the database to FILE (JSON lines, the buyer's call-log format) and exit",

@@ -51,6 +51,7 @@ import {
   v2ShapeOf,
   type CommitManifest,
   type DealContext,
+  type CommitSync,
   type EvaluationReport,
   type ShapeRef,
 } from "../mpi/index.js";
@@ -310,6 +311,8 @@ export interface ServeStepOptions {
   rowBudget?: number;
   /** Browser origins allowed to call the server (CORS); default none. */
   corsOrigins?: readonly string[];
+  /** How each commit of answered calls reaches the disk before the reply (default "full"). */
+  sync?: CommitSync;
   ptau?: string;
   log?: Log;
   /** Task lines for the shape keys' setup on demand (default: plain lines to `log`). */
@@ -332,6 +335,7 @@ export async function startServe(
     rowBudget: o.rowBudget,
     corsOrigins: o.corsOrigins,
     database: o.workspace.serverDb,
+    sync: o.sync,
     keysDir: o.workspace.serverKeys,
     shapeKey: (s) => shapeKeyOf(s, o.ptau, progress.zk()),
     getDealBuyer:

@@ -51,7 +51,7 @@ import {
 } from "./eip712.js";
 import type { TypedDataSigner } from "./eip712.js";
 import type { CallRecord } from "./log.js";
-import { CallStore } from "./store.js";
+import { CallStore, type CommitSync } from "./store.js";
 import type { CommitSecrets, DealContext, ManifestModule, ShapeRef } from "./types.js";
 import { moduleW, v2ShapeOf } from "./types.js";
 import { MAX_ABS_X, parseInferRequest, parseUint } from "./wire.js";
@@ -65,6 +65,8 @@ export interface ContributorServerOptions {
   signer: TypedDataSigner;
   /** The server's SQLite database (calls, row budgets, hosted deals, uploaded keys). Opened at `listen()`. */
   database: string;
+  /** How each commit of answered calls reaches the disk before the reply (default "full"; see CommitSync). */
+  sync?: CommitSync;
   /** Where uploaded deal keys are stored; default `<database's folder>/deal-keys`. */
   keysDir?: string;
   /** Interface to bind; default 127.0.0.1 (loopback only). */
@@ -526,7 +528,7 @@ export class ContributorServer {
   /** Opens the database, restores counters from it, and starts listening; resolves with the address. */
   async listen(): Promise<{ host: string; port: number; url: string }> {
     this.contributor = getAddress(await this.opts.signer.getAddress());
-    this.store = CallStore.open(this.opts.database);
+    this.store = CallStore.open(this.opts.database, { sync: this.opts.sync });
     this.used.clear();
     for (const [k, rows] of this.store.budgets()) this.used.set(k, rows);
     for (const d of this.deals.values()) this.restoreDeal(d);

@@ -3,7 +3,8 @@
 // server's event loop. Plain JavaScript like src/zk/pool-worker.mjs: a worker thread needs no
 // TypeScript loader this way.
 //
-// workerData: { file } (the database, created and migrated by the main thread's CallStore.open).
+// workerData: { file, sync } (the database, created and migrated by the main thread's CallStore.open;
+// sync "full" or "normal": see CommitSync in store.ts).
 // Messages in:  { id, records: CallRecord-like rows (escrow checksummed, budgetKey set) }
 // Messages out: { id, results: (null | string)[] } — null: committed; string: why that call failed.
 // A failure of the whole transaction fails every call of the batch.
@@ -21,7 +22,7 @@ process.emitWarning = emit;
 
 const db = new DatabaseSync(workerData.file);
 db.exec("PRAGMA journal_mode = WAL");
-db.exec("PRAGMA synchronous = FULL");
+db.exec(workerData.sync === "normal" ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL");
 db.exec("PRAGMA busy_timeout = 10000");
 const insert = db.prepare(
   "INSERT INTO calls (chain_id, escrow, deal_id, module, seq, nonce, adapter_module, budget_key, rows, buyer, " +

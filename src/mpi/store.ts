@@ -4,7 +4,7 @@
  * used per adapter module, and the deal keys the buyer uploaded.
  *
  * A call and its rows are committed in ONE transaction (the call row and the budget row together)
- * before the server answers it. Commits run in a writer thread with its own connection
+ * before the server answers it (synced as {@link CommitSync} says). Commits run in a writer thread with its own connection
  * (store-writer.mjs), so the WAL sync never blocks the server's event loop; calls that arrive while
  * a commit is being written share the next one (group commit: one sync for many calls, the cost
  * per call does not grow with the table). Each call runs under its own savepoint, so a call that
@@ -50,6 +50,16 @@ CREATE TABLE IF NOT EXISTS deal_keys (
   PRIMARY KEY (chain_id, escrow, deal_id, shape_id)
 );
 `;
+
+/**
+ * How a commit of answered calls reaches the disk before the reply:
+ * - `"full"` (default): SQLite `synchronous = FULL`: the WAL is synced at every commit, so an
+ *   answered call survives a killed process, an OS crash and a power loss;
+ * - `"normal"`: `synchronous = NORMAL`: the WAL is written at every commit and synced at
+ *   checkpoints, so an answered call survives a killed process (the kill tests hold) but the last
+ *   commits may be lost with the machine's power; it takes the disk's sync latency off every call.
+ */
+export type CommitSync = "full" | "normal";
 
 /** Identifies a deal: chain, escrow, id. */
 export interface DealRef {
@@ -144,13 +154,15 @@ export class CallStore {
   private constructor(
     readonly file: string,
     private readonly db: DatabaseSync,
+    /** How a commit reaches the disk (see {@link CommitSync}). */
+    readonly sync: CommitSync,
   ) {}
 
   /** The writer thread, started with the first commit (a store only read never starts one). */
   private get writer(): Worker {
     if (this.worker !== null) return this.worker;
     // the writer needs no TypeScript loader (plain .mjs); an empty execArgv keeps tsx out of it
-    const w = new Worker(WRITER_FILE, { workerData: { file: this.file }, execArgv: [] });
+    const w = new Worker(WRITER_FILE, { workerData: { file: this.file, sync: this.sync }, execArgv: [] });
     w.on("message", (m: { id: number; results: (string | null)[] }) => this.onWritten(m));
     w.on("error", (err) => this.onWriterGone(err));
     w.on("exit", (code) => {
@@ -162,7 +174,7 @@ export class CallStore {
   }
 
   /** Opens (creates) the database and its tables; refuses a database of another schema version. */
-  static open(file: string): CallStore {
+  static open(file: string, opts: { sync?: CommitSync } = {}): CallStore {
     const db = openDatabase(file);
     try {
       transaction(db, () => {
@@ -182,7 +194,7 @@ export class CallStore {
       db.close();
       throw err;
     }
-    return new CallStore(file, db);
+    return new CallStore(file, db, opts.sync ?? "full");
   }
 
   /** Records a hosted deal (kept across restarts; the manifest itself stays in the deal file). */

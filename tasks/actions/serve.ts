@@ -2,7 +2,7 @@
 import { isAddress } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import path from "node:path";
-import { exportCallLog, loadDealContext } from "../../src/mpi/index.js";
+import { exportCallLog, loadDealContext, type CommitSync } from "../../src/mpi/index.js";
 import { startServe } from "../../src/app/steps.js";
 import { UsageError } from "../../src/app/errors.js";
 import { clientOf, connect, fileOf, given, intOption, pickSigner, runTask, workspaceOf } from "./lib.js";
@@ -17,6 +17,7 @@ interface Args {
   rowBudget: number;
   corsOrigins: string | undefined;
   exportCalls: string | undefined;
+  sync: string;
   ptau: string | undefined;
   verbose?: boolean;
 }
@@ -28,6 +29,9 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
     const rowBudget = intOption(args.rowBudget, "--row-budget", 0, Number.MAX_SAFE_INTEGER, "0: the default");
     if (given(args.buyer) && !isAddress(args.buyer))
       throw new UsageError(`--buyer must be the buyer's address, got ${args.buyer}`);
+    if (args.sync !== "full" && args.sync !== "normal")
+      throw new UsageError(`--sync must be full or normal, got ${args.sync}`);
+    const sync: CommitSync = args.sync;
     const deal = await loadDealContext(ws.need(ws.deal, "zklora:propose"));
     if (given(args.exportCalls)) {
       const n = await exportCallLog(
@@ -59,6 +63,7 @@ export default async function serveAction(args: Args, hre: HardhatRuntimeEnviron
         .map((o) => o.trim())
         .filter((o) => o !== ""),
       ptau: fileOf(args.ptau),
+      sync,
       progress,
     });
     console.log(`zklora server for deal ${deal.dealId} listening on ${url}`);

@@ -70,6 +70,7 @@ const TYPES: Record<string, Record<string, ArgumentType>> = {
     buyer: STRING_WITHOUT_DEFAULT,
     rowBudget: INT,
     corsOrigins: STRING_WITHOUT_DEFAULT,
+    sync: STRING,
     exportCalls: FILE_WITHOUT_DEFAULT,
     ...PTAU,
     ...VERBOSE,
