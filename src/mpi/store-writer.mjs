@@ -5,7 +5,8 @@
 //
 // workerData: { file, sync } (the database, created and migrated by the main thread's CallStore.open;
 // sync "full" or "normal": see CommitSync in store.ts).
-// Messages in:  { id, records: CallRecord-like rows (escrow checksummed, budgetKey set) }
+// Messages in:  { id, records: CallRecord-like rows (escrow checksummed, budgetKey set, X and Y as
+//                JSON text) }
 // Messages out: { id, results: (null | string)[] } — null: committed; string: why that call failed.
 // A failure of the whole transaction fails every call of the batch.
 import { createRequire } from "node:module";
@@ -60,8 +61,8 @@ parentPort.on("message", (msg) => {
           r.responseSignature,
           r.hX,
           r.hY,
-          JSON.stringify(r.X),
-          JSON.stringify(r.Y),
+          r.X,
+          r.Y,
           r.time,
         );
         charge.run(r.budgetKey, r.rows);

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { getAddress } from "ethers";
 import { openDatabase, transaction, type DatabaseSync } from "./db.js";
+import type { StatementSync } from "node:sqlite";
 import { MpiError } from "./errors.js";
 import type { CallRecord } from "./log.js";
 
@@ -148,6 +149,7 @@ export class CallStore {
   private closed = false;
   private writerError: MpiError | null = null;
   private readonly idleWaiters: (() => void)[] = [];
+  private byNonce: StatementSync | undefined;
   /** The writer thread (store-writer.mjs): its own connection, commits off this event loop. */
   private worker: Worker | null = null;
 
@@ -246,9 +248,11 @@ export class CallStore {
 
   /** The answered call of a deal under a nonce, or undefined. */
   callByNonce(deal: DealRef, nonce: bigint): CallRecord | undefined {
-    const r = this.db
-      .prepare("SELECT * FROM calls WHERE chain_id = ? AND escrow = ? AND deal_id = ? AND nonce = ?")
-      .get(...dealKey(deal), nonce.toString()) as CallRow | undefined;
+    // prepared once: the server asks for every call
+    this.byNonce ??= this.db.prepare(
+      "SELECT * FROM calls WHERE chain_id = ? AND escrow = ? AND deal_id = ? AND nonce = ?",
+    );
+    const r = this.byNonce.get(...dealKey(deal), nonce.toString()) as CallRow | undefined;
     return r === undefined ? undefined : recordOf(r);
   }
 
@@ -309,10 +313,14 @@ export class CallStore {
     this.writer.ref(); // a commit in flight keeps the process alive until it is on disk
     this.writer.postMessage({
       id,
+      // X and Y as JSON text: a string crosses to the thread as one copy (cloning the nested
+      // arrays of strings cost more than the rest of the call's bookkeeping)
       records: batch.map((p) => ({
         ...p.record,
         escrow: getAddress(p.record.escrow),
         budgetKey: p.record.budgetKey ?? p.record.adapterModule,
+        X: JSON.stringify(p.record.X),
+        Y: JSON.stringify(p.record.Y),
       })),
     });
   }
