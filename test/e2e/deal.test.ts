@@ -19,6 +19,8 @@ import { readCallLog, readServerCalls } from "../../src/mpi/index.js";
 import {
   Background,
   HARDHAT_CLI,
+  commitTiny,
+  proposeToBuyer,
   TSX_CLI,
   hardhat,
   hardhatOk,
@@ -64,27 +66,11 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     const client = await ZkloraClient.connect(provider, addressesOf(record));
     const balance = (a: string) => provider.getBalance(a);
 
-    const commit = await hardhatOk(
-      [
-        ...net,
-        "zklora:commit",
-        ...ws,
-        "--model",
-        path.join(tmp, "model"),
-        "--adapter",
-        path.join(tmp, "adapter"),
-        "--from",
-        "1",
-      ],
-      env,
-    );
+    const commit = await commitTiny(net, env, tmp, ws);
     expect(commit).to.match(/committed 4 modules/);
 
     const before = { contributor: await balance(contributor), buyer: await balance(buyer) };
-    const proposed = await hardhatOk(
-      [...net, "zklora:propose", ...ws, "--from", "1", "--price", "0.25", "--buyer", "2", "--window", "3600"],
-      env,
-    );
+    const proposed = await proposeToBuyer(net, env, ws, "0.25");
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
     expect(dealId).to.equal(1n);
 
@@ -215,24 +201,8 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
       JSON.parse(await readFile(path.join(tmp, "deployments", "localhost.json"), "utf8")),
     );
     const client = await ZkloraClient.connect(provider, addressesOf(record));
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:commit",
-        ...ws,
-        "--model",
-        path.join(tmp, "model"),
-        "--adapter",
-        path.join(tmp, "adapter"),
-        "--from",
-        "1",
-      ],
-      env,
-    );
-    const proposed = await hardhatOk(
-      [...net, "zklora:propose", ...ws, "--from", "1", "--price", "0.1", "--buyer", "2", "--window", "3600"],
-      env,
-    );
+    await commitTiny(net, env, tmp, ws);
+    const proposed = await proposeToBuyer(net, env, ws, "0.1");
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
     const server = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
     try {
@@ -300,41 +270,10 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     await (await token.getFunction("mint")(buyer, parseEther("5"))).wait();
     const tokenAddr = await token.getAddress();
 
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:commit",
-        ...ws,
-        "--model",
-        path.join(tmp, "model"),
-        "--adapter",
-        path.join(tmp, "adapter"),
-        "--from",
-        "1",
-      ],
-      env,
-    );
+    await commitTiny(net, env, tmp, ws);
     const delivered = await hardhatOk([...net, "zklora:deliver", ...ws], env);
     expect(delivered).to.match(/delivered 4 modules in 4 chunk proof\(s\)/);
-    const proposed = await hardhatOk(
-      [
-        ...net,
-        "zklora:propose",
-        ...ws,
-        "--from",
-        "1",
-        "--price",
-        "2",
-        "--token",
-        tokenAddr,
-        "--buyer",
-        "2",
-        "--window",
-        "3600",
-        "--deliver",
-      ],
-      env,
-    );
+    const proposed = await proposeToBuyer(net, env, ws, "2", ["--token", tokenAddr, "--deliver"]);
     expect(proposed).to.match(/and delivery\.json to the buyer/);
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
     expect((await client.getDeal(dealId)).delivery).to.equal(true);

@@ -199,3 +199,53 @@ export async function stopE2e(e: E2eEnv | undefined, serve: Background | undefin
   await e?.node.stop("SIGTERM");
   if (e !== undefined) await rm(e.tmp, { recursive: true, force: true });
 }
+
+/** `zklora:commit` of the tiny deal inputs in `tmp` (model/, adapter/) into workspace `ws`, as account 1. */
+export function commitTiny(
+  net: string[],
+  env: NodeJS.ProcessEnv,
+  tmp: string,
+  ws: string[],
+): Promise<string> {
+  return hardhatOk(
+    [
+      ...net,
+      "zklora:commit",
+      ...ws,
+      "--model",
+      path.join(tmp, "model"),
+      "--adapter",
+      path.join(tmp, "adapter"),
+      "--from",
+      "1",
+    ],
+    env,
+  );
+}
+
+/** `zklora:propose` from account 1 to buyer account 2 with a one-hour window; the task's output. */
+export function proposeToBuyer(
+  net: string[],
+  env: NodeJS.ProcessEnv,
+  ws: string[],
+  price: string,
+  extra: string[] = [],
+): Promise<string> {
+  return hardhatOk(
+    [
+      ...net,
+      "zklora:propose",
+      ...ws,
+      "--from",
+      "1",
+      "--price",
+      price,
+      "--buyer",
+      "2",
+      "--window",
+      "3600",
+      ...extra,
+    ],
+    env,
+  );
+}

@@ -15,6 +15,8 @@ import { PROJECT_ROOT } from "../../src/common/cache.js";
 import {
   Background,
   HARDHAT_CLI,
+  commitTiny,
+  proposeToBuyer,
   freePort,
   hardhatOk,
   startE2e,
@@ -64,36 +66,8 @@ describe("zklora:prove on proof jobs (hardhat node + tasks)", function () {
       [...net, "zklora:deploy", "--adapter", path.join(tmp, "adapter"), "--model", path.join(tmp, "model")],
       env,
     );
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:commit",
-        ...ws(),
-        "--model",
-        path.join(tmp, "model"),
-        "--adapter",
-        path.join(tmp, "adapter"),
-        "--from",
-        "1",
-      ],
-      env,
-    );
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:propose",
-        ...ws(),
-        "--from",
-        "1",
-        "--price",
-        "0.25",
-        "--buyer",
-        "2",
-        "--window",
-        "3600",
-      ],
-      env,
-    );
+    await commitTiny(net, env, tmp, ws());
+    await proposeToBuyer(net, env, ws(), "0.25");
     serve = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws()], env);
     const url = (await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
     await hardhatOk(

@@ -29,6 +29,8 @@ import { webConfig } from "../../web/vite.config.js";
 import {
   Background,
   HARDHAT_CLI,
+  commitTiny,
+  proposeToBuyer,
   freePort,
   hardhat,
   hardhatOk,
@@ -151,37 +153,8 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
   };
 
   async function commitAndPropose(ws: string[], price: string, extra: string[] = []): Promise<bigint> {
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:commit",
-        ...ws,
-        "--model",
-        path.join(tmp, "model"),
-        "--adapter",
-        path.join(tmp, "adapter"),
-        "--from",
-        "1",
-      ],
-      env,
-    );
-    const proposed = await hardhatOk(
-      [
-        ...net,
-        "zklora:propose",
-        ...ws,
-        "--from",
-        "1",
-        "--price",
-        price,
-        "--buyer",
-        "2",
-        "--window",
-        "3600",
-        ...extra,
-      ],
-      env,
-    );
+    await commitTiny(net, env, tmp, ws);
+    const proposed = await proposeToBuyer(net, env, ws, price, extra);
     return BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
   }
 
