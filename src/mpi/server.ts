@@ -190,14 +190,14 @@ const INFER_RESPONSE = {
 } as const;
 
 /** The 400 code of a schema error at a body path (the same codes parseInferRequest gives). */
-function schemaErrorCode(instancePath: string, keyword: string): { code: string; status: number } {
+function schemaErrorCode(instancePath: string): { code: string; status: number } {
   if (instancePath.startsWith("/X/") && instancePath.split("/").length >= 4)
     return { code: "bad_value", status: 400 };
   if (instancePath.startsWith("/X")) return { code: "bad_shape", status: 400 };
   if (instancePath === "/hX") return { code: "bad_hx", status: 400 };
   if (instancePath === "/nonce") return { code: "bad_nonce", status: 400 };
   if (instancePath === "/signature") return { code: "bad_signature", status: 401 };
-  return { code: keyword === "required" || instancePath === "" ? "bad_request" : "bad_request", status: 400 };
+  return { code: "bad_request", status: 400 };
 }
 
 /** 409 `nonce_replayed`: the nonce was answered before; an exact replay carries the recorded answer. */
@@ -441,7 +441,7 @@ export class ContributorServer {
       const v = err.validation[0];
       if (err.validationContext === "params")
         return this.send(reply, 404, "not_found", `bad path: ${err.message}`);
-      const { code, status } = schemaErrorCode(v.instancePath, v.keyword);
+      const { code, status } = schemaErrorCode(v.instancePath);
       const where = v.instancePath === "" ? "the body" : v.instancePath.slice(1).replaceAll("/", ".");
       return this.send(reply, status, code, `${where} ${v.message ?? "is invalid"}`);
     }
