@@ -23,7 +23,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     { length: concurrency },
     () => new RemoteLoraClient({ url, deal, signer: buyer }),
   );
-  // warm-up: connections, JIT, the contributor's key
+  // warm-up: connections, JIT
   await Promise.all(clients.map((cl, k) => cl.infer(0, matrix(1, DIN, seed + k, 4096))));
   const per = Math.ceil(calls / concurrency);
   const lat: number[] = [];

@@ -5,8 +5,8 @@
  * Y = X·A·B, hY, the contributor's InferenceResponse signature, the call committed to the server's
  * SQLite database (before the reply) -> the client's checks (Y's shape, hY, the response signature) — per shape, rows per
  * call (1 and 8) and concurrency (1, 8 and 32 clients in flight), with the event-loop delay; the parts
- * of one call measured alone; and calls under stress (proofs running, abusive clients: bench/mpi-stress.ts). Each side recovers the other's public key from its first signature (the warm-up call) and
- * then verifies signatures against it (src/mpi/eip712.ts); partsMs also times the recovery.
+ * of one call measured alone; and calls under stress (proofs running, abusive clients: bench/mpi-stress.ts). Both sides sign and
+ * recover with libsecp256k1 (src/mpi/eip712.ts); partsMs compares it with ethers' JavaScript curve.
  *
  *   npm run bench:mpi [-- --calls N --shapes stories260k_q_r8,distilgpt2_c_attn --sync full|normal]
  *
@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { TypedDataEncoder, Wallet } from "ethers";
+import { recoverAddress, TypedDataEncoder, Wallet } from "ethers";
 import { STORIES260K_DIR } from "../src/model/index.js";
 import {
   CallLog,
@@ -30,7 +30,6 @@ import {
   ContributorServer,
   RemoteLoraClient,
   eip712Domain,
-  forgetSignerKeys,
   INFERENCE_REQUEST_TYPES,
   inferenceRequestDigest,
   parseIntMatrix,
@@ -306,12 +305,7 @@ async function parts(
   const resSig = await signInferenceResponse(contributor, domain, res);
   const body = JSON.stringify({ X: X.map((r) => r.map(String)), hX, nonce: "1", signature: reqSig });
   const answer = JSON.stringify({ Y: Y.map((r) => r.map(String)), hX, hY, signature: resSig });
-  // the first signature of a signer: recovery + its key's window table (once per signer and process)
-  const firstCheck = await timeN(Math.min(n, 10), () => {
-    forgetSignerKeys();
-    return recoverInferenceRequest(domain, req, reqSig, buyer.address);
-  });
-  recoverInferenceResponse(domain, res, resSig, contributor.address); // keep the contributor's key
+  const reqDigest = inferenceRequestDigest(domain, req);
   return {
     activationDigest: await timeN(n, () => activationDigest(X, mod.DIN)),
     // the EIP-712 digest: precomputed type hashes and domain separator, vs ethers parsing the types
@@ -319,16 +313,17 @@ async function parts(
     requestDigestTypedDataEncoder: await timeN(n, (i) =>
       TypedDataEncoder.hash(domain, INFERENCE_REQUEST_TYPES, { ...req, nonce: BigInt(i + 2) }),
     ),
-    // as the client signs (a Wallet signs the digest), vs Wallet.signTypedData (same bytes)
+    // as the client signs (libsecp256k1 signs the digest), vs ethers' SigningKey and
+    // Wallet.signTypedData (same bytes)
     signRequest: await timeN(n, (i) => signInferenceRequest(buyer, domain, { ...req, nonce: BigInt(i + 2) })),
+    signRequestEthersKey: await timeN(n, () => buyer.signingKey.sign(reqDigest).serialized),
     signRequestTypedData: await timeN(n, (i) =>
       buyer.signTypedData(domain, INFERENCE_REQUEST_TYPES, { ...req, nonce: BigInt(i + 2) }),
     ),
     requestJsonRoundTrip: await timeN(n, () => JSON.parse(body) as unknown),
-    // as the server checks (the buyer's key known), vs recovering the signer
-    verifyRequest: await timeN(n, () => recoverInferenceRequest(domain, req, reqSig, buyer.address)),
+    // as the server checks (libsecp256k1 recovers the signer), vs ethers' recoverAddress
     recoverRequest: await timeN(n, () => recoverInferenceRequest(domain, req, reqSig)),
-    firstRequestCheck: firstCheck,
+    recoverRequestEthers: await timeN(n, () => recoverAddress(reqDigest, reqSig)),
     loraProduct: await timeN(n, () => loraProduct(X, A, B)),
     outputDigest: await timeN(n, () => outputDigestV2(Y, mod.DOUT)),
     signResponse: await timeN(n, (i) =>
@@ -338,7 +333,6 @@ async function parts(
     answerParseY: await timeN(n, () =>
       parseIntMatrix((JSON.parse(answer) as { Y: unknown }).Y, rows, mod.DOUT),
     ),
-    verifyResponse: await timeN(n, () => recoverInferenceResponse(domain, res, resSig, contributor.address)),
     recoverResponse: await timeN(n, () => recoverInferenceResponse(domain, res, resSig)),
   };
 }
@@ -503,7 +497,7 @@ async function main(): Promise<void> {
       "buyerLog: the buyer's RemoteLoraClient also appends every checked call to its own fsynced log",
       "partsMs: the pieces of one call, each alone; durableWriteMs: one server commit (call + budget rows, SQLite WAL, synchronous=FULL) and one buyer call-log append (write + fdatasync), each alone",
       "underStress (stories260k q r8): calls at concurrency 8 from a buyer process of their own (bench/mpi-load-client.ts; the runs above share this process with the server) while 2 prover processes prove this shape back to back, then while 1,100 idle sockets, slow clients, 100 MB bodies and wrong content types hit the server; the statuses the abusers got; goal p99 <= 50 ms",
-      "signatures: each side recovers the other's key from its first signature (firstRequestCheck: recovery + window table), then verifies against it (verifyRequest, verifyResponse); recoverRequest/recoverResponse: recovery alone, for comparison",
+      "signatures: signed and recovered with libsecp256k1 (tiny-secp256k1, WebAssembly); signRequestEthersKey/recoverRequestEthers: the same with ethers' JavaScript curve, for comparison",
       "load: the machine's load average (another process may be running)",
     ],
     shapes: results,

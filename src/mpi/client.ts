@@ -224,12 +224,10 @@ export class RemoteLoraClient {
     const hY = await outputDigestV2(Y, mod.DOUT);
     if (hY !== (r.hY as string).toLowerCase()) throw new OutputDigestMismatchError(hY, r.hY as string);
     const responseSignature = r.signature as string;
-    // verified against the contributor's public key once it is known (recovered from its first answer)
     const signer = recoverInferenceResponse(
       this.domain,
       { dealId, module: BigInt(module), nonce, seq: BigInt(r.seq), hX, hY },
       responseSignature,
-      this.contributor,
     );
     if (signer === null || signer !== this.contributor) {
       throw new ResponseSignatureError(

@@ -694,13 +694,11 @@ export class ContributorServer {
     const r = parseInferRequest(body, mod.DIN, this.opts.maxAbsX ?? MAX_ABS_X);
     const dealId = d.deal.dealId;
 
-    // Authentication: the buyer signed (dealId, m, rows, hX, nonce). Once the buyer is known and
-    // has signed, its signatures are verified against its public key (same answer as recovery).
+    // Authentication: the buyer signed (dealId, m, rows, hX, nonce).
     const signer = recoverInferenceRequest(
       d.domain,
       { dealId, module: BigInt(m), rows: BigInt(r.rows), hX: r.hX, nonce: r.nonce },
       r.signature,
-      d.buyer,
     );
     if (signer === null) {
       throw new HttpRequestError(
@@ -786,7 +784,7 @@ export class ContributorServer {
       const Ys = Y.map((row) => row.map((v) => v.toString()));
       const record: CallRecord = {
         chainId: d.deal.chainId.toString(),
-        escrow: getAddress(d.deal.escrow),
+        escrow: d.domain.verifyingContract as string, // checksummed by eip712Domain
         dealId: dealId.toString(),
         module: m,
         seq,
@@ -871,7 +869,6 @@ export class ContributorServer {
         d.domain,
         { dealId: d.deal.dealId, shapeId: id, zkeyHash },
         signature,
-        d.buyer,
       );
       const buyer = await this.dealBuyer(d);
       if (signer !== buyer) {

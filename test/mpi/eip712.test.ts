@@ -2,7 +2,7 @@
  * EIP-712 messages of protocol v2 (src/mpi/eip712.ts): the digests written out by hand from the
  * type strings, and what each signature covers (a changed field recovers another address); the
  * precomputed digests against TypedDataEncoder.hash, the Wallet fast signing path against
- * signTypedData, and verification against a known signer's key against recovery.
+ * signTypedData, and recovery (libsecp256k1) against ethers'.
  */
 import { expect } from "chai";
 import { randomBytes } from "node:crypto";
@@ -23,14 +23,11 @@ import {
   DEAL_KEY_UPLOAD_TYPES,
   eip712DigestsReady,
   eip712Domain,
-  forgetSignerKeys,
   INFERENCE_REQUEST_TYPES,
   INFERENCE_RESPONSE_TYPES,
   inferenceRequestDigest,
   inferenceResponseDigest,
-  knownSignerKey,
   recoverSigner,
-  SignerKey,
   recoverDealKeyUpload,
   recoverInferenceRequest,
   recoverInferenceResponse,
@@ -295,9 +292,7 @@ describe("# mpi v2 EIP-712 messages", function () {
     expect(await signInferenceRequest(new Custom(buyer.privateKey), domain, req)).to.equal("0xcustom");
   });
 
-  it("Should verify against a known key exactly when recovery yields that key (random messages, other signers, tampering, twins, malformed)", async function () {
-    const key = new SignerKey(buyer.signingKey.publicKey);
-    expect(key.address).to.equal(buyer.address);
+  it("Should recover the signer exactly as ethers does wherever the strict form accepts (random messages, other signers, tampering, twins, malformed)", async function () {
     const cases: { digest: string; signature: string }[] = [];
     for (let i = 0; i < 60; i++) {
       const m = { dealId: u256(), module: u256(), rows: u256(), hX: b32(i), nonce: u256() };
@@ -327,16 +322,19 @@ describe("# mpi v2 EIP-712 messages", function () {
       );
     }
     let accepted = 0;
+    let others = 0;
     for (const { digest, signature } of cases) {
       const recovered = recoverSigner(digest, signature);
       if (recovered !== null) {
         // the strict form only narrows ethers: whatever recovers here recovers the same in ethers
         expect(recoverAddress(digest, signature)).to.equal(recovered);
       }
-      expect(key.verify(digest, signature)).to.equal(recovered === buyer.address);
       if (recovered === buyer.address) accepted++;
+      else if (recovered !== null) others++;
     }
     expect(accepted).to.equal(120); // the buyer's own signatures, lower and upper case
+    // other signers, tampered digests, flipped v and random r that is an x on the curve recover someone else
+    expect(others).to.be.at.least(180);
   });
 
   it("Should refuse what ethers alone would accept: v 0/1/EIP-155, s in (n/2, 2^255)", async function () {
@@ -345,75 +343,17 @@ describe("# mpi v2 EIP-712 messages", function () {
     const v0 = withV(s, s.slice(130) === "1b" ? "00" : "01");
     expect(recoverAddress(d, v0)).to.equal(buyer.address);
     expect(recoverSigner(d, v0)).to.equal(null);
-    expect(recoverInferenceRequest(domain, req, v0, buyer.address)).to.equal(null);
+    expect(recoverInferenceRequest(domain, req, v0)).to.equal(null);
     expect(recoverSigner(d, withV(s, "25"))).to.equal(null);
     // s just above n/2 has its top bit clear: ethers' Signature.from takes it, the low-s rule does not
     const hi = s.slice(0, 66) + HALF_N_PLUS_1.toString(16) + s.slice(130);
     expect(() => recoverAddress(d, hi)).to.not.throw();
     expect(recoverSigner(d, hi)).to.equal(null);
-    expect(new SignerKey(buyer.signingKey.publicKey).verify(d, hi)).to.equal(false);
-  });
-
-  it("Should keep an expected signer's key after its first signature and refuse, through the key, a signature by another key", async function () {
-    forgetSignerKeys();
-    const d = inferenceRequestDigest(domain, req);
-    const byBuyer = await signInferenceRequest(buyer, domain, req);
-    const byStranger = await signInferenceRequest(stranger, domain, req);
-    // a signature by someone else than expected keeps nothing
-    expect(recoverSigner(d, byStranger, buyer.address)).to.equal(stranger.address);
-    expect(knownSignerKey(buyer.address)).to.equal(undefined);
-    expect(knownSignerKey(stranger.address)).to.equal(undefined);
-    // no expected signer: nothing kept
-    expect(recoverSigner(d, byBuyer)).to.equal(buyer.address);
-    expect(knownSignerKey(buyer.address)).to.equal(undefined);
-    // the first signature of the expected signer is recovered and its key kept
-    expect(recoverSigner(d, byBuyer, buyer.address.toLowerCase())).to.equal(buyer.address);
-    const key = knownSignerKey(buyer.address);
-    expect(key).to.be.instanceOf(SignerKey);
-    expect(knownSignerKey(buyer.address.toLowerCase())).to.equal(key);
-    // later: verified through the key, with the same answers as recovery
-    for (let i = 0; i < 20; i++) {
-      const m = { ...req, nonce: u256() };
-      const dm = inferenceRequestDigest(domain, m);
-      const mine = await signInferenceRequest(buyer, domain, m);
-      const theirs = await signInferenceRequest(stranger, domain, m);
-      expect(key!.verify(dm, mine)).to.equal(true);
-      expect(key!.verify(dm, theirs)).to.equal(false);
-      expect(recoverInferenceRequest(domain, m, mine, buyer.address)).to.equal(buyer.address);
-      expect(recoverInferenceRequest(domain, m, theirs, buyer.address)).to.equal(stranger.address);
-      expect(recoverInferenceRequest(domain, { ...m, rows: m.rows + 1n }, mine, buyer.address)).to.not.equal(
-        buyer.address,
-      );
-      expect(recoverInferenceRequest(domain, m, twinOf(mine), buyer.address)).to.equal(null);
-      expect(recoverInferenceRequest(domain, m, withV(mine, flipV(mine)), buyer.address)).to.not.equal(
-        buyer.address,
-      );
-    }
-    expect(knownSignerKey(stranger.address)).to.equal(undefined);
-    expect(key!.address).to.equal(buyer.address);
-    expect(
-      recoverDealKeyUpload(domain, key_, await signDealKeyUpload(buyer, domain, key_), buyer.address),
-    ).to.equal(buyer.address);
-    expect(
-      recoverInferenceResponse(
-        domain,
-        res,
-        await signInferenceResponse(contributor, domain, res),
-        buyer.address,
-      ),
-    ).to.equal(contributor.address);
-    forgetSignerKeys();
-    expect(knownSignerKey(buyer.address)).to.equal(undefined);
   });
 });
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 const HALF_N_PLUS_1 = (N >> 1n) + 1n;
-const key_ = {
-  dealId: 9n,
-  shapeId: keccak256(toUtf8Bytes("shape")),
-  zkeyHash: keccak256(toUtf8Bytes("zkey")),
-};
 
 /** A random uint256 of random bit length (small values are frequent). */
 function u256(): bigint {
