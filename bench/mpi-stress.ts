@@ -40,6 +40,11 @@ export interface StressRun {
   latencyMs: { p50: number; p99: number; max: number };
   callsPerSecond: number;
   eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /**
+   * CPU time of this process (the server: all its threads, the database writer included) per call,
+   * over the load client's life (its warm-up calls counted; abusers, when present, too).
+   */
+  serverCpuMsPerCall: number;
 }
 
 /**
@@ -57,6 +62,7 @@ async function callsAt(
 ): Promise<StressRun> {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
+  const cpu0 = process.cpuUsage();
   const child = spawn(
     process.execPath,
     [
@@ -75,6 +81,7 @@ async function callsAt(
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => child.on("exit", r));
+  const cpu = process.cpuUsage(cpu0);
   loop.disable();
   if (code !== 0) throw new Error(`the load client exited with ${code}`);
   const { lat, wallS } = JSON.parse(out.trim().split("\n").pop()!) as { lat: number[]; wallS: number };
@@ -88,6 +95,7 @@ async function callsAt(
       p99: round(loop.percentile(99) / 1e6),
       max: round(loop.max / 1e6),
     },
+    serverCpuMsPerCall: round((cpu.user + cpu.system) / 1000 / (lat.length + concurrency), 3),
   };
 }
 
@@ -205,7 +213,7 @@ async function stressRuns(
 ): Promise<unknown> {
   const baseline = await callsAt(url, dealFile, buyer, 8, calls, 10_000);
   console.log(
-    `stress: baseline x8 p99 ${baseline.latencyMs.p99} ms, loop p99 ${baseline.eventLoopDelayMs.p99} ms`,
+    `stress: baseline x8 p99 ${baseline.latencyMs.p99} ms, loop p99 ${baseline.eventLoopDelayMs.p99} ms, server CPU ${baseline.serverCpuMsPerCall} ms per call`,
   );
 
   const provers = await busyProvers(deal, secrets);
@@ -291,7 +299,7 @@ async function stressRuns(
   await new Promise((r) => setTimeout(r, 300)); // let the sockets connect
   const underAbuse = await callsAt(url, dealFile, buyer, 8, calls, 30_000);
   console.log(
-    `stress: under abuse x8 p99 ${underAbuse.latencyMs.p99} ms (goal ≤ ${STRESS_P99_GOAL_MS}), loop p99 ${underAbuse.eventLoopDelayMs.p99} ms`,
+    `stress: under abuse x8 p99 ${underAbuse.latencyMs.p99} ms (goal ≤ ${STRESS_P99_GOAL_MS}), loop p99 ${underAbuse.eventLoopDelayMs.p99} ms, server CPU ${underAbuse.serverCpuMsPerCall} ms per call`,
   );
   const outcomes = {
     idleSockets1100: tally(await Promise.all(idle.map((x) => x.outcome))),
