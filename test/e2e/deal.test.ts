@@ -18,8 +18,9 @@ import { parseDeployment } from "../../src/chain/deployments.js";
 import { readCallLog, readServerCalls } from "../../src/mpi/index.js";
 import {
   Background,
-  HARDHAT_CLI,
   commitTiny,
+  inferTiny,
+  startServe,
   proposeToBuyer,
   TSX_CLI,
   hardhat,
@@ -74,23 +75,10 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
     expect(dealId).to.equal(1n);
 
-    serve = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
-    const url = (await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
+    const { server, url } = await startServe(net, env, ws);
+    serve = server; // stopped by after() if the test fails
 
-    const infer = await hardhatOk(
-      [
-        ...net,
-        "zklora:infer",
-        ...ws,
-        "--url",
-        url,
-        "--model",
-        path.join(tmp, "model"),
-        "--tokens",
-        path.join(tmp, "tokens.json"),
-      ],
-      env,
-    );
+    const infer = await inferTiny(net, env, tmp, ws, url);
     expect(infer).to.match(/without adapter: loss [0-9.]+/);
     expect(infer).to.match(/with adapter: +loss [0-9.]+/);
     expect(infer).to.match(/remote calls 4/);
@@ -152,7 +140,7 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     expect(status).to.match(/modules \(4, 4 proven\)/);
 
     // The server stops cleanly on SIGINT; its database holds the 4 answered calls.
-    expect(await serve.stop("SIGINT")).to.equal(0);
+    expect(await server.stop("SIGINT")).to.equal(0);
     expect(await readServerCalls(path.join(tmp, "deal", "server.sqlite"))).to.have.length(4);
 
     // The dApp example (ethers + src/chain + the deployments file, no Hardhat runtime).
@@ -204,23 +192,9 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     await commitTiny(net, env, tmp, ws);
     const proposed = await proposeToBuyer(net, env, ws, "0.1");
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
-    const server = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
+    const { server, url } = await startServe(net, env, ws);
     try {
-      const url = (await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
-      await hardhatOk(
-        [
-          ...net,
-          "zklora:infer",
-          ...ws,
-          "--url",
-          url,
-          "--model",
-          path.join(tmp, "model"),
-          "--tokens",
-          path.join(tmp, "tokens.json"),
-        ],
-        env,
-      );
+      await inferTiny(net, env, tmp, ws, url);
     } finally {
       await server.stop("SIGINT");
     }
@@ -277,23 +251,9 @@ describe("# end-to-end deal over JSON-RPC (hardhat node + tasks + dApp example)"
     expect(proposed).to.match(/and delivery\.json to the buyer/);
     const dealId = BigInt(/proposed deal (\d+)/.exec(proposed)?.[1] ?? "0");
     expect((await client.getDeal(dealId)).delivery).to.equal(true);
-    const server = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
+    const { server, url } = await startServe(net, env, ws);
     try {
-      const url = (await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
-      await hardhatOk(
-        [
-          ...net,
-          "zklora:infer",
-          ...ws,
-          "--url",
-          url,
-          "--model",
-          path.join(tmp, "model"),
-          "--tokens",
-          path.join(tmp, "tokens.json"),
-        ],
-        env,
-      );
+      await inferTiny(net, env, tmp, ws, url);
       const funded = await hardhatOk([...net, "zklora:fund", ...ws, "--url", url], env);
       expect(funded).to.match(/checked the delivery of 4 modules/);
       expect(funded).to.match(/approved the escrow/);

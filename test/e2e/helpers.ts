@@ -249,3 +249,46 @@ export function proposeToBuyer(
     env,
   );
 }
+
+/**
+ * Starts `zklora:serve` for workspace `ws` and waits until it listens; stops it again when it does
+ * not. The caller stops the returned server.
+ */
+export async function startServe(
+  net: string[],
+  env: NodeJS.ProcessEnv,
+  ws: string[],
+): Promise<{ server: Background; url: string }> {
+  const server = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
+  try {
+    const url = (await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
+    return { server, url };
+  } catch (err) {
+    await server.stop("SIGKILL");
+    throw err;
+  }
+}
+
+/** `zklora:infer` of the tiny deal's tokens (`tmp`/model, `tmp`/tokens.json) against the server at `url`; the task's output. */
+export function inferTiny(
+  net: string[],
+  env: NodeJS.ProcessEnv,
+  tmp: string,
+  ws: string[],
+  url: string,
+): Promise<string> {
+  return hardhatOk(
+    [
+      ...net,
+      "zklora:infer",
+      ...ws,
+      "--url",
+      url,
+      "--model",
+      path.join(tmp, "model"),
+      "--tokens",
+      path.join(tmp, "tokens.json"),
+    ],
+    env,
+  );
+}

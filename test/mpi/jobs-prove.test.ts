@@ -16,6 +16,8 @@ import {
   Background,
   HARDHAT_CLI,
   commitTiny,
+  inferTiny,
+  startServe,
   proposeToBuyer,
   freePort,
   hardhatOk,
@@ -68,22 +70,9 @@ describe("zklora:prove on proof jobs (hardhat node + tasks)", function () {
     );
     await commitTiny(net, env, tmp, ws());
     await proposeToBuyer(net, env, ws(), "0.25");
-    serve = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws()], env);
-    const url = (await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:infer",
-        ...ws(),
-        "--url",
-        url,
-        "--model",
-        path.join(tmp, "model"),
-        "--tokens",
-        path.join(tmp, "tokens.json"),
-      ],
-      env,
-    );
+    let url: string;
+    ({ server: serve, url } = await startServe(net, env, ws()));
+    await inferTiny(net, env, tmp, ws(), url);
     await hardhatOk([...net, "zklora:fund", ...ws(), "--url", url], env);
   });
 

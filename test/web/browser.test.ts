@@ -28,8 +28,9 @@ import { parseDeployment, type DeploymentRecord } from "../../src/chain/deployme
 import { webConfig } from "../../web/vite.config.js";
 import {
   Background,
-  HARDHAT_CLI,
   commitTiny,
+  inferTiny,
+  startServe,
   proposeToBuyer,
   freePort,
   hardhat,
@@ -159,22 +160,9 @@ describe("# web dApp in headless Chromium (Vite + hardhat node + tasks + injecte
   }
 
   async function infer(ws: string[]): Promise<string> {
-    serve = new Background(process.execPath, [HARDHAT_CLI, ...net, "zklora:serve", ...ws], env);
-    const url = (await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/))[1];
-    await hardhatOk(
-      [
-        ...net,
-        "zklora:infer",
-        ...ws,
-        "--url",
-        url,
-        "--model",
-        path.join(tmp, "model"),
-        "--tokens",
-        path.join(tmp, "tokens.json"),
-      ],
-      env,
-    );
+    let url: string;
+    ({ server: serve, url } = await startServe(net, env, ws));
+    await inferTiny(net, env, tmp, ws, url);
     return url;
   }
 
