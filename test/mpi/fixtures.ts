@@ -12,6 +12,7 @@ import type { PeftAdapter } from "../../src/model/index.js";
 import { commitAdapter, eip712Domain, signInferenceRequest } from "../../src/mpi/index.js";
 import type { CommitOptions, CommitResult, DealContext, InferRequestBody } from "../../src/mpi/index.js";
 import { activationDigest, buildShapeKey, type ShapeKey, type V2Shape } from "../../src/zk/v2/index.js";
+export { rejection } from "../zk/helpers.js";
 
 export const CHAIN_ID = 31337n;
 export const ESCROW = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
@@ -149,16 +150,6 @@ export async function post(
     body: opts.raw === true ? (body as string) : JSON.stringify(body),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-}
-
-/** The rejection of `p` (fails the test when `p` resolves). */
-export async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   type ShapeKey,
 } from "../../src/zk/v2/index.js";
 import { TINY_V2 } from "./v2-fixture.js";
+import { rejection } from "./helpers.js";
 
 const run = promisify(execFile);
 
@@ -49,15 +50,6 @@ function sectionStart(buf: Buffer, id: number): number {
     pos += 12 + size;
   }
   throw new Error(`no section ${id}`);
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("# phase-2 contributions handed over as files (zklora:contribute / zklora:verify-key)", function () {

@@ -76,22 +76,13 @@ import {
   type ModuleDelivery,
   type ModuleDeliverySecrets,
 } from "../../src/zk/delivery/index.js";
-import { rng, randomMatrix } from "./helpers.js";
+import { rejection, rng, randomMatrix } from "./helpers.js";
 import { CTX } from "./v2-fixture.js";
 
 const SHAPE: V2Shape = { DIN: 4, R: 2, DOUT: 4 };
 const BITS = 16;
 const CAP = 6;
 const HALF = 1n << BigInt(BITS - 1);
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 function thrown(f: () => unknown): Error {
   try {

@@ -18,7 +18,7 @@ import { forgeableShapes, refuseForgeableKeys } from "../../src/app/forgeable.js
 import { buildShapeKey, g1Coords, g1Point, type G1Point } from "../../src/zk/v2/key.js";
 import { V2Verifier } from "../../src/zk/v2/verify.js";
 import { TINY_V2 } from "./v2-fixture.js";
-import { rejects } from "./helpers.js";
+import { rejection } from "./helpers.js";
 
 describe("# development ptau (deterministic, FORGEABLE) and public ceremony files", function () {
   let dir: string;
@@ -146,13 +146,15 @@ describe("# development ptau (deterministic, FORGEABLE) and public ceremony file
   it("Should refuse --ptau files that are not known public ceremony files, and powers past the generator", async function () {
     const fake = path.join(dir, "powersOfTau28_hez_final_16.ptau");
     await writeFile(fake, "not a ptau");
-    expect(await rejects(selectPtau(12, { ptau: fake }))).to.be.instanceOf(PtauError);
+    expect(await rejection(selectPtau(12, { ptau: fake }))).to.be.instanceOf(PtauError);
     const dev = await selectPtau(7);
-    const e = await rejects(selectPtau(7, { ptau: dev.path }));
+    const e = await rejection(selectPtau(7, { ptau: dev.path }));
     expect(e).to.be.instanceOf(PtauError);
     expect((e as Error).message).to.match(/not a known public ceremony file/);
-    expect(await rejects(selectPtau(7, { ptau: path.join(dir, "absent.ptau") }))).to.be.instanceOf(PtauError);
-    expect(await rejects(selectPtau(DEV_PTAU_MAX_POWER + 1))).to.be.instanceOf(PtauError);
+    expect(await rejection(selectPtau(7, { ptau: path.join(dir, "absent.ptau") }))).to.be.instanceOf(
+      PtauError,
+    );
+    expect(await rejection(selectPtau(DEV_PTAU_MAX_POWER + 1))).to.be.instanceOf(PtauError);
   });
 });
 

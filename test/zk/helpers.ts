@@ -23,12 +23,12 @@ export function randomMatrix(
   return Array.from({ length: rows }, () => Array.from({ length: cols }, () => r(-bound, bound)));
 }
 
-/** The error a promise rejects with, or undefined when it resolves. */
-export async function rejects(p: Promise<unknown>): Promise<unknown> {
+/** The error `p` rejects with (fails the test when `p` resolves). */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
     await p;
-  } catch (e) {
-    return e;
+  } catch (err) {
+    return err as Error;
   }
-  return undefined;
+  throw new Error("expected a rejection");
 }

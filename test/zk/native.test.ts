@@ -42,16 +42,7 @@ import {
   wrapDeliveryKeys,
 } from "../../src/zk/wrap/index.js";
 import { CTX, RHO_CTX, TINY_V2, TWIN_V2, randomOpening, randomRows, v2Fixture } from "./v2-fixture.js";
-
-/** Awaits a promise that must reject; returns the reason. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  expect.fail("the promise resolved");
-}
+import { rejection } from "./helpers.js";
 
 async function expectNativeError(p: Promise<unknown>, reason: NativeProverErrorCode, msg: RegExp) {
   const err = await rejection(p);

@@ -28,16 +28,7 @@ import {
   type V2Statement,
 } from "../../src/zk/v2/index.js";
 import { CTX, RHO_CTX, TWIN_V2, randomOpening, randomRows, v2Fixture } from "./v2-fixture.js";
-
-/** Awaits a promise that must reject; returns the reason. */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  expect.fail("the promise resolved");
-}
+import { rejection } from "./helpers.js";
 
 function alive(pid: number): boolean {
   try {
