@@ -26,6 +26,7 @@ import {
   isRetryable,
   parsePayload,
   payloadJson,
+  queueLimits,
   waitForJobs,
   workerName,
   type EnqueueOptions,
@@ -130,12 +131,7 @@ export class RedisProofJobs implements ProofJobQueue {
   private closed = false;
 
   private constructor(opts: RedisProofJobsOptions) {
-    this.capacity = opts.capacity ?? 10_000;
-    this.maxAttempts = opts.maxAttempts ?? 3;
-    if (!Number.isSafeInteger(this.capacity) || this.capacity < 1)
-      throw new RangeError(`capacity must be a positive integer, got ${opts.capacity}`);
-    if (!Number.isSafeInteger(this.maxAttempts) || this.maxAttempts < 1)
-      throw new RangeError(`maxAttempts must be a positive integer, got ${opts.maxAttempts}`);
+    ({ capacity: this.capacity, maxAttempts: this.maxAttempts } = queueLimits(opts));
     this.queueName = opts.queue ?? PROOF_QUEUE;
     this.client = connect(opts.url);
     this.queue = new Queue(this.queueName, { connection: this.client, prefix: PREFIX });

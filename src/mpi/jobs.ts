@@ -381,6 +381,23 @@ export function proofJobProver(opts: ProofJobProverOptions): ProveJob {
   };
 }
 
+/**
+ * A queue's capacity (default 10 000) and attempts per job (default 3), each checked to be a
+ * positive integer (RangeError otherwise).
+ */
+export function queueLimits(opts: { capacity?: number; maxAttempts?: number }): {
+  capacity: number;
+  maxAttempts: number;
+} {
+  const capacity = opts.capacity ?? 10_000;
+  const maxAttempts = opts.maxAttempts ?? 3;
+  if (!Number.isSafeInteger(capacity) || capacity < 1)
+    throw new RangeError(`capacity must be a positive integer, got ${opts.capacity}`);
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1)
+    throw new RangeError(`maxAttempts must be a positive integer, got ${opts.maxAttempts}`);
+  return { capacity, maxAttempts };
+}
+
 // ---------------------------------------------------------------- the embedded queue
 
 /** Options of {@link SqliteProofJobs.open}. */
@@ -528,12 +545,7 @@ export class SqliteProofJobs implements ProofJobQueue {
 
   private constructor(db: DatabaseSync, opts: SqliteProofJobsOptions) {
     this.db = db;
-    this.capacity = opts.capacity ?? 10_000;
-    this.maxAttempts = opts.maxAttempts ?? 3;
-    if (!Number.isSafeInteger(this.capacity) || this.capacity < 1)
-      throw new RangeError(`capacity must be a positive integer, got ${opts.capacity}`);
-    if (!Number.isSafeInteger(this.maxAttempts) || this.maxAttempts < 1)
-      throw new RangeError(`maxAttempts must be a positive integer, got ${opts.maxAttempts}`);
+    ({ capacity: this.capacity, maxAttempts: this.maxAttempts } = queueLimits(opts));
     this.owner = `${os.hostname()}:${process.pid}:${++ownerCount}`;
     liveOwners.add(this.owner);
   }
