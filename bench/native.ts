@@ -23,6 +23,7 @@
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import * as snarkjs from "snarkjs";
 import { PROJECT_ROOT } from "../src/common/cache.js";
 import { calculateWitness, loraProduct } from "../src/zk/index.js";
@@ -338,17 +339,22 @@ async function measureDeal(): Promise<DealResult> {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const opt = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const reps = Number(opt("--reps") ?? 3);
-  const sjReps = Number(opt("--snarkjs-reps") ?? 2);
-  const build = !args.includes("--no-build");
+  const { values: opt } = parseArgs({
+    options: {
+      reps: { type: "string", default: "3" },
+      "snarkjs-reps": { type: "string", default: "2" },
+      "no-build": { type: "boolean", default: false },
+      "no-deal": { type: "boolean", default: false },
+      child: { type: "string" },
+      shapes: { type: "string" },
+    },
+  });
+  const reps = Number(opt.reps);
+  const sjReps = Number(opt["snarkjs-reps"]);
+  const build = !opt["no-build"];
   const st = nativeProverStatus();
   if (!st.available) throw new Error(`the native prover is unavailable: ${st.reason}`);
-  const child = opt("--child");
+  const child = opt.child;
   if (child !== undefined) {
     if (child === "deal") {
       emitResult(await measureDeal());
@@ -359,7 +365,7 @@ async function main(): Promise<void> {
     emitResult(await measureShape(shape, reps, sjReps, build));
     return;
   }
-  const names = opt("--shapes")?.split(",") ?? SHAPES.map((s) => s.name);
+  const names = opt.shapes?.split(",") ?? SHAPES.map((s) => s.name);
   const shapes: (ShapeResult | { name: string; skipped: string })[] = [];
   for (const n of names) {
     if (!SHAPES.some((s) => s.name === n))
@@ -395,7 +401,7 @@ async function main(): Promise<void> {
     );
   }
   let deal: DealResult | { skipped: string } | undefined;
-  if (!args.includes("--no-deal")) {
+  if (!opt["no-deal"]) {
     console.log(`== deal: ${DEAL_SHAPES.length * DEAL_LAYERS} distilgpt2 modules through the proving pool`);
     try {
       deal = await childResult<DealResult>([process.argv[1], "--child", "deal"], "deal");

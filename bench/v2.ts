@@ -21,6 +21,7 @@
 import { mkdir, mkdtemp, readdir, rm, stat, symlink } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { parseArgs } from "node:util";
 import { cacheDir } from "../src/common/cache.js";
 import { devPtauAvailable, requiredPower, selectPtau } from "../src/zk/ptau.js";
 import { readR1csInfo } from "../src/zk/r1cs.js";
@@ -279,20 +280,22 @@ function withComparisons(r: ShapeResult): ShapeResult {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const opt = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const reps = Number(opt("--reps") ?? 3);
-  const child = opt("--child");
+  const { values: opt } = parseArgs({
+    options: {
+      reps: { type: "string", default: "3" },
+      child: { type: "string" },
+      shapes: { type: "string" },
+    },
+  });
+  const reps = Number(opt.reps);
+  const child = opt.child;
   if (child !== undefined) {
     const shape = SHAPES.find((s) => s.name === child);
     if (shape === undefined) throw new Error(`unknown shape ${child}`);
     emitResult(await measureShape(shape, reps));
     return;
   }
-  const names = opt("--shapes")?.split(",") ?? SHAPES.map((s) => s.name);
+  const names = opt.shapes?.split(",") ?? SHAPES.map((s) => s.name);
   const results: ShapeResult[] = [];
   for (const n of names) {
     if (!SHAPES.some((s) => s.name === n))
