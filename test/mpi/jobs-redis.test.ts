@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from "../../src/common/cache.js";
 import { RedisProofJobs, checkRedis } from "../../src/mpi/jobs-redis.js";
 import { ProofJobError, QueueFullError, type ProofJobPayload } from "../../src/mpi/jobs.js";
 import { HARDHAT_CLI, freePort } from "../e2e/helpers.js";
-import { jobPayload, jobsFixture, resultVerifies, until, type JobsFixture } from "./jobs-fixture.js";
+import { jobPayload, jobsFixture, resultVerifies, sleep, until, type JobsFixture } from "./jobs-fixture.js";
 
 /** A child process in its own process group, its output collected. */
 class Proc {
@@ -44,6 +44,33 @@ class Proc {
       // already gone
     }
   }
+}
+
+/**
+ * Waits for worker `w`'s next "proving <id> (attempt 1)" line and stops its process group
+ * (SIGSTOP) in the same tick the line arrives; resolves with the id.
+ */
+function frozenAtNextProof(w: Proc, ms: number): Promise<string> {
+  const re = /^proving (\S+) \(attempt 1\)$/gm;
+  const seen = [...w.out.matchAll(re)].length;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const lines = [...w.out.matchAll(re)];
+      if (lines.length <= seen) return;
+      w.kill("SIGSTOP");
+      done();
+      resolve(lines[seen][1]);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out after ${ms} ms waiting for a worker to start a proof:\n${w.out}`));
+    }, ms);
+    const done = () => {
+      clearTimeout(timer);
+      w.child.stdout!.off("data", check);
+    };
+    w.child.stdout!.on("data", check);
+  });
 }
 
 /** Whether redis-server can run here; else why not. */
@@ -145,9 +172,18 @@ describe("proof jobs over Redis (BullMQ): two zklora:worker processes", function
       Array.from({ length: 20 }, (_, m) => jobPayload(f, m, 30n)),
     );
     for (const p of ps) await q.enqueue(p);
-    // A's first proof takes seconds (its prover builds the curve): kill A (and its prover) in it
-    await until(() => /^proving \S+ \(attempt 1\)$/m.test(a.out), 120_000, "worker A to start a proof");
-    const killed = /^proving (\S+) \(attempt 1\)$/m.exec(a.out)![1];
+    // Freeze A and its prover the moment A starts a proof, then kill them. A proof can be fast (the
+    // native prover), so when the frozen proof had already been made (counted in Redis), A goes on
+    // and the next one is caught.
+    let killed: string | undefined;
+    for (let tries = 0; killed === undefined; tries++) {
+      if (tries === 10)
+        expect.fail(`worker A finished each of 10 proofs before it could be frozen:\n${a.out}`);
+      const id = await frozenAtNextProof(a, 120_000);
+      await sleep(200); // a report A sent before it froze reaches Redis
+      if ((await q.proofsMade(id)) === 0) killed = id;
+      else a.kill("SIGCONT");
+    }
     a.kill("SIGKILL");
     expect(await a.exited).to.equal(null);
     expect(a.out).not.to.match(new RegExp(`^proved ${killed} `, "m"));
